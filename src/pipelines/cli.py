@@ -1,0 +1,61 @@
+"""Shared command-line plumbing: common options, settings, logging. Entry points only parse
+arguments and call one function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pipelines.config import Settings, load_settings, parse_set_options
+from pipelines.errors import MonitoringError
+
+logger = logging.getLogger("pipelines")
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("configuration")
+    g.add_argument("--config", help="TOML configuration file (default: ./monitoring.toml if present)")
+    g.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", default=[],
+                   help="override any configuration key; repeatable")
+    g.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)")
+    g.add_argument("--experiment-prefix", help="experiment name prefix (default ChurnPrediction)")
+    g.add_argument("--model-name", help="registered model name (default churn-model)")
+    g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Settings:
+    overrides = parse_set_options(args.set)
+    named = {
+        "tracking.uri": args.tracking_uri,
+        "tracking.experiment_prefix": args.experiment_prefix,
+        "tracking.registered_model_name": args.model_name,
+    }
+    overrides.update({k: v for k, v in named.items() if v not in (None, "")})
+    overrides.update({k: v for k, v in (extra or {}).items() if v not in (None, "")})
+    return load_settings(args.config, overrides)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("alembic", "mlflow.store", "urllib3", "matplotlib", "git"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Run an entry point; a :class:`MonitoringError` becomes one clear line and exit code 2."""
+    try:
+        return main(argv)
+    except MonitoringError as exc:
+        logger.error("%s: %s", type(exc).__name__, exc)
+        return 2
+
+
+def exit_with(main: Callable[[Sequence[str] | None], int]) -> None:
+    sys.exit(run_cli(main))

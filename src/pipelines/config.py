@@ -1,0 +1,306 @@
+"""Typed, validated configuration: one frozen settings object with documented defaults.
+
+Layers, lowest to highest precedence:
+
+1. defaults declared below;
+2. a TOML file (``monitoring.toml`` in the working directory, or the file named by
+   ``CHURNMON_CONFIG`` or ``--config``);
+3. environment variables ``CHURNMON_<SECTION>__<KEY>`` (e.g.
+   ``CHURNMON_MONITORING__DRIFT_P_VALUE=0.01``), plus ``MLFLOW_TRACKING_URI`` for
+   ``tracking.uri``;
+4. explicit overrides (command line ``--set section.key=value`` and named options).
+
+A bad value is rejected at start-up with a :class:`~pipelines.errors.ConfigError` naming the
+key, the value, where it came from and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipelines.errors import ConfigError
+
+ENV_PREFIX = "CHURNMON_"
+CONFIG_ENV_VAR = "CHURNMON_CONFIG"
+DEFAULT_CONFIG_FILE = "monitoring.toml"
+
+Probability = float
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class TrackingSettings(_Section):
+    """Where runs, models and artifacts go."""
+
+    uri: str = Field("sqlite:///mlflow.db", min_length=1)
+    """Tracking + registry URI. Default: an embedded SQLite file in the working directory."""
+    artifact_root: str = Field("mlartifacts", min_length=1)
+    """Artifact folder for experiments created on a local (SQLite) store, beside the DB."""
+    experiment_prefix: str = Field("ChurnPrediction", min_length=1)
+    registered_model_name: str = Field("churn-model", min_length=1)
+    champion_alias: str = Field("champion", min_length=1)
+    previous_alias: str = Field("previous-champion", min_length=1)
+    request_timeout_seconds: float = Field(10.0, gt=0)
+
+    @property
+    def pipeline_experiment(self) -> str:
+        return f"{self.experiment_prefix}-Pipeline"
+
+    @property
+    def monitoring_experiment(self) -> str:
+        return f"{self.experiment_prefix}-Monitoring"
+
+    @property
+    def retraining_experiment(self) -> str:
+        return f"{self.experiment_prefix}-Retraining"
+
+
+class DataSettings(_Section):
+    """The training data and its columns. ``path`` unset means: the bundled demo generator."""
+
+    path: str | None = None
+    target: str = Field("churn", min_length=1)
+    id_column: str | None = "customer_id"
+    timestamp_column: str | None = "event_timestamp"
+    prediction_column: str | None = None
+    """Column holding the serving system's scores in a batch, if it logged them."""
+    numeric_features: tuple[str, ...] | None = None
+    """None: inferred (numeric columns other than target, id, timestamp, prediction)."""
+    categorical_features: tuple[str, ...] | None = None
+    """None: inferred (non-numeric columns other than target, id, timestamp)."""
+    demo_rows: int = Field(20_000, ge=500, le=10_000_000)
+    seed: int = Field(42, ge=0)
+
+
+class TrainingSettings(_Section):
+    test_size: float = Field(0.2, gt=0, lt=0.5)
+    validation_size: float = Field(0.2, gt=0, lt=0.5)
+    candidates: tuple[Literal["random_forest", "xgboost"], ...] = ("random_forest", "xgboost")
+    rf_n_estimators: int = Field(200, ge=1)
+    rf_max_depth: int | None = Field(12, ge=1)
+    rf_min_samples_leaf: int = Field(5, ge=1)
+    xgb_n_estimators: int = Field(300, ge=1)
+    xgb_max_depth: int = Field(4, ge=1)
+    xgb_learning_rate: float = Field(0.05, gt=0, le=1)
+    n_jobs: int = Field(2, ge=-1)
+    random_state: int = Field(42, ge=0)
+    decision_threshold: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> TrainingSettings:
+        if not self.candidates:
+            raise ValueError("candidates must name at least one of random_forest, xgboost")
+        return self
+
+
+class MonitoringSettings(_Section):
+    """Alert thresholds. See MONITORING.md for why each default is what it is."""
+
+    roc_auc_floor: float = Field(0.75, gt=0, lt=1)
+    drift_p_value: float = Field(0.05, gt=0, lt=1)
+    drift_share: float = Field(0.30, gt=0, le=1)
+    correction: Literal["none", "bonferroni", "bh"] = "bh"
+    min_psi: float = Field(0.1, ge=0)
+    min_cramers_v: float = Field(0.1, ge=0, le=1)
+    prediction_min_psi: float = Field(0.1, ge=0)
+    target_min_cramers_v: float = Field(0.05, ge=0, le=1)
+    concept_drift_auc_drop: float = Field(0.05, gt=0, lt=1)
+    """ROC-AUC drop from baseline that, unexplained by feature drift, is concept drift."""
+    max_missing_share_increase: float = Field(0.05, ge=0, le=1)
+    max_out_of_range_share: float = Field(0.01, ge=0, le=1)
+    max_unseen_category_share: float = Field(0.01, ge=0, le=1)
+    psi_bins: int = Field(10, ge=2, le=1000)
+    max_drift_plots: int = Field(10, ge=0)
+
+
+class RetrainingSettings(_Section):
+    cooldown_days: float = Field(7.0, ge=0)
+    promotion_margin: float = Field(0.01, ge=0, lt=1)
+    margin_mode: Literal["absolute", "relative"] = "absolute"
+    """absolute: candidate AUC > champion AUC + margin; relative: > champion AUC * (1 + margin)."""
+    min_rows: int = Field(500, ge=10)
+    max_missing_share: float = Field(0.3, ge=0, le=1)
+    window_days: float = Field(30.0, gt=0)
+    """Labelled production batches monitored within this window join the training data."""
+    holdout_fraction: float = Field(0.3, gt=0, lt=1)
+    """Share of the most recent labelled rows held out to compare champion and candidates."""
+    lock_timeout_seconds: float = Field(0.0, ge=0)
+    """How long a second orchestrator waits for the retraining lock before skipping."""
+
+
+class PathSettings(_Section):
+    output_dir: str = Field("monitoring", min_length=1)
+    inbox_dir: str = Field("monitoring/inbox", min_length=1)
+
+    @property
+    def output(self) -> Path:
+        return Path(self.output_dir)
+
+    @property
+    def inbox(self) -> Path:
+        return Path(self.inbox_dir)
+
+
+class Settings(_Section):
+    """The whole configuration. Frozen: derive a changed copy with :func:`with_overrides`."""
+
+    tracking: TrackingSettings = TrackingSettings()
+    data: DataSettings = DataSettings()
+    training: TrainingSettings = TrainingSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    retraining: RetrainingSettings = RetrainingSettings()
+    paths: PathSettings = PathSettings()
+
+
+SECTIONS: tuple[str, ...] = tuple(Settings.model_fields)
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Environment values are strings; JSON lists/null are decoded, the rest left to pydantic."""
+    text = raw.strip()
+    if text.startswith("[") or text == "null":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any, source: str,
+                sources: dict[str, str]) -> None:
+    parts = key.split(".")
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        raise ConfigError(
+            f"Unknown configuration key {key!r} (from {source}): expected '<section>.<key>' "
+            f"with section one of {', '.join(SECTIONS)}."
+        )
+    section, name = parts
+    tree.setdefault(section, {})[name] = value
+    sources[key] = source
+
+
+def _env_overrides(env: Mapping[str, str], tree: dict[str, Any], sources: dict[str, str]) -> None:
+    for var, raw in sorted(env.items()):
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV_VAR:
+            continue
+        body = var[len(ENV_PREFIX):].lower()
+        if "__" not in body:
+            raise ConfigError(
+                f"Environment variable {var} is not a configuration key: expected "
+                f"{ENV_PREFIX}<SECTION>__<KEY>, e.g. {ENV_PREFIX}MONITORING__DRIFT_P_VALUE."
+            )
+        section, name = body.split("__", 1)
+        _set_dotted(tree, f"{section}.{name}", _parse_env_value(raw), f"environment {var}", sources)
+    if env.get("MLFLOW_TRACKING_URI"):
+        _set_dotted(tree, "tracking.uri", env["MLFLOW_TRACKING_URI"],
+                    "environment MLFLOW_TRACKING_URI", sources)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Configuration file {path} does not exist.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Configuration file {path} is not valid TOML: {exc}") from exc
+    for section, body in data.items():
+        if section not in SECTIONS or not isinstance(body, dict):
+            raise ConfigError(
+                f"Configuration file {path}: unknown section [{section}]; allowed sections: "
+                f"{', '.join(SECTIONS)}."
+            )
+    return data
+
+
+def _format_validation_error(exc: ValidationError, sources: Mapping[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+        key = ".".join(loc[:2]) if loc else "<settings>"
+        where = sources.get(key, "defaults")
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            section = loc[0] if loc else ""
+            allowed = ", ".join(_section_fields(section)) or ", ".join(SECTIONS)
+            lines.append(f"- unknown key {key!r} (from {where}); allowed keys: {allowed}")
+            continue
+        ctx = err.get("ctx") or {}
+        allowed = err["msg"]
+        if "expected" in ctx:
+            allowed = f"one of {ctx['expected']}"
+        lines.append(f"- {key} = {value!r} (from {where}) is invalid: {allowed}")
+    return "Invalid configuration:\n" + "\n".join(lines)
+
+
+def _section_fields(section: str) -> list[str]:
+    field = Settings.model_fields.get(section)
+    if field is None or field.annotation is None:
+        return []
+    return list(field.annotation.model_fields)  # type: ignore[union-attr]
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from defaults, file, environment and ``overrides`` (dotted keys).
+
+    ``config_file`` None means ``$CHURNMON_CONFIG`` if set, else ``monitoring.toml`` in the
+    working directory if it exists, else defaults only.
+    """
+    env = os.environ if env is None else env
+    tree: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    path: Path | None = None
+    if config_file is not None:
+        path = Path(config_file)
+    elif env.get(CONFIG_ENV_VAR):
+        path = Path(env[CONFIG_ENV_VAR])
+    elif Path(DEFAULT_CONFIG_FILE).is_file():
+        path = Path(DEFAULT_CONFIG_FILE)
+    if path is not None:
+        for section, body in _read_toml(path).items():
+            for name, value in body.items():
+                _set_dotted(tree, f"{section}.{name}", value, f"file {path}", sources)
+    _env_overrides(env, tree, sources)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, key, value, "command line", sources)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, sources)) from None
+
+
+def parse_set_options(items: list[str] | None) -> dict[str, Any]:
+    """Turn repeated ``--set section.key=value`` options into an overrides mapping."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}.")
+        key, value = item.split("=", 1)
+        out[key.strip()] = _parse_env_value(value)
+    return out
+
+
+def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
+    """A validated copy of ``settings`` with dotted-key ``overrides`` applied."""
+    tree = settings.model_dump()
+    sources: dict[str, str] = {}
+    for key, value in overrides.items():
+        _set_dotted(tree, key, value, "override", sources)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, sources)) from None

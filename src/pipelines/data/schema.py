@@ -1,0 +1,193 @@
+"""The feature schema a model was trained on, and the checks that hold a frame to it.
+
+The schema (target, numeric and categorical features, the categories seen in training, id and
+timestamp columns) is stored with every logged model, so scoring and monitoring read it back
+instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import DataSettings
+from pipelines.errors import DataError, SchemaError
+
+MISSING_CATEGORY = "__missing__"
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    target: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    id_column: str | None = None
+    timestamp_column: str | None = None
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "numeric": list(self.numeric),
+            "categorical": list(self.categorical),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "id_column": self.id_column,
+            "timestamp_column": self.timestamp_column,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSchema:
+        return cls(
+            target=data["target"],
+            numeric=tuple(data["numeric"]),
+            categorical=tuple(data["categorical"]),
+            categories={k: tuple(v) for k, v in data.get("categories", {}).items()},
+            id_column=data.get("id_column"),
+            timestamp_column=data.get("timestamp_column"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSchema:
+        return cls.from_dict(json.loads(text))
+
+
+def _missing(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c not in frame.columns]
+
+
+def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> FeatureSchema:
+    """Resolve feature lists from the configuration, inferring those left unset.
+
+    Raises :class:`SchemaError` naming ``source`` and every configured column that is absent.
+    """
+    reserved = {data.target, data.id_column, data.timestamp_column, data.prediction_column}
+    if data.target not in frame.columns:
+        raise SchemaError(
+            f"{source}: target column {data.target!r} not found; columns are "
+            f"{', '.join(map(str, frame.columns))}. Set data.target in the configuration."
+        )
+    configured = [c for c in (data.id_column, data.timestamp_column) if c]
+    configured += list(data.numeric_features or ()) + list(data.categorical_features or ())
+    absent = _missing(frame, configured)
+    if absent:
+        raise SchemaError(f"{source}: configured column(s) missing: {', '.join(absent)}.")
+    candidates = [c for c in frame.columns if c not in reserved]
+    if data.numeric_features is not None:
+        numeric = tuple(data.numeric_features)
+    else:
+        numeric = tuple(
+            c for c in candidates
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+            and c not in (data.categorical_features or ())
+        )
+    if data.categorical_features is not None:
+        categorical = tuple(data.categorical_features)
+    else:
+        categorical = tuple(c for c in candidates if c not in numeric)
+    overlap = set(numeric) & set(categorical)
+    if overlap:
+        raise SchemaError(
+            f"{source}: column(s) listed as both numeric and categorical: {', '.join(sorted(overlap))}."
+        )
+    if not numeric and not categorical:
+        raise SchemaError(f"{source}: no feature columns besides the target {data.target!r}.")
+    bad = [c for c in numeric if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise SchemaError(
+            f"{source}: numeric feature(s) hold non-numeric values: "
+            + ", ".join(f"{c} (dtype {frame[c].dtype}, e.g. {_example(frame[c])!r})" for c in bad)
+        )
+    categories = {
+        c: tuple(sorted(str(v) for v in frame[c].dropna().unique())) for c in categorical
+    }
+    return FeatureSchema(
+        target=data.target,
+        numeric=numeric,
+        categorical=categorical,
+        categories=categories,
+        id_column=data.id_column if data.id_column in frame.columns else None,
+        timestamp_column=data.timestamp_column if data.timestamp_column in frame.columns else None,
+    )
+
+
+def _example(series: pd.Series) -> Any:
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = series[coerced.isna() & series.notna()]
+    return bad.iloc[0] if len(bad) else None
+
+
+def binary_target(frame: pd.DataFrame, target: str, source: str) -> np.ndarray:
+    """The target as an int8 array of 0/1, or a :class:`DataError` saying what is wrong."""
+    if target not in frame.columns:
+        raise SchemaError(f"{source}: target column {target!r} not found.")
+    y = frame[target]
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        raise DataError(f"{source}: target {target!r} has {n_missing} missing value(s).")
+    values = set(pd.unique(y).tolist())
+    if not values <= {0, 1, True, False}:
+        shown = ", ".join(map(repr, sorted(values, key=str)[:10]))
+        raise DataError(f"{source}: target {target!r} must be binary 0/1; found values {shown}.")
+    out = y.astype("int8").to_numpy()
+    if len(np.unique(out)) < 2:
+        raise DataError(
+            f"{source}: target {target!r} has one class only ({int(out[0])}); "
+            "training and ROC-AUC need both 0 and 1."
+        )
+    return out
+
+
+def check_columns(frame: pd.DataFrame, schema: FeatureSchema, source: str,
+                  *, require_target: bool = False) -> None:
+    """Raise :class:`SchemaError` naming every required column ``frame`` lacks."""
+    required = list(schema.features) + ([schema.target] if require_target else [])
+    absent = _missing(frame, required)
+    if absent:
+        raise SchemaError(f"{source}: required column(s) missing: {', '.join(absent)}.")
+    bad = [c for c in schema.numeric
+           if not pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()]
+    if bad:
+        raise SchemaError(
+            f"{source}: numeric feature(s) hold non-numeric values: "
+            + ", ".join(f"{c} (dtype {frame[c].dtype}, e.g. {_example(frame[c])!r})" for c in bad)
+        )
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Category values as Python strings in an object column, missing as NaN (vectorised)."""
+    text = series.astype("string")
+    return text.astype("object").where(text.notna(), np.nan)
+
+
+def prepare_features(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
+    """The model's input: feature columns in schema order, numeric as float64, categorical as
+    a pandas Categorical over the training categories (unseen values become missing)."""
+    out: dict[str, Any] = {}
+    for c in schema.numeric:
+        out[c] = frame[c].astype("float64")
+    for c in schema.categorical:
+        out[c] = pd.Categorical(_as_text(frame[c]), categories=list(schema.categories.get(c, ())))
+    return pd.DataFrame(out, index=frame.index)
+
+
+def categorical_as_str(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
+    """Feature columns in schema order, numeric as float64 and categorical as object strings
+    (missing as NaN): the input of the scikit-learn pipeline."""
+    out: dict[str, Any] = {}
+    for c in schema.numeric:
+        out[c] = frame[c].astype("float64")
+    for c in schema.categorical:
+        out[c] = _as_text(frame[c])
+    return pd.DataFrame(out, index=frame.index)
