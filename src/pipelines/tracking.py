@@ -29,7 +29,7 @@ from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
 from pipelines.config import TrackingSettings
-from pipelines.data.schema import FeatureSchema, categorical_as_str
+from pipelines.data.schema import SCORE_COLUMN, FeatureSchema, categorical_as_str
 from pipelines.errors import ModelNotFoundError, TrackingError
 from pipelines.models import FittedCandidate, Flavor, positive_scores
 
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 REFERENCE_DIR = "reference"
 REFERENCE_FILE = "reference.parquet"
 SCHEMA_FILE = "feature_schema.json"
-SCORE_COLUMN = "__score__"
 #: skops refuses unknown types on load; we trust only types from these packages.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.", "scipy.")
 

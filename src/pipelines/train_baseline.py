@@ -19,11 +19,10 @@ import pandas as pd
 
 from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
 from pipelines.config import Settings
-from pipelines.data.schema import FeatureSchema, binary_target, infer_schema
+from pipelines.data.schema import SCORE_COLUMN, FeatureSchema, binary_target, infer_schema
 from pipelines.data.sources import load_training_data
 from pipelines.models import positive_scores
 from pipelines.tracking import (
-    SCORE_COLUMN,
     configure_tracking,
     log_model,
     log_reference,

@@ -19,6 +19,8 @@ from pipelines.config import DataSettings
 from pipelines.errors import DataError, SchemaError
 
 MISSING_CATEGORY = "__missing__"
+#: Column of model scores (P(class 1)) in the stored reference set.
+SCORE_COLUMN = "__score__"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""Alert rules: findings in, alerts with severity out, plus the health status and the
+retraining recommendation. Pure; thresholds come from :class:`MonitoringSettings`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pipelines.config import MonitoringSettings
+from pipelines.monitoring.performance import ConceptDriftFinding
+from pipelines.monitoring.quality import QualityReport
+from pipelines.stats import FeatureDrift
+
+Severity = Literal["warning", "critical"]
+Status = Literal["ok", "warning", "critical"]
+
+#: Rules whose firing recommends retraining.
+RETRAINING_RULES: tuple[str, ...] = ("performance", "drift_share", "concept_drift")
+
+
+@dataclass(frozen=True)
+class Alert:
+    rule: str
+    severity: Severity
+    value: float
+    threshold: float
+    message: str
+    columns: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoreDrift:
+    """A single two-sample test on one column (model scores, or labels)."""
+
+    test: str
+    statistic: float
+    pvalue: float
+    effect_size: float
+    effect_name: str
+    drifted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    alerts: tuple[Alert, ...]
+    status: Status
+    retraining_recommended: bool
+    reasons: tuple[str, ...]
+
+
+def evaluate_alerts(
+    *,
+    performance: dict[str, float] | None,
+    feature_drift: Sequence[FeatureDrift],
+    drift_share: float,
+    prediction_drift: ScoreDrift | None,
+    target_drift: ScoreDrift | None,
+    concept: ConceptDriftFinding | None,
+    quality: QualityReport,
+    settings: MonitoringSettings,
+) -> Decision:
+    alerts: list[Alert] = []
+    auc = (performance or {}).get("roc_auc", math.nan)
+    if performance is not None and math.isfinite(auc) and auc < settings.roc_auc_floor:
+        alerts.append(Alert("performance", "critical", auc, settings.roc_auc_floor,
+                            f"ROC-AUC {auc:.3f} is below the floor {settings.roc_auc_floor:.2f}"))
+    drifted = [f for f in feature_drift if f.drifted]
+    for f in drifted:
+        alerts.append(Alert(
+            "feature_drift", "warning", f.pvalue_adjusted, settings.drift_p_value,
+            f"{f.feature}: {f.test} p={f.pvalue:.2e} (adjusted {f.pvalue_adjusted:.2e}, "
+            f"{settings.correction}) < {settings.drift_p_value}, {f.effect_name}="
+            f"{f.effect_size:.3f}", (f.feature,)))
+    if drift_share > settings.drift_share:
+        alerts.append(Alert(
+            "drift_share", "critical", drift_share, settings.drift_share,
+            f"{len(drifted)} of {len(feature_drift)} features drifted ({drift_share:.0%}) > "
+            f"{settings.drift_share:.0%}", tuple(f.feature for f in drifted)))
+    if prediction_drift is not None and prediction_drift.drifted:
+        alerts.append(Alert(
+            "prediction_drift", "warning", prediction_drift.pvalue, settings.drift_p_value,
+            f"model scores drifted: KS p={prediction_drift.pvalue:.2e}, "
+            f"PSI={prediction_drift.effect_size:.3f}"))
+    if target_drift is not None and target_drift.drifted:
+        alerts.append(Alert(
+            "target_drift", "warning", target_drift.pvalue, settings.drift_p_value,
+            f"label distribution drifted: chi-square p={target_drift.pvalue:.2e}, "
+            f"Cramér's V={target_drift.effect_size:.3f}"))
+    if concept is not None and concept.detected:
+        alerts.append(Alert("concept_drift", "critical", concept.unexplained_drop,
+                            concept.threshold, f"concept drift: {concept.explanation}"))
+    if quality.issues:
+        cols = quality.problem_columns
+        alerts.append(Alert(
+            "data_quality", "warning", float(len(quality.issues)), 0.0,
+            f"data quality issues in {', '.join(cols)}: "
+            + "; ".join(f"{i.column} {i.check} ({i.detail})" for i in quality.issues[:10]),
+            cols))
+    status: Status = "ok"
+    if any(a.severity == "critical" for a in alerts):
+        status = "critical"
+    elif alerts:
+        status = "warning"
+    reasons = tuple(a.message for a in alerts if a.rule in RETRAINING_RULES)
+    return Decision(alerts=tuple(alerts), status=status,
+                    retraining_recommended=bool(reasons), reasons=reasons)
