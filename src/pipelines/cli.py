@@ -26,6 +26,24 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
+def int_arg(text: str) -> int:
+    """An integer option that also accepts MLflow's float rendering ("5000.0")."""
+    value = float(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(value)
+
+
+def bool_arg(text: str) -> bool:
+    """Strict boolean option value: true/false/1/0/yes/no."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Settings:
     overrides = parse_set_options(args.set)
     named = {
@@ -35,7 +53,7 @@ def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = 
     }
     overrides.update({k: v for k, v in named.items() if v not in (None, "")})
     overrides.update({k: v for k, v in (extra or {}).items() if v not in (None, "")})
-    return load_settings(args.config, overrides)
+    return load_settings(args.config or None, overrides)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -120,6 +120,9 @@ class MonitoringSettings(_Section):
     max_unseen_category_share: float = Field(0.01, ge=0, le=1)
     psi_bins: int = Field(10, ge=2, le=1000)
     max_drift_plots: int = Field(10, ge=0)
+    store_batch: bool = True
+    """Log each batch (ids, features, labels, scores) as a Parquet artifact of its run;
+    retraining reads labelled batches back from there."""
 
 
 class RetrainingSettings(_Section):
@@ -134,7 +137,9 @@ class RetrainingSettings(_Section):
     holdout_fraction: float = Field(0.3, gt=0, lt=1)
     """Share of the most recent labelled rows held out to compare champion and candidates."""
     lock_timeout_seconds: float = Field(0.0, ge=0)
-    """How long a second orchestrator waits for the retraining lock before skipping."""
+    """How long a second orchestrator waits for the cycle lock before skipping."""
+    lock_stale_seconds: float = Field(6 * 3600, gt=0)
+    """A lock older than this is taken to be left by a crashed orchestrator and broken."""
 
 
 class PathSettings(_Section):

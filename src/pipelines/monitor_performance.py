@@ -36,7 +36,13 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    int_arg,
+    settings_from_args,
+    setup_logging,
+)
 from pipelines.config import Settings
 from pipelines.data.io import read_table
 from pipelines.data.schema import SCORE_COLUMN, FeatureSchema, check_columns
@@ -254,6 +260,22 @@ def _dataset_input(batch: pd.DataFrame, source: str, batch_id: str, target: str 
                                    targets=target)
 
 
+BATCH_ARTIFACT = "batch/batch.parquet"
+
+
+def log_batch(batch: pd.DataFrame, scores: np.ndarray, schema: FeatureSchema) -> None:
+    """Keep the batch (ids, timestamp, features, labels if any) and its scores in the run, so
+    retraining and late-arriving labels can find it from MLflow alone."""
+    keep = [c for c in (schema.id_column, schema.timestamp_column, *schema.features,
+                        schema.target) if c and c in batch.columns]
+    frame = batch.loc[:, keep].copy()
+    frame[SCORE_COLUMN] = scores
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(BATCH_ARTIFACT).name
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=str(Path(BATCH_ARTIFACT).parent))
+
+
 def write_report(report: MonitoringReport, output_dir: Path) -> Path:
     """``<output_dir>/monitoring_report_<UTC timestamp>.json``, written atomically."""
     import json
@@ -321,6 +343,8 @@ class Monitor:
             target = self.champion.schema.target if report.has_labels else None
             mlflow.log_input(_dataset_input(batch, source, batch_id, target), context="production")
             log_json(report.to_dict(), "monitoring_report.json")
+            if self.settings.monitoring.store_batch:
+                log_batch(batch, scores, self.champion.schema)
             past = history(self.client, run.info.experiment_id)
             log_plots(report, self.reference, batch, scores, self.settings, past)
             run_id = run.info.run_id
@@ -370,8 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="no_drift",
                    help="scenario of the simulated batch (no_drift, covariate_shift, "
                         "label_shift, concept_drift, data_quality)")
-    p.add_argument("--rows", type=int, default=5000, help="rows of the simulated batch")
-    p.add_argument("--seed", type=int, default=None, help="seed of the simulated batch")
+    p.add_argument("--rows", type=int_arg, default=5000, help="rows of the simulated batch")
+    p.add_argument("--seed", type=int_arg, default=None, help="seed of the simulated batch")
     add_common_options(p)
     return p
 
@@ -384,13 +408,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.experiment:
         experiment = resolve_experiment(configure_tracking(settings.tracking), args.experiment)
     if args.batch:
-        outcome = monitor_batch(settings, args.batch, batch_id=args.batch_id,
+        outcome = monitor_batch(settings, args.batch, batch_id=args.batch_id or None,
                                 experiment=experiment)
     else:
         from pipelines.simulate import simulate_batch
 
         path = simulate_batch(settings, args.scenario, rows=args.rows, seed=args.seed)
-        outcome = monitor_batch(settings, path, batch_id=args.batch_id, experiment=experiment)
+        outcome = monitor_batch(settings, path, batch_id=args.batch_id or None,
+                                experiment=experiment)
     return 0
 
 

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    int_arg,
+    settings_from_args,
+    setup_logging,
+)
 from pipelines.config import Settings
 from pipelines.data.generator import SCENARIOS, generate_batch
 from pipelines.data.io import write_table
@@ -48,8 +54,8 @@ def simulate_batch(settings: Settings, scenario: str, *, rows: int = 5000,
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipelines.simulate", description=__doc__)
     p.add_argument("--scenario", default="no_drift", choices=SCENARIOS)
-    p.add_argument("--rows", type=int, default=5000)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--rows", type=int_arg, default=5000)
+    p.add_argument("--seed", type=int_arg, help="seed (negative or unset: from the clock)")
     p.add_argument("--out", help="folder for the batch (default: paths.output_dir)")
     p.add_argument("--no-labels", action="store_true", help="drop the target column")
     add_common_options(p)
@@ -60,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args)
-    path = simulate_batch(settings, args.scenario, rows=args.rows, seed=args.seed,
+    seed = args.seed if args.seed is not None and args.seed >= 0 else None
+    path = simulate_batch(settings, args.scenario, rows=args.rows, seed=seed,
                           out_dir=Path(args.out) if args.out else None,
                           with_labels=not args.no_labels)
     print(path)  # noqa: T201 (the command's output is the path)

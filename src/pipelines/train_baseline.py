@@ -17,7 +17,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    int_arg,
+    settings_from_args,
+    setup_logging,
+)
 from pipelines.config import Settings
 from pipelines.data.schema import SCORE_COLUMN, FeatureSchema, binary_target, infer_schema
 from pipelines.data.sources import load_training_data
@@ -132,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipelines.train_baseline", description=__doc__)
     p.add_argument("--data", help="CSV or Parquet training file (default: the demo generator)")
     p.add_argument("--target", help="target column (default churn)")
-    p.add_argument("--demo-rows", type=int, help="rows of generated demo data")
+    p.add_argument("--demo-rows", type=int_arg, help="rows of generated demo data")
     add_common_options(p)
     return p
 
