@@ -280,8 +280,7 @@ def load_settings(
                 _set_dotted(tree, f"{section}.{name}", value, f"file {path}", sources)
     _env_overrides(env, tree, sources)
     for key, value in (overrides or {}).items():
-        if value is not None:
-            _set_dotted(tree, key, value, "command line", sources)
+        _set_dotted(tree, key, value, "command line", sources)
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:

@@ -221,12 +221,12 @@ def promote(client: MlflowClient, tracking: TrackingSettings, version: str) -> s
     """
     name = tracking.registered_model_name
     old = alias_version(client, name, tracking.champion_alias)
-    if old is not None and old.version != str(version):
-        client.set_registered_model_alias(name, tracking.previous_alias, old.version)
+    if old is not None and str(old.version) != str(version):
+        client.set_registered_model_alias(name, tracking.previous_alias, str(old.version))
     client.set_registered_model_alias(name, tracking.champion_alias, str(version))
     logger.info("%s@%s -> version %s (previous: %s)", name, tracking.champion_alias, version,
                 old.version if old else None)
-    return old.version if old else None
+    return str(old.version) if old else None
 
 
 @dataclass

@@ -1,0 +1,161 @@
+"""Baseline training end to end against a temporary SQLite store."""
+
+from __future__ import annotations
+
+import urllib.request
+import warnings
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+from pipelines.data.generator import FEATURES, TARGET, generate_batch, generate_reference
+from pipelines.data.sources import load_training_data
+from pipelines.data.schema import infer_schema
+from pipelines.errors import DataError, SchemaError, TrackingError
+from pipelines.metrics import CORE_METRICS, classification_metrics
+from pipelines.tracking import configure_tracking, load_champion, load_reference
+from pipelines.train_baseline import main as train_main
+from pipelines.train_baseline import train_baseline
+from pipelines.training import split_frame
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+
+def test_champion_loads_and_scores_positive_class(trained_store) -> None:
+    settings, result = trained_store
+    client = configure_tracking(settings.tracking)
+    champ = load_champion(client, settings.tracking)
+    assert champ.version == result.model_version
+    mv = client.get_model_version_by_alias("churn-model", "champion")
+    assert str(mv.version) == result.model_version
+    frame = generate_batch("no_drift", 2000, seed=5)
+    scores = champ.score(frame)
+    assert scores.shape == (2000,)
+    assert np.all((scores >= 0) & (scores <= 1))
+    # P(class 1), not P(class 0): scores rank churners above non-churners
+    assert roc_auc_score(frame[TARGET], scores) > 0.75
+    # the model also loads through the registry URI with MLflow's own loader
+    flavor = mlflow.xgboost if champ.flavor == "xgboost" else mlflow.sklearn
+    native = flavor.load_model("models:/churn-model@champion")
+    assert hasattr(native, "predict_proba")
+
+
+def test_logged_metrics_equal_recomputed_on_test_split(trained_store) -> None:
+    settings, result = trained_store
+    client = configure_tracking(settings.tracking)
+    run = client.get_run(result.run_id)
+    frame, source = load_training_data(settings.data)
+    schema = infer_schema(frame, settings.data, source)
+    split = split_frame(frame, schema, settings.training, source)
+    champ = load_champion(client, settings.tracking)
+    expected = classification_metrics(split.test[TARGET].to_numpy(), champ.score(split.test))
+    for name in CORE_METRICS:
+        assert run.data.metrics[name] == pytest.approx(expected[name], abs=1e-12), name
+    assert run.data.params["n_test"] == str(len(split.test))
+
+
+def test_run_records_inputs_model_and_reference(trained_store) -> None:
+    settings, result = trained_store
+    client = configure_tracking(settings.tracking)
+    run = client.get_run(result.run_id)
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.name == "ChurnPrediction-Pipeline"
+    assert exp.artifact_location.startswith("file://")  # beside the DB, not ./mlruns
+    contexts = {
+        tag.value for d in run.inputs.dataset_inputs for tag in d.tags
+        if tag.key == "mlflow.data.context"
+    }
+    assert contexts == {"training", "reference"}
+    ref = load_reference(result.run_id)
+    assert set(FEATURES) <= set(ref.columns) and {"__score__", TARGET} <= set(ref.columns)
+    arts = {a.path for a in client.list_artifacts(result.run_id, "reference")}
+    assert {"reference/reference.parquet", "reference/profile.npz",
+            "reference/feature_schema.json"} <= arts
+    info = mlflow.models.get_model_info(f"models:/churn-model/{result.model_version}")
+    assert info.signature is not None
+    assert info.metadata["feature_schema"]["target"] == TARGET
+
+
+def test_skops_trusted_types_are_stored_for_random_forest(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, **{"training.candidates": ["random_forest"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train_baseline(settings)
+    assert result.model_type == "random_forest"
+    client = configure_tracking(settings.tracking)
+    champ = load_champion(client, settings.tracking)
+    assert champ.flavor == "sklearn"
+    info = mlflow.models.get_model_info(champ.model_uri)
+    sk = info.flavors["sklearn"]
+    assert sk.get("serialization_format") == "skops"
+    assert "sklearn.tree._tree.Tree" in sk.get("skops_trusted_types", [])
+    assert champ.score(generate_batch("no_drift", 50, seed=1)).shape == (50,)
+
+
+def test_bring_your_own_csv_with_other_target_name(tmp_path: Path) -> None:
+    own = generate_reference(2500, seed=9).rename(columns={TARGET: "left_company"})
+    own = own.drop(columns=["event_timestamp"])
+    path = tmp_path / "customers.csv"
+    own.to_csv(path, index=False)
+    settings = make_settings(tmp_path, **{"data.path": str(path), "data.target": "left_company",
+                                          "data.timestamp_column": None})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train_baseline(settings)
+    client = configure_tracking(settings.tracking)
+    champ = load_champion(client, settings.tracking)
+    assert champ.schema.target == "left_company"
+    assert set(champ.schema.features) == set(FEATURES)
+    assert result.test_metrics["roc_auc"] > 0.7
+    run = client.get_run(result.run_id)
+    assert run.data.params["data_source"] == str(path)
+
+
+def _registered(settings) -> list:
+    client = configure_tracking(settings.tracking)
+    return client.search_registered_models()
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (None, r"missing\.csv does not exist"),
+        ("", r"bad\.csv is empty"),
+        ("tenure,plan,churn\n1,a,0\n2,b,1\n", r"has no rows|minority class"),
+        ("tenure,plan\n1,a\n2,b\n", r"target column 'churn' not found"),
+        ("tenure,plan,churn\n" + "".join(f"{i},a,1\n" for i in range(50)), r"one class only"),
+        ("tenure,plan,churn\n" + "".join(f"{i},a,{i % 3}\n" for i in range(50)),
+         r"must be binary 0/1"),
+    ],
+)
+def test_bad_training_data_registers_nothing(tmp_path: Path, content: str | None, match: str) -> None:
+    path = tmp_path / ("missing.csv" if content is None else "bad.csv")
+    if content is not None:
+        path.write_text(content)
+    settings = make_settings(tmp_path, **{"data.path": str(path), "data.id_column": None,
+                                          "data.timestamp_column": None})
+    with pytest.raises((DataError, SchemaError), match=match):
+        train_baseline(settings)
+    assert _registered(settings) == []
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from pipelines.cli import run_cli
+
+    code = run_cli(train_main, ["--data", str(tmp_path / "absent.parquet"),
+                                "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
+    assert code == 2
+    assert "absent.parquet does not exist" in caplog.text
+
+
+def test_unreachable_tracking_server_is_a_clear_error(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, **{"tracking.uri": "http://127.0.0.1:9",
+                                          "tracking.request_timeout_seconds": 2})
+    with pytest.raises(TrackingError, match=r"http://127\.0\.0\.1:9 is unreachable"):
+        train_baseline(settings)
