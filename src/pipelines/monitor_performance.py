@@ -58,6 +58,7 @@ from pipelines.tracking import (
     download_run_artifact,
     ensure_experiment,
     load_champion,
+    log_dataset,
     log_json,
     start_run,
 )
@@ -253,13 +254,6 @@ def log_plots(report: MonitoringReport, ref: ReferenceContext, batch: pd.DataFra
     plots.close(fig)
 
 
-def _dataset_input(batch: pd.DataFrame, source: str, batch_id: str, target: str | None) -> Any:
-    from pipelines.train_baseline import dataset_source
-
-    return mlflow.data.from_pandas(batch, source=dataset_source(source), name=batch_id,
-                                   targets=target)
-
-
 BATCH_ARTIFACT = "batch/batch.parquet"
 
 
@@ -341,7 +335,7 @@ class Monitor:
             })
             mlflow.log_metrics(report_metrics(report), step=sequence)
             target = self.champion.schema.target if report.has_labels else None
-            mlflow.log_input(_dataset_input(batch, source, batch_id, target), context="production")
+            log_dataset(batch, source, batch_id, target, context="production")
             log_json(report.to_dict(), "monitoring_report.json")
             if self.settings.monitoring.store_batch:
                 log_batch(batch, scores, self.champion.schema)

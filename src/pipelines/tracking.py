@@ -12,6 +12,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,7 +165,9 @@ def log_model(candidate: FittedCandidate, schema: FeatureSchema,
     """
     raw = categorical_as_str(example, schema)
     scores = positive_scores(candidate.estimator, candidate.flavor, example, schema)
-    signature = infer_signature(raw, scores)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "integer column" hint: ours are floats
+        signature = infer_signature(raw, scores)
     metadata = {"feature_schema": schema.to_dict(), "candidate": candidate.name,
                 "flavor": candidate.flavor}
     if candidate.flavor == "sklearn":
@@ -193,6 +196,26 @@ def log_reference(frame: pd.DataFrame, schema: FeatureSchema, scores: np.ndarray
         if profile_writer is not None:
             profile_writer(ref, Path(tmp))
         mlflow.log_artifacts(tmp, artifact_path=REFERENCE_DIR)
+
+
+def dataset_source(source: str) -> Any:
+    """An MLflow data set source: the file's resolved path when ``source`` is a file, else a
+    code source carrying the description (generator call, in-memory frame)."""
+    if Path(source).is_file():
+        return str(Path(source).resolve())
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+
+    return CodeDatasetSource(tags={"source": source})
+
+
+def log_dataset(frame: pd.DataFrame, source: str, name: str, target: str | None,
+                *, context: str) -> None:
+    """Record ``frame`` as an input of the active run (digest, schema, profile; not the data)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # int-column and source-ambiguity hints
+        dataset = mlflow.data.from_pandas(frame, source=dataset_source(source), name=name,
+                                          targets=target)
+        mlflow.log_input(dataset, context=context)
 
 
 def register_model(client: MlflowClient, model_uri: str, name: str,

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import numpy as np
@@ -30,6 +29,7 @@ from pipelines.data.sources import load_training_data
 from pipelines.models import positive_scores
 from pipelines.tracking import (
     configure_tracking,
+    log_dataset,
     log_model,
     log_reference,
     promote,
@@ -61,20 +61,6 @@ def write_reference_profile(reference: pd.DataFrame, folder: Path, schema: Featu
     save_profile(profile, folder / "profile.npz")
 
 
-def dataset_source(source: str) -> Any:
-    """An MLflow data set source: the resolved file path, or the generator call for demo data."""
-    if source.startswith("generated:"):
-        from mlflow.data.code_dataset_source import CodeDatasetSource
-
-        return CodeDatasetSource(tags={"generator": source})
-    return str(Path(source).resolve())
-
-
-def _dataset(frame: pd.DataFrame, source: str, name: str, target: str) -> Any:
-    return mlflow.data.from_pandas(frame, source=dataset_source(source), name=name,
-                                   targets=target)
-
-
 def train_baseline(settings: Settings) -> BaselineResult:
     """Train, log, register and alias the baseline. Returns where it went."""
     client = configure_tracking(settings.tracking)  # unreachable store: fail before training
@@ -103,10 +89,8 @@ def train_baseline(settings: Settings) -> BaselineResult:
             **outcome.test_metrics,
             **{f"val_roc_auc/{c.name}": c.metrics["val_roc_auc"] for c in outcome.candidates},
         })
-        mlflow.log_input(_dataset(split.train, source, "training", schema.target),
-                         context="training")
-        mlflow.log_input(_dataset(reference, source, "reference", schema.target),
-                         context="reference")
+        log_dataset(split.train, source, "training", schema.target, context="training")
+        log_dataset(reference, source, "reference", schema.target, context="reference")
         info = log_model(best, schema, split.test.head(50))
         log_reference(
             reference, schema, ref_scores,

@@ -1,0 +1,191 @@
+"""Monitoring runs in MLflow: metrics, tags, inputs, artifacts; bad batches refused cleanly."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipelines.data.generator import TARGET, generate_batch
+from pipelines.errors import DataError, SchemaError
+from pipelines.monitor_performance import Monitor, main as monitor_main, monitor_batch
+from pipelines.tracking import configure_tracking
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+REQUIRED_METRICS = {"roc_auc", "accuracy", "precision", "recall", "f1", "drift_share",
+                    "n_drifted_features", "prediction_drift_pvalue", "target_drift_pvalue"}
+
+
+def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    m = run.data.metrics
+    assert REQUIRED_METRICS <= set(m)
+    for f in ("monthly_charges", "contract"):
+        assert {f"drift/{f}/statistic", f"drift/{f}/pvalue", f"drift/{f}/pvalue_adjusted"} <= set(m)
+    assert "drift/monthly_charges/psi" in m and "drift/contract/cramers_v" in m
+    assert m["n_drifted_features"] == len(drifted)
+    tags = run.data.tags
+    assert tags["monitoring.status"] in ("ok", "warning", "critical")
+    assert tags["retraining_recommended"] in ("true", "false")
+    assert tags["batch_id"] == "shifted-batch"
+    assert tags["champion_version"] == "1"
+    contexts = [t.value for d in run.inputs.dataset_inputs for t in d.tags
+                if t.key == "mlflow.data.context"]
+    assert contexts == ["production"]
+    arts = {a.path for a in client.list_artifacts(run_id)}
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert "monitoring_report.json" in arts and "batch" in arts
+    assert {"plots/score_distribution.png", "plots/performance_over_time.png"} <= plots
+    assert {f"plots/drift_{f}.png" for f in drifted} <= plots
+    history = client.get_metric_history(run_id, "roc_auc")
+    assert len(history) == 1 and history[0].step >= 1
+
+
+def _monitor_shifted(settings) -> tuple:
+    frame = generate_batch("covariate_shift", 4000, seed=21)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return monitor_batch(settings, frame, batch_id="shifted-batch", source="test")
+
+
+def test_monitoring_run_contents_on_sqlite(trained_store) -> None:
+    settings, _ = trained_store
+    outcome = _monitor_shifted(settings)
+    client = configure_tracking(settings.tracking)
+    _check_run(client, outcome.run_id, set(outcome.report.drifted_features))
+    assert set(outcome.report.drifted_features) == {"monthly_charges", "support_calls", "contract"}
+    local = json.loads(outcome.report_path.read_text())
+    assert outcome.report_path.name.startswith("monitoring_report_")
+    assert outcome.report_path.parent == Path(settings.paths.output_dir)
+    assert local["batch_id"] == "shifted-batch" and local["drift"]["n_drifted_features"] == 3
+    exp = client.get_experiment(outcome.experiment_id)
+    assert exp.name == "ChurnPrediction-Monitoring"
+
+
+def test_sequence_grows_across_batches(trained_store) -> None:
+    settings, _ = trained_store
+    client = configure_tracking(settings.tracking)
+    a = monitor_batch(settings, generate_batch("no_drift", 1000, seed=31), batch_id="a")
+    b = monitor_batch(settings, generate_batch("no_drift", 1000, seed=32), batch_id="b")
+    seq_a = int(client.get_run(a.run_id).data.tags["monitoring.sequence"])
+    seq_b = int(client.get_run(b.run_id).data.tags["monitoring.sequence"])
+    assert seq_b == seq_a + 1
+
+
+def test_unlabelled_batch_file(trained_store, tmp_path: Path) -> None:
+    settings, _ = trained_store
+    path = tmp_path / "unlabelled.parquet"
+    generate_batch("no_drift", 1500, seed=41).drop(columns=[TARGET]).to_parquet(path)
+    outcome = monitor_batch(settings, path)
+    run = configure_tracking(settings.tracking).get_run(outcome.run_id)
+    assert "roc_auc" not in run.data.metrics and "drift_share" in run.data.metrics
+    assert run.data.tags["has_labels"] == "false"
+    assert run.data.tags["batch_id"] == "unlabelled"
+
+
+def _runs(settings) -> list:
+    client = configure_tracking(settings.tracking)
+    exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
+    return [] if exp is None else client.search_runs([exp.experiment_id])
+
+
+@pytest.mark.parametrize(
+    ("write", "error", "match"),
+    [
+        (lambda p: generate_batch("no_drift", 200, 1).drop(columns=["tenure_months", "contract"])
+         .to_csv(p, index=False), SchemaError, r"required column\(s\) missing: tenure_months, contract"),
+        (lambda p: p.write_bytes(b"\x00\x01garbage,\n\"unterminated"), DataError,
+         r"could not be read as CSV|required column"),
+        (lambda p: p.write_text(""), DataError, r"is empty"),
+        (lambda p: generate_batch("no_drift", 200, 1).assign(monthly_charges="cheap")
+         .to_csv(p, index=False), SchemaError, r"numeric feature\(s\) hold non-numeric values: monthly_charges"),
+        (lambda p: generate_batch("no_drift", 200, 1).assign(churn=7).to_csv(p, index=False),
+         DataError, r"target 'churn' must be 0/1"),
+    ],
+)
+def test_bad_batches_are_refused_before_any_run(trained_store, tmp_path: Path, write, error,
+                                                 match: str) -> None:
+    settings, _ = trained_store
+    before = {r.info.run_id for r in _runs(settings)}
+    client = configure_tracking(settings.tracking)
+    versions = len(client.search_model_versions("name='churn-model'"))
+    path = tmp_path / "bad.csv"
+    write(path)
+    with pytest.raises(error, match=match):
+        monitor_batch(settings, path)
+    assert {r.info.run_id for r in _runs(settings)} == before
+    assert len(client.search_model_versions("name='churn-model'")) == versions
+
+
+def test_empty_frame_is_refused(trained_store) -> None:
+    settings, _ = trained_store
+    empty = generate_batch("no_drift", 10, 1).iloc[0:0]
+    with pytest.raises(DataError, match="no rows"):
+        Monitor(settings).evaluate(empty, batch_id="e", source="frame")
+
+
+def test_seed_style_script_on_simulated_batch(trained_store) -> None:
+    settings, _ = trained_store
+    script = Path(__file__).resolve().parents[2] / "src" / "pipelines" / "monitor_performance.py"
+    env = {"PATH": "/usr/bin:/bin", "CHURNMON_TRACKING__URI": settings.tracking.uri,
+           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home())}
+    proc = subprocess.run([sys.executable, str(script), "Seed-Style-Monitoring", "--rows", "800",
+                           "--scenario", "covariate_shift"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = configure_tracking(settings.tracking)
+    exp = client.get_experiment_by_name("Seed-Style-Monitoring")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1 and runs[0].data.tags["monitoring.status"] in ("warning", "critical")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.server
+def test_same_run_against_a_real_mlflow_server(tmp_path: Path) -> None:
+    port = _free_port()
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{server_dir / 'server.db'}",
+         "--artifacts-destination", str(server_dir / "artifacts"), "--workers", "1"],
+        cwd=server_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(uri + "/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("mlflow server did not start")
+                time.sleep(1)
+        settings = make_settings(tmp_path, **{"tracking.uri": uri})
+        from pipelines.train_baseline import train_baseline
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train_baseline(settings)
+        outcome = _monitor_shifted(settings)
+        _check_run(configure_tracking(settings.tracking), outcome.run_id,
+                   set(outcome.report.drifted_features))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
