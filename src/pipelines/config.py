@@ -23,7 +23,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipelines.errors import ConfigError
 
@@ -79,6 +86,12 @@ class DataSettings(_Section):
     """None: inferred (non-numeric columns other than target, id, timestamp)."""
     demo_rows: int = Field(20_000, ge=500, le=10_000_000)
     seed: int = Field(42, ge=0)
+
+    @field_validator("path", "id_column", "timestamp_column", "prediction_column", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """An empty string (e.g. from an MLflow parameter or env var) means: not set."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class TrainingSettings(_Section):
