@@ -1,0 +1,187 @@
+"""The orchestrator: exactly-once inbox, cooldown from MLflow, one retraining under concurrency."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import os
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipelines.data.generator import generate_batch
+from pipelines.orchestration.cooldown import check_cooldown
+from pipelines.orchestration.lock import registry_lock
+from pipelines.run_monitoring import run_cycle
+from pipelines.tracking import configure_tracking
+from tests.conftest import make_settings
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("last", "now", "force", "allowed"),
+    [
+        (None, T0, False, True),
+        (T0, T0 + timedelta(days=6, hours=23), False, False),
+        (T0, T0 + timedelta(days=7), False, True),
+        (T0, T0 + timedelta(days=1), True, True),
+    ],
+)
+def test_cooldown_decision(last, now, force: bool, allowed: bool) -> None:
+    d = check_cooldown(last, now, 7.0, force=force)
+    assert d.allowed is allowed
+    if last is not None:
+        assert d.next_eligible == last + timedelta(days=7)
+    if not allowed:
+        assert "next eligible" in d.message
+
+
+def _passthrough() -> dict[str, str]:
+    """PYTHONPATH, if the tests run from a source tree without an installed package."""
+    if "PYTHONPATH" not in os.environ:
+        return {}
+    parts = [str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p]
+    return {"PYTHONPATH": os.pathsep.join(parts)}
+
+
+def _monitoring_runs(client: MlflowClient, settings) -> list:
+    exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
+    return [] if exp is None else client.search_runs([exp.experiment_id])
+
+
+def _retraining_parents(client: MlflowClient, settings) -> list:
+    exp = client.get_experiment_by_name(settings.tracking.retraining_experiment)
+    if exp is None:
+        return []
+    return client.search_runs([exp.experiment_id],
+                              filter_string="tags.`retraining.role` = 'parent'")
+
+
+@pytest.fixture
+def trained(tmp_path: Path):
+    from pipelines.train_baseline import train_baseline
+
+    settings = make_settings(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_baseline(settings)
+    return settings
+
+
+@pytest.mark.slow
+def test_inbox_batches_are_processed_exactly_once(trained, tmp_path: Path) -> None:
+    settings = trained
+    inbox = Path(settings.paths.inbox_dir)
+    inbox.mkdir(parents=True)
+    for i in range(2):
+        generate_batch("no_drift", 800, seed=60 + i).to_csv(inbox / f"b{i}.csv", index=False)
+        time.sleep(0.01)
+    (inbox / "broken.csv").write_text("not,a\nbatch,file\n")
+    first = run_cycle(settings, source="inbox")
+    assert [b.status for b in first.batches] == ["monitored", "monitored", "refused"]
+    assert first.decision == "nothing_to_do"
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["b0.csv", "b1.csv"]
+    assert (inbox / "rejected" / "broken.csv").exists()
+    assert "missing" in (inbox / "rejected" / "broken.csv.reason.txt").read_text()
+    # second run: nothing new
+    second = run_cycle(settings, source="inbox")
+    assert second.batches == [] and second.decision == "no_batch"
+    # the same content dropped in again is recognised from MLflow, not from local state
+    (inbox / "done" / "b0.csv").rename(inbox / "b0-again.csv")
+    third = run_cycle(settings, source="inbox")
+    assert [b.status for b in third.batches] == ["duplicate"]
+    client = configure_tracking(settings.tracking)
+    runs = _monitoring_runs(client, settings)
+    assert len(runs) == 2
+    assert {r.data.tags["orchestrator.decision"] for r in runs} == {"nothing_to_do"}
+
+
+@pytest.mark.slow
+def test_failed_batch_stays_in_inbox(trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = trained
+    inbox = Path(settings.paths.inbox_dir)
+    inbox.mkdir(parents=True)
+    generate_batch("no_drift", 500, seed=70).to_csv(inbox / "b.csv", index=False)
+    import pipelines.run_monitoring as rm
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rm, "_monitor_file", boom)
+    cycle = run_cycle(settings, source="inbox")
+    assert [b.status for b in cycle.batches] == ["failed"]
+    assert "disk full" in cycle.batches[0].message
+    assert (inbox / "b.csv").exists()  # not marked done, not lost
+    monkeypatch.undo()
+    again = run_cycle(settings, source="inbox")
+    assert [b.status for b in again.batches] == ["monitored"]
+
+
+def test_registry_lock_is_exclusive(settings) -> None:
+    client = configure_tracking(settings.tracking)
+    with registry_lock(client, "m.lock") as first:
+        assert first.acquired
+        with registry_lock(client, "m.lock", timeout=0) as second:
+            assert not second.acquired
+            assert "holds m.lock" in second.message
+    with registry_lock(client, "m.lock") as third:
+        assert third.acquired
+
+
+def test_stale_lock_is_broken(settings) -> None:
+    client = configure_tracking(settings.tracking)
+    client.create_registered_model("m.lock", tags={"lock.holder": "dead:1",
+                                                   "lock.acquired_at": "0"})
+    with registry_lock(client, "m.lock", stale_after=60) as info:
+        assert info.acquired
+
+
+@pytest.mark.slow
+def test_cooldown_blocks_then_allows_with_injected_time(trained) -> None:
+    settings = trained
+    client = configure_tracking(settings.tracking)
+    now = datetime.now(UTC)
+    first = run_cycle(settings, scenario="concept_drift", rows=3000, seed=80, now=now)
+    assert first.decision == "retrain"
+    assert first.retraining["decision"] in ("promoted", "rejected")
+    blocked = run_cycle(settings, scenario="concept_drift", rows=3000, seed=81,
+                        now=now + timedelta(days=3))
+    assert blocked.decision == "cooldown"
+    assert blocked.next_eligible is not None
+    run = client.get_run(blocked.batches[0].run_id)
+    assert run.data.tags["orchestrator.decision"] == "cooldown"
+    assert run.data.tags["orchestrator.next_eligible"] == blocked.next_eligible
+    forced = run_cycle(settings, scenario="no_drift", rows=1000, seed=82,
+                       now=now + timedelta(days=3), force=True)
+    assert forced.decision == "retrain" and forced.forced
+    later = run_cycle(settings, scenario="concept_drift", rows=3000, seed=83,
+                      now=now + timedelta(days=30))
+    assert later.decision == "retrain"
+    assert len(_retraining_parents(client, settings)) == 3
+
+
+@pytest.mark.slow
+def test_two_concurrent_orchestrators_retrain_once(trained, tmp_path: Path) -> None:
+    settings = trained
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **_passthrough(),
+           "CHURNMON_TRACKING__URI": settings.tracking.uri,
+           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir,
+           "CHURNMON_TRAINING__RF_N_ESTIMATORS": "30",
+           "CHURNMON_TRAINING__XGB_N_ESTIMATORS": "60"}
+    cmd = [sys.executable, "-m", "pipelines.run_monitoring", "--scenario", "concept_drift",
+           "--rows", "3000"]
+    procs = [subprocess.Popen(cmd + ["--seed", str(90 + i)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for i in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    client = configure_tracking(settings.tracking)
+    assert len(_retraining_parents(client, settings)) == 1
+    joined = "\n".join(outputs)
+    assert ("skipped: another orchestrator" in joined) or ("cooldown" in joined)
