@@ -36,6 +36,9 @@ def _passthrough() -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(parts)}
 
 
+_PASSTHROUGH = _passthrough()  # at import, before the autouse fixture changes directory
+
+
 def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -149,7 +152,7 @@ def test_seed_style_script_on_simulated_batch(trained_store) -> None:
     settings, _ = trained_store
     script = Path(__file__).resolve().parents[2] / "src" / "pipelines" / "monitor_performance.py"
     env = {"PATH": "/usr/bin:/bin", "CHURNMON_TRACKING__URI": settings.tracking.uri,
-           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home()), **_passthrough()}
+           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home()), **_PASSTHROUGH}
     proc = subprocess.run([sys.executable, str(script), "Seed-Style-Monitoring", "--rows", "800",
                            "--scenario", "covariate_shift"], env=env, capture_output=True,
                           text=True, timeout=300)

@@ -50,6 +50,9 @@ def _passthrough() -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(parts)}
 
 
+_PASSTHROUGH = _passthrough()  # at import, before the autouse fixture changes directory
+
+
 def _monitoring_runs(client: MlflowClient, settings) -> list:
     exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
     return [] if exp is None else client.search_runs([exp.experiment_id])
@@ -169,7 +172,7 @@ def test_cooldown_blocks_then_allows_with_injected_time(trained) -> None:
 @pytest.mark.slow
 def test_two_concurrent_orchestrators_retrain_once(trained, tmp_path: Path) -> None:
     settings = trained
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **_passthrough(),
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **_PASSTHROUGH,
            "CHURNMON_TRACKING__URI": settings.tracking.uri,
            "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir,
            "CHURNMON_TRAINING__RF_N_ESTIMATORS": "30",

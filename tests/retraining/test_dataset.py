@@ -1,0 +1,215 @@
+"""Assembling, validating and splitting the retraining data (pure, tiny seeded frames)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import RetrainingSettings, TrainingSettings, load_settings
+from pipelines.data.generator import NUMERIC_FEATURES, generate_batch, generate_reference
+from pipelines.data.schema import SCORE_COLUMN, FeatureSchema, infer_schema
+from pipelines.errors import ConfigError, RetrainingRefused
+from pipelines.retraining import (
+    ORIGIN_COLUMN,
+    REFERENCE_ORIGIN,
+    assemble_training_data,
+    holdout_split,
+    refresh_categories,
+    train_validation_split,
+    validate_training_data,
+)
+
+TS = "event_timestamp"
+
+
+@pytest.fixture(params=[0, 1, 2])
+def seed(request: pytest.FixtureRequest) -> int:
+    return request.param
+
+
+@pytest.fixture
+def schema() -> FeatureSchema:
+    frame = generate_reference(500, seed=7)
+    return infer_schema(frame, load_settings(env={}).data, "test")
+
+
+def _reference(n: int, seed: int, schema: FeatureSchema) -> pd.DataFrame:
+    """What ``load_reference`` returns: features, target and scores, no id or timestamp."""
+    frame = generate_reference(n, seed=seed)
+    out = frame.loc[:, [*schema.features, schema.target]]
+    out[SCORE_COLUMN] = np.linspace(0, 1, n)
+    return out
+
+
+def _batch(n: int, seed: int, day: str, scenario: str = "no_drift") -> pd.DataFrame:
+    return generate_batch(scenario, n, seed, start_time=pd.Timestamp(day))
+
+
+# ----------------------------------------------------------------------------- assemble
+
+
+def test_assemble_orders_reference_then_batches_by_time(schema: FeatureSchema,
+                                                        seed: int) -> None:
+    ref = _reference(200, seed, schema)
+    late, early = _batch(100, seed + 10, "2026-03-05"), _batch(80, seed + 20, "2026-03-01")
+    out = assemble_training_data(ref, [late, early], schema, batch_ids=["late", "early"])
+    assert list(out.columns) == [*schema.features, schema.target, TS, ORIGIN_COLUMN]
+    assert out[ORIGIN_COLUMN].tolist() == ["reference"] * 200 + ["early"] * 80 + ["late"] * 100
+    assert out.index.tolist() == list(range(380))
+    assert out.loc[out[ORIGIN_COLUMN] == REFERENCE_ORIGIN, TS].isna().all()
+    prod_times = out.loc[out[ORIGIN_COLUMN] != REFERENCE_ORIGIN, TS]
+    assert prod_times.is_monotonic_increasing
+    assert "customer_id" not in out.columns and SCORE_COLUMN not in out.columns
+
+
+def test_assemble_takes_ids_from_mapping_or_attrs(schema: FeatureSchema) -> None:
+    ref = _reference(50, 0, schema)
+    b = _batch(30, 1, "2026-03-01")
+    by_map = assemble_training_data(ref, {"b-1": b}, schema)
+    assert set(by_map[ORIGIN_COLUMN]) == {"reference", "b-1"}
+    b.attrs["batch_id"] = "from-attrs"
+    assert set(assemble_training_data(ref, [b], schema)[ORIGIN_COLUMN]) == {"reference",
+                                                                            "from-attrs"}
+    with pytest.raises(ConfigError, match=r"1 batch id\(s\) for 2 batch\(es\)"):
+        assemble_training_data(ref, [b, b], schema, batch_ids=["x"])
+
+
+def test_assemble_drops_rows_that_could_leak(schema: FeatureSchema) -> None:
+    """A batch monitored twice counts once; reference rows copied from a batch (a retrained
+    champion's reference is its holdout) are dropped, so no record is in train and holdout."""
+    batch = _batch(100, 3, "2026-03-01")
+    ref = pd.concat([_reference(50, 4, schema),
+                     batch.iloc[60:].loc[:, [*schema.features, schema.target]]
+                     .astype({schema.target: "int8"})], ignore_index=True)
+    out = assemble_training_data(ref, [batch, batch.copy()], schema, batch_ids=["a", "a2"])
+    assert (out[ORIGIN_COLUMN] == REFERENCE_ORIGIN).sum() == 50
+    assert (out[ORIGIN_COLUMN] != REFERENCE_ORIGIN).sum() == 100
+    kept = assemble_training_data(ref, [batch, batch], schema, batch_ids=["a", "a2"],
+                                  drop_duplicates=False)
+    assert len(kept) == 290
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def _valid_frame(schema: FeatureSchema, n: int = 600) -> pd.DataFrame:
+    return assemble_training_data(_reference(n, 5, schema), [], schema)
+
+
+def test_valid_frame_has_no_problems(schema: FeatureSchema) -> None:
+    assert validate_training_data(_valid_frame(schema), schema, RetrainingSettings()) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "settings", "expected"),
+    [
+        (lambda f: f.drop(columns=["tenure_months", "region"]), {},
+         [r"required column\(s\) missing: tenure_months, region"]),
+        (lambda f: f.assign(churn=0), {}, [r"target 'churn' has one class only \(0\) in 600"]),
+        (lambda f: f.assign(churn=np.where(np.arange(len(f)) % 2, 1, 2)), {},
+         [r"target 'churn' must be 0/1; found 1, 2"]),
+        (lambda f: f.assign(churn=f["churn"].where(np.arange(len(f)) > 9)), {},
+         [r"target 'churn' is missing in 10 of 600"]),
+        (lambda f: f, {"min_rows": 1000},
+         [r"only 600 labelled row\(s\); at least 1000 are needed"]),
+        (lambda f: f.assign(age=f["age"].where(np.arange(len(f)) % 2 == 0)),
+         {"max_missing_share": 0.3}, [r"feature 'age' is missing in 50\.0% of rows"]),
+        (lambda f: f.assign(contract=None, age=np.nan).iloc[:100], {},
+         [r"only 100 labelled row", r"feature 'age' is missing in 100\.0%",
+          r"feature 'contract' is missing in 100\.0%"]),
+    ],
+    ids=["missing-columns", "one-class", "not-binary", "missing-target", "too-few-rows",
+         "too-many-nans", "several"],
+)
+def test_validation_problems(schema: FeatureSchema, mutate, settings: dict,
+                             expected: list[str]) -> None:
+    problems = validate_training_data(mutate(_valid_frame(schema)), schema,
+                                      RetrainingSettings(**settings))
+    assert len(problems) == len(expected), problems
+    for pattern in expected:
+        assert any(pd.Series(problems).str.contains(pattern, regex=True)), (pattern, problems)
+
+
+def test_missing_share_at_limit_is_accepted(schema: FeatureSchema) -> None:
+    frame = _valid_frame(schema, 600)
+    frame.loc[:179, "age"] = np.nan  # exactly 30%
+    assert validate_training_data(frame, schema, RetrainingSettings(max_missing_share=0.3)) == []
+
+
+# ----------------------------------------------------------------------------- holdout
+
+
+def _assembled(schema: FeatureSchema, seed: int) -> pd.DataFrame:
+    batches = [_batch(150, seed + 30, "2026-03-10"), _batch(100, seed + 40, "2026-03-02"),
+               _batch(120, seed + 50, "2026-03-06")]
+    return assemble_training_data(_reference(300, seed, schema), batches, schema,
+                                  batch_ids=["b10", "b02", "b06"])
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5])
+def test_holdout_is_the_most_recent_production_rows(schema: FeatureSchema, seed: int,
+                                                    fraction: float) -> None:
+    frame = _assembled(schema, seed)
+    # shuffle rows: the split must use the timestamps, not the order
+    frame = frame.sample(frac=1.0, random_state=seed)
+    train, holdout = holdout_split(frame, schema, fraction)
+    n_prod = int((frame[ORIGIN_COLUMN] != REFERENCE_ORIGIN).sum())
+    assert len(holdout) == math.ceil(fraction * n_prod)
+    assert set(train.index).isdisjoint(holdout.index)
+    assert sorted([*train.index, *holdout.index]) == sorted(frame.index)
+    assert (holdout[ORIGIN_COLUMN] != REFERENCE_ORIGIN).all()
+    prod_train = train[train[ORIGIN_COLUMN] != REFERENCE_ORIGIN]
+    assert holdout[TS].min() >= prod_train[TS].max()
+    if fraction <= 0.3:  # the newest batch alone is 150 / 370 rows
+        assert set(holdout[ORIGIN_COLUMN]) == {"b10"}
+
+
+def test_holdout_without_timestamps_uses_order(schema: FeatureSchema) -> None:
+    frame = _assembled(schema, 0).drop(columns=[TS])
+    train, holdout = holdout_split(frame, schema, 0.2)
+    assert holdout.index.tolist() == list(range(len(frame) - 74, len(frame)))  # ceil(0.2*370)
+    assert set(train.index).isdisjoint(holdout.index)
+
+
+def test_holdout_without_production_rows_uses_latest_reference(schema: FeatureSchema) -> None:
+    frame = assemble_training_data(_reference(400, 1, schema), [], schema)
+    train, holdout = holdout_split(frame, schema, 0.25)
+    assert holdout.index.tolist() == list(range(300, 400))
+    assert train.index.tolist() == list(range(300))
+
+
+def test_holdout_with_one_class_is_refused(schema: FeatureSchema) -> None:
+    frame = _assembled(schema, 0)
+    newest = frame[ORIGIN_COLUMN] == "b10"
+    frame.loc[newest, schema.target] = 0
+    with pytest.raises(RetrainingRefused, match=r"holdout .* holds one class only \(\[0\]\)"):
+        holdout_split(frame, schema, 0.3)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, math.nan, "0.3", True])
+def test_holdout_fraction_is_checked(schema: FeatureSchema, fraction: object) -> None:
+    with pytest.raises(ConfigError, match=r"'fraction' parameter of holdout_split .* Got"):
+        holdout_split(_assembled(schema, 0), schema, fraction)  # type: ignore[arg-type]
+
+
+def test_train_validation_split_is_stratified(schema: FeatureSchema) -> None:
+    frame = _valid_frame(schema, 1000)
+    train, val = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
+    assert len(val) == 200 and set(train.index).isdisjoint(val.index)
+    assert val[schema.target].mean() == pytest.approx(frame[schema.target].mean(), abs=0.01)
+    frame[schema.target] = 0
+    frame.loc[frame.index[0], schema.target] = 1
+    with pytest.raises(RetrainingRefused, match=r"1 row\(s\) of class 1"):
+        train_validation_split(frame, schema, TrainingSettings())
+
+
+def test_refresh_categories_adds_new_values(schema: FeatureSchema) -> None:
+    frame = _valid_frame(schema, 50).assign(contract="weekly")
+    refreshed = refresh_categories(schema, frame)
+    assert "weekly" in refreshed.categories["contract"]
+    assert set(schema.categories["contract"]) <= set(refreshed.categories["contract"])
+    assert refreshed.features == schema.features
+    assert NUMERIC_FEATURES[0] in refreshed.numeric
