@@ -127,7 +127,12 @@ def start_run(
     """
     handed_over = os.environ.get("MLFLOW_RUN_ID")
     if nested:
-        with mlflow.start_run(run_name=run_name, nested=True, tags=dict(tags or {})) as run:
+        # in the parent's experiment: start_run(nested=True) alone would use the default one
+        parent = mlflow.active_run()
+        if parent is None:
+            raise TrackingError("a nested run needs an active parent run")
+        with mlflow.start_run(run_name=run_name, nested=True, tags=dict(tags or {}),
+                              experiment_id=parent.info.experiment_id) as run:
             yield run
         return
     if handed_over and mlflow.active_run() is None:
