@@ -21,6 +21,18 @@ FAST_TRAINING: dict[str, Any] = {
 }
 
 
+def _passthrough() -> dict[str, str]:
+    """PYTHONPATH (absolute), if the tests run from a source tree without an installed
+    package: subprocesses started by tests need it."""
+    if "PYTHONPATH" not in os.environ:
+        return {}
+    parts = [str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p]
+    return {"PYTHONPATH": os.pathsep.join(parts)}
+
+
+PASSTHROUGH_ENV = _passthrough()  # at import, before the autouse fixture changes directory
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in list(os.environ):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.tracking import configure_tracking
-from tests.conftest import make_settings
+from tests.conftest import PASSTHROUGH_ENV, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _env(settings, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CHURNMON_"))}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    if "PYTHONPATH" in env:
-        env["PYTHONPATH"] = os.pathsep.join(
-            str((REPO / p).resolve()) for p in env["PYTHONPATH"].split(os.pathsep) if p)
+    env.update(PASSTHROUGH_ENV)
     env.update({
         "MLFLOW_TRACKING_URI": settings.tracking.uri,
         "CHURNMON_PATHS__OUTPUT_DIR": str(tmp_path / "monitoring"),

@@ -11,8 +11,6 @@ import urllib.request
 import warnings
 from pathlib import Path
 
-import os
-
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -20,23 +18,12 @@ from pipelines.data.generator import TARGET, generate_batch
 from pipelines.errors import DataError, SchemaError
 from pipelines.monitor_performance import Monitor, main as monitor_main, monitor_batch
 from pipelines.tracking import configure_tracking
-from tests.conftest import make_settings
+from tests.conftest import PASSTHROUGH_ENV, make_settings
 
 pytestmark = pytest.mark.slow
 
 REQUIRED_METRICS = {"roc_auc", "accuracy", "precision", "recall", "f1", "drift_share",
                     "n_drifted_features", "prediction_drift_pvalue", "target_drift_pvalue"}
-
-
-def _passthrough() -> dict[str, str]:
-    """PYTHONPATH, if the tests run from a source tree without an installed package."""
-    if "PYTHONPATH" not in os.environ:
-        return {}
-    parts = [str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p]
-    return {"PYTHONPATH": os.pathsep.join(parts)}
-
-
-_PASSTHROUGH = _passthrough()  # at import, before the autouse fixture changes directory
 
 
 def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
@@ -152,7 +139,7 @@ def test_seed_style_script_on_simulated_batch(trained_store) -> None:
     settings, _ = trained_store
     script = Path(__file__).resolve().parents[2] / "src" / "pipelines" / "monitor_performance.py"
     env = {"PATH": "/usr/bin:/bin", "CHURNMON_TRACKING__URI": settings.tracking.uri,
-           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home()), **_PASSTHROUGH}
+           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home()), **PASSTHROUGH_ENV}
     proc = subprocess.run([sys.executable, str(script), "Seed-Style-Monitoring", "--rows", "800",
                            "--scenario", "covariate_shift"], env=env, capture_output=True,
                           text=True, timeout=300)

@@ -9,8 +9,6 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import os
-
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -19,7 +17,7 @@ from pipelines.orchestration.cooldown import check_cooldown
 from pipelines.orchestration.lock import registry_lock
 from pipelines.run_monitoring import run_cycle
 from pipelines.tracking import configure_tracking
-from tests.conftest import make_settings
+from tests.conftest import PASSTHROUGH_ENV, make_settings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -40,17 +38,6 @@ def test_cooldown_decision(last, now, force: bool, allowed: bool) -> None:
         assert d.next_eligible == last + timedelta(days=7)
     if not allowed:
         assert "next eligible" in d.message
-
-
-def _passthrough() -> dict[str, str]:
-    """PYTHONPATH, if the tests run from a source tree without an installed package."""
-    if "PYTHONPATH" not in os.environ:
-        return {}
-    parts = [str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p]
-    return {"PYTHONPATH": os.pathsep.join(parts)}
-
-
-_PASSTHROUGH = _passthrough()  # at import, before the autouse fixture changes directory
 
 
 def _monitoring_runs(client: MlflowClient, settings) -> list:
@@ -172,7 +159,7 @@ def test_cooldown_blocks_then_allows_with_injected_time(trained) -> None:
 @pytest.mark.slow
 def test_two_concurrent_orchestrators_retrain_once(trained, tmp_path: Path) -> None:
     settings = trained
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **_PASSTHROUGH,
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV,
            "CHURNMON_TRACKING__URI": settings.tracking.uri,
            "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir,
            "CHURNMON_TRAINING__RF_N_ESTIMATORS": "30",
