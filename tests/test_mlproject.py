@@ -69,4 +69,4 @@ def test_monitor_and_retrain_entry_points(tmp_path: Path) -> None:
     assert parent.data.tags["decision"] in ("promoted", "rejected")
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert {c.data.tags.get("retraining.role") for c in children} == {"candidate"}
-    assert len(children) == 2
+    assert len(children) == 2, [(r.info.run_name, r.data.tags.get('mlflow.parentRunId'), r.data.tags.get('retraining.role')) for r in runs]

@@ -139,7 +139,13 @@ def start_run(
         with mlflow.start_run(run_id=handed_over) as run:
             if tags:
                 mlflow.set_tags(dict(tags))
-            yield run
+            # start_run() without run_id reads MLFLOW_RUN_ID: while the handed-over run is
+            # active, hide it so nested runs are new children, not the parent resumed again.
+            os.environ.pop("MLFLOW_RUN_ID", None)
+            try:
+                yield run
+            finally:
+                os.environ["MLFLOW_RUN_ID"] = handed_over
         return
     experiment_id = ensure_experiment(client, experiment, tracking)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
@@ -158,6 +164,22 @@ def _skops_trusted_types(estimator: Any) -> list[str]:
             f"Refusing to trust types outside scikit-learn/numpy for skops: {', '.join(foreign)}"
         )
     return sorted(untrusted)
+
+
+def pip_requirements(flavor: Flavor) -> list[str]:
+    """The model's requirements pinned to what is installed: stated, not inferred (MLflow's
+    inference loads the model in a subprocess, seconds per model)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["mlflow", "numpy", "pandas", "scipy", "scikit-learn"]
+    names += ["skops"] if flavor == "sklearn" else ["xgboost"]
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pins.append(name)
+    return pins
 
 
 def log_model(candidate: FittedCandidate, schema: FeatureSchema,
@@ -179,12 +201,13 @@ def log_model(candidate: FittedCandidate, schema: FeatureSchema,
         return mlflow.sklearn.log_model(
             candidate.estimator, name="model", signature=signature, input_example=raw.head(5),
             metadata=metadata, skops_trusted_types=_skops_trusted_types(candidate.estimator),
+            pip_requirements=pip_requirements("sklearn"),
         )
     # The pyfunc flavor of an XGBoost model needs categorical dtypes; we score through the
     # native flavor and prepare_features, so no input example is validated through pyfunc.
     return mlflow.xgboost.log_model(
         candidate.estimator, name="model", signature=signature, metadata=metadata,
-        model_format="ubj",
+        model_format="ubj", pip_requirements=pip_requirements("xgboost"),
     )
 
 

@@ -147,12 +147,12 @@ def test_cooldown_blocks_then_allows_with_injected_time(trained) -> None:
     run = client.get_run(blocked.batches[0].run_id)
     assert run.data.tags["orchestrator.decision"] == "cooldown"
     assert run.data.tags["orchestrator.next_eligible"] == blocked.next_eligible
-    forced = run_cycle(settings, scenario="no_drift", rows=1000, seed=82,
-                       now=now + timedelta(days=3), force=True)
-    assert forced.decision == "retrain" and forced.forced
     later = run_cycle(settings, scenario="concept_drift", rows=3000, seed=83,
-                      now=now + timedelta(days=30))
+                      now=now + timedelta(days=8))
     assert later.decision == "retrain"
+    forced = run_cycle(settings, scenario="no_drift", rows=1000, seed=82,
+                       now=now + timedelta(days=9), force=True)
+    assert forced.decision == "retrain" and forced.forced
     assert len(_retraining_parents(client, settings)) == 3
 
 

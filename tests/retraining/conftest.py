@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,51 +11,49 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from pipelines.config import Settings, load_settings, with_overrides
 from pipelines.data.generator import generate_batch
 from pipelines.monitor_performance import Monitor
 from pipelines.train_baseline import BaselineResult, train_baseline
 
-_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID",
-               "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID")
-
 SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Run in tmp_path with no configuration leaking in from the environment."""
+def _retraining_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run in tmp_path with no configuration leaking in from the environment (self-contained:
+    does not rely on the suite-wide conftest)."""
     monkeypatch.chdir(tmp_path)
     for var in list(os.environ):
-        if var.startswith("CHURNMON_") or var in _MLFLOW_ENV:
-            monkeypatch.delenv(var)
+        if var.startswith(("CHURNMON_", "MLFLOW_")):
+            monkeypatch.delenv(var, raising=False)
     yield
     while mlflow.active_run() is not None:
-        mlflow.end_run()
+        mlflow.end_run("FAILED")
 
 
-@pytest.fixture(autouse=True)
-def _fast_model_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Skip MLflow's pip-requirement inference (a subprocess that loads each logged model,
-    ~4 s per model here): the flavors' default requirements are used instead. What is tested
-    here is our logging, registry and promotion, not MLflow's environment capture."""
-
-    def defaults(model_uri: str, flavor: str, fallback: list[str] | None = None,
-                 **_: Any) -> list[str]:
-        return list(fallback or [])
-
-    monkeypatch.setattr(mlflow.models, "infer_pip_requirements", defaults)
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated MLflow SQLite database, made once per session: creating the
+    schema takes seconds, copying the file milliseconds."""
+    path = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
+    return path
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> SettingsFactory:
-    """Settings on a fresh SQLite store under tmp_path, tiny data and models; ``overrides``
-    (dotted keys) on top."""
+def make_settings(tmp_path: Path, _empty_store: Path) -> SettingsFactory:
+    """Settings on a fresh SQLite store under tmp_path (a copy of the empty template), tiny
+    data and models; ``overrides`` (dotted keys) on top."""
+    db = tmp_path / "mlflow.db"
+    if not db.exists():
+        shutil.copyfile(_empty_store, db)
 
     def factory(overrides: Mapping[str, Any] | None = None) -> Settings:
         base: dict[str, Any] = {
-            "tracking.uri": f"sqlite:///{tmp_path}/mlflow.db",
+            "tracking.uri": f"sqlite:///{db}",
             "paths.output_dir": str(tmp_path / "out"),
             "paths.inbox_dir": str(tmp_path / "out" / "inbox"),
             "data.demo_rows": 2000,

@@ -62,7 +62,8 @@ def test_assemble_orders_reference_then_batches_by_time(schema: FeatureSchema,
     assert out.loc[out[ORIGIN_COLUMN] == REFERENCE_ORIGIN, TS].isna().all()
     prod_times = out.loc[out[ORIGIN_COLUMN] != REFERENCE_ORIGIN, TS]
     assert prod_times.is_monotonic_increasing
-    assert "customer_id" not in out.columns and SCORE_COLUMN not in out.columns
+    assert "customer_id" not in out.columns
+    assert SCORE_COLUMN not in out.columns
 
 
 def test_assemble_takes_ids_from_mapping_or_attrs(schema: FeatureSchema) -> None:
@@ -198,7 +199,8 @@ def test_holdout_fraction_is_checked(schema: FeatureSchema, fraction: object) ->
 def test_train_validation_split_is_stratified(schema: FeatureSchema) -> None:
     frame = _valid_frame(schema, 1000)
     train, val = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
-    assert len(val) == 200 and set(train.index).isdisjoint(val.index)
+    assert len(val) == 200
+    assert set(train.index).isdisjoint(val.index)
     assert val[schema.target].mean() == pytest.approx(frame[schema.target].mean(), abs=0.01)
     frame[schema.target] = 0
     frame.loc[frame.index[0], schema.target] = 1

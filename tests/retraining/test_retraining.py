@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from pipelines.config import Settings
+from pipelines.config import Settings, with_overrides
 from pipelines.data.generator import generate_batch
 from pipelines.data.schema import categorical_as_str
 from pipelines.errors import ModelNotFoundError
@@ -64,7 +65,8 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     assert summary.new_version == "2"
     assert _aliases(client, settings) == ("2", "1")
     gate = summary.gate
-    assert gate is not None and gate["promote"] is True
+    assert gate is not None
+    assert gate["promote"] is True
     assert gate["candidate_auc"] > gate["champion_auc"] + settings.retraining.promotion_margin
     # only the three labelled batches joined; the holdout is production data
     assert summary.data["n_batches"] == 3
@@ -78,10 +80,14 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     parent = client.get_run(summary.parent_run_id)
     assert parent.info.status == "FINISHED"
     tags = parent.data.tags
-    assert tags["decision"] == "promoted" and tags["pipeline.step"] == "retrain"
-    assert tags["retraining.role"] == "parent" and tags["retraining.reason"] == "test-promotion"
-    assert tags["orchestrator"] == "test" and tags["new_version"] == "2"
-    assert tags["champion_version_before"] == "1" and "PROMOTED" in tags["decision.message"]
+    assert tags["decision"] == "promoted"
+    assert tags["pipeline.step"] == "retrain"
+    assert tags["retraining.role"] == "parent"
+    assert tags["retraining.reason"] == "test-promotion"
+    assert tags["orchestrator"] == "test"
+    assert tags["new_version"] == "2"
+    assert tags["champion_version_before"] == "1"
+    assert "PROMOTED" in tags["decision.message"]
     exp = client.get_experiment(parent.info.experiment_id)
     assert exp.name == settings.tracking.retraining_experiment
     m = parent.data.metrics
@@ -104,7 +110,8 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     assert best is not None
     assert vtags["source_run_id"] == best["run_id"]
     assert vtags["parent_run_id"] == summary.parent_run_id
-    assert vtags["margin_mode"] == "absolute" and float(vtags["margin"]) == 0.01
+    assert vtags["margin_mode"] == "absolute"
+    assert float(vtags["margin"]) == 0.01
     assert float(vtags["candidate_roc_auc"]) == pytest.approx(gate["candidate_auc"], abs=1e-6)
     assert float(vtags["champion_roc_auc"]) == pytest.approx(gate["champion_auc"], abs=1e-6)
     assert datetime.fromisoformat(vtags["promoted_at"]).tzinfo is not None
@@ -112,9 +119,11 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
 
     # summary file
     path = Path(summary.summary_path or "")
-    assert path.parent == tmp_path / "out" and path.name.startswith("retraining_summary_")
+    assert path.parent == tmp_path / "out"
+    assert path.name.startswith("retraining_summary_")
     on_disk = json.loads(path.read_text())
-    assert on_disk["decision"] == "promoted" and on_disk["new_version"] == "2"
+    assert on_disk["decision"] == "promoted"
+    assert on_disk["new_version"] == "2"
     assert on_disk == summary.to_dict()
 
     # the new champion scores P(churn) well on fresh concept data, and monitoring can use it
@@ -124,20 +133,28 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     auc = roc_auc_score(fresh["churn"], champion.score(fresh))
     assert auc > gate["champion_auc"]
     report, _ = Monitor(settings, client).evaluate(fresh, batch_id="after", source="tests")
-    assert report.performance is not None and report.performance["roc_auc"] == pytest.approx(auc)
+    assert report.performance is not None
+    assert report.performance["roc_auc"] == pytest.approx(auc)
 
 
 @pytest.mark.slow
-def test_rejects_when_no_candidate_can_pass_the_margin(make_settings: SettingsFactory) -> None:
+def test_rejects_when_no_candidate_can_pass_the_margin(make_settings: SettingsFactory,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings({"retraining.promotion_margin": 0.5})
     train_baseline(settings)
     monitor_batches(settings, "no_drift", 1, rows=800)
     monitor_batches(settings, "no_drift", 1, rows=300, seed=300, labelled=False)
+    no_artifact = monitor_batches(with_overrides(settings, {"monitoring.store_batch": False}),
+                                  "covariate_shift", 1, rows=300, seed=400)
     client = configure_tracking(settings.tracking)
     now = datetime.now(UTC)
 
-    assert [b.batch_id for b in collect_labelled_batches(client, settings, now)] == [
-        "no_drift-l0"]
+    # labelled batches only; a run without its batch artifact is skipped with a warning
+    with caplog.at_level(logging.WARNING, logger="pipelines.trigger_retraining"):
+        found = collect_labelled_batches(client, settings, now)
+    assert [b.batch_id for b in found] == ["no_drift-l0"]
+    assert any(no_artifact[0] in r.getMessage() and "batch/batch.parquet" in r.getMessage()
+               for r in caplog.records)
     later = now + timedelta(days=settings.retraining.window_days + 1)
     assert collect_labelled_batches(client, settings, later) == []
 
@@ -149,10 +166,12 @@ def test_rejects_when_no_candidate_can_pass_the_margin(make_settings: SettingsFa
     assert _versions(client, settings) == ["1"]
     parent = client.get_run(summary.parent_run_id)
     assert parent.info.status == "FINISHED"
-    assert parent.data.tags["decision"] == "rejected" and parent.data.tags["new_version"] == ""
+    assert parent.data.tags["decision"] == "rejected"
+    assert parent.data.tags["new_version"] == ""
     assert len(_children(client, summary.parent_run_id)) == 2
     saved = json.loads(Path(summary.summary_path or "").read_text())
-    assert saved["decision"] == "rejected" and saved["gate"]["promote"] is False
+    assert saved["decision"] == "rejected"
+    assert saved["gate"]["promote"] is False
 
 
 def test_invalid_data_trains_nothing(make_settings: SettingsFactory,
@@ -164,7 +183,8 @@ def test_invalid_data_trains_nothing(make_settings: SettingsFactory,
     summary = retrain(settings)
     assert summary.decision == "invalid_data"
     assert any("at least 1000000" in p for p in summary.problems)
-    assert summary.new_version is None and summary.candidates == []
+    assert summary.new_version is None
+    assert summary.candidates == []
     assert _aliases(client, settings) == ("1", None)
     parent = client.get_run(summary.parent_run_id)
     assert parent.info.status == "FINISHED"
@@ -211,7 +231,8 @@ def test_crash_between_registration_and_alias_move_keeps_champion(
     champion = load_champion(client, settings.tracking)
     frame = generate_batch("no_drift", 200, 5)
     scores = model.predict_proba(categorical_as_str(frame, champion.schema))[:, 1]
-    assert scores.shape == (200,) and np.all((scores >= 0) & (scores <= 1))
+    assert scores.shape == (200,)
+    assert np.all((scores >= 0) & (scores <= 1))
     np.testing.assert_allclose(champion.score(frame), scores)
     # the parent run ended FAILED and says which version was left unpromoted
     runs = client.search_runs(

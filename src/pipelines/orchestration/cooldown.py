@@ -48,11 +48,12 @@ def last_retraining_time(client: MlflowClient, experiment_name: str) -> datetime
     exp = client.get_experiment_by_name(experiment_name)
     if exp is None:
         return None
-    decisions = ", ".join(f"'{d}'" for d in COUNTED_DECISIONS)
+    # MLflow's filter has no IN for tags: fetch the newest parents and pick the first that
+    # trained candidates (crashed runs carry no decision; invalid_data trained nothing).
     runs = client.search_runs(
-        [exp.experiment_id],
-        filter_string=f"tags.`retraining.role` = 'parent' AND tags.decision IN ({decisions})",
-        max_results=1, order_by=["attributes.start_time DESC"])
-    if not runs:
-        return None
-    return datetime.fromtimestamp(runs[0].info.start_time / 1000, tz=UTC)
+        [exp.experiment_id], filter_string="tags.`retraining.role` = 'parent'",
+        max_results=200, order_by=["attributes.start_time DESC"])
+    for run in runs:
+        if run.data.tags.get("decision") in COUNTED_DECISIONS:
+            return datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
+    return None

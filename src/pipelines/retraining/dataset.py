@@ -1,0 +1,309 @@
+"""The retraining data set: assemble, validate, split. Pure functions over frames, no I/O.
+
+* :func:`assemble_training_data`: the champion's reference rows first, then the labelled
+  production batches in time order, each row tagged with where it came from (``__origin__``).
+* :func:`validate_training_data`: every problem that forbids training, as readable lines.
+* :func:`holdout_split`: the holdout is the *most recent* labelled data, so champion and
+  candidates are compared on what production looks like now; candidates never train on it.
+* :func:`train_validation_split`: stratified split of the training part for model selection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from pipelines.config import RetrainingSettings, TrainingSettings
+from pipelines.data.schema import FeatureSchema
+from pipelines.errors import ConfigError, RetrainingRefused
+
+logger = logging.getLogger(__name__)
+
+#: Column naming each row's source: :data:`REFERENCE_ORIGIN` or the production batch id.
+ORIGIN_COLUMN = "__origin__"
+REFERENCE_ORIGIN = "reference"
+#: ``DataFrame.attrs`` key read for a batch's id when no ids are passed explicitly.
+BATCH_ID_ATTR = "batch_id"
+
+
+# ----------------------------------------------------------------------------- assemble
+
+
+def _keep_columns(frame: pd.DataFrame, schema: FeatureSchema) -> list[str]:
+    wanted = [*schema.features, schema.target]
+    if schema.timestamp_column:
+        wanted.append(schema.timestamp_column)
+    return [c for c in wanted if c in frame.columns]
+
+
+def _batch_ids(batches: Sequence[pd.DataFrame] | Mapping[str, pd.DataFrame],
+               batch_ids: Sequence[str] | None) -> list[tuple[str, pd.DataFrame]]:
+    if isinstance(batches, Mapping):
+        return [(str(k), v) for k, v in batches.items()]
+    frames = list(batches)
+    if batch_ids is not None:
+        if len(batch_ids) != len(frames):
+            raise ConfigError(
+                f"assemble_training_data: {len(batch_ids)} batch id(s) for {len(frames)} "
+                "batch(es); pass one id per batch."
+            )
+        return [(str(i), f) for i, f in zip(batch_ids, frames, strict=True)]
+    return [(str(f.attrs.get(BATCH_ID_ATTR, f"batch-{n + 1}")), f)
+            for n, f in enumerate(frames)]
+
+
+def _naive_times(series: pd.Series) -> pd.Series:
+    """Timestamps as tz-naive UTC ``datetime64[ns]`` (comparable across frames)."""
+    times = pd.to_datetime(series)
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times.astype("datetime64[ns]")
+
+
+def _first_time(frame: pd.DataFrame, column: str | None) -> pd.Timestamp:
+    if not column or column not in frame.columns or frame[column].notna().sum() == 0:
+        return pd.Timestamp.max
+    return pd.Timestamp(_naive_times(frame[column]).min())
+
+
+def _by_time(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
+    """Rows in time order (stable; rows without a time keep their place at the end)."""
+    if not column or column not in frame.columns:
+        return frame
+    return frame.sort_values(column, kind="mergesort", na_position="last")
+
+
+def assemble_training_data(
+    reference: pd.DataFrame,
+    batches: Sequence[pd.DataFrame] | Mapping[str, pd.DataFrame],
+    schema: FeatureSchema,
+    *,
+    batch_ids: Sequence[str] | None = None,
+    drop_duplicates: bool = True,
+) -> pd.DataFrame:
+    """One frame: features, target (and the timestamp when present) plus ``__origin__``.
+
+    Reference rows come first (origin ``"reference"``), then the batches ordered by their
+    earliest timestamp (given order when there is none), each sorted by time inside. A batch's
+    id comes from ``batches`` as a mapping, else ``batch_ids``, else its
+    ``attrs["batch_id"]``, else ``batch-<n>``. Columns a frame lacks are left out of it (the
+    concatenation fills them with missing values) so :func:`validate_training_data` can name
+    them; nothing here raises on bad data. With ``drop_duplicates`` (default), production rows
+    repeated with the same time and reference rows copied in production are dropped, so no
+    record can land both in a training part and in a holdout.
+    """
+    ts = schema.timestamp_column
+    named = _batch_ids(batches, batch_ids)
+    ordered = sorted(named, key=lambda item: _first_time(item[1], ts))  # stable
+    production = []
+    for batch_id, frame in ordered:
+        part = frame.loc[:, _keep_columns(frame, schema)]
+        if ts and ts in part.columns:
+            part = _by_time(part.assign(**{ts: _naive_times(part[ts])}), ts)
+        production.append(part.assign(**{ORIGIN_COLUMN: batch_id}))
+    prod = (pd.concat(production, ignore_index=True, sort=False) if production
+            else pd.DataFrame(columns=[ORIGIN_COLUMN]))
+    ref = reference.loc[:, _keep_columns(reference, schema)].assign(
+        **{ORIGIN_COLUMN: REFERENCE_ORIGIN})
+    if drop_duplicates and len(prod):
+        ref, prod = _drop_repeated_rows(ref, prod, schema)
+    parts = [p for p in (ref, prod) if len(p)] or [ref]
+    out = pd.concat(parts, ignore_index=True, sort=False)
+    columns = [c for c in (*schema.features, schema.target, ts) if c and c in out.columns]
+    if ts and ts in out.columns:
+        out[ts] = _naive_times(out[ts])  # NaT for reference rows
+    logger.info("Assembled %d rows: %d reference, %d from %d production batch(es)", len(out),
+                len(ref), len(prod), len(ordered))
+    return out.loc[:, [*columns, ORIGIN_COLUMN]]
+
+
+def _row_keys(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """A hash per row over ``columns`` with normalised dtypes (int8 1 == int64 1 == 1.0)."""
+    norm = {}
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            norm[c] = col.astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            norm[c] = col.astype("int64")
+        else:
+            norm[c] = col.astype("string").astype("object")
+    return pd.util.hash_pandas_object(pd.DataFrame(norm, index=frame.index), index=False)
+
+
+def _drop_repeated_rows(ref: pd.DataFrame, prod: pd.DataFrame, schema: FeatureSchema
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop production rows seen twice (same features, label and time: a batch monitored
+    twice) and reference rows that are copies of production rows (a retrained champion's
+    reference is its holdout, taken from batches that are still in the window). Otherwise one
+    copy could train a candidate and the other judge it."""
+    key = [c for c in (*schema.features, schema.target) if c in ref.columns and c in prod.columns]
+    if not key:
+        return ref, prod
+    ts = schema.timestamp_column
+    prod_key = key + ([ts] if ts and ts in prod.columns else [])
+    repeated = _row_keys(prod, prod_key).duplicated(keep="first").to_numpy()
+    copies = _row_keys(ref, key).isin(set(_row_keys(prod, key))).to_numpy()
+    if repeated.any() or copies.any():
+        logger.warning("Dropped %d repeated production row(s) and %d reference row(s) that "
+                       "copy production rows", int(repeated.sum()), int(copies.sum()))
+    return ref.loc[~copies], prod.loc[~repeated]
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def _target_problems(frame: pd.DataFrame, target: str) -> list[str]:
+    y = frame[target]
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        return [f"target {target!r} is missing in {n_missing} of {len(y)} row(s); every "
+                "training row needs a 0/1 label"]
+    values = set(pd.unique(y).tolist())
+    if not values <= {0, 1}:
+        shown = ", ".join(map(repr, sorted(values, key=str)[:10]))
+        return [f"target {target!r} must be 0/1; found {shown}"]
+    classes = sorted({int(v) for v in values})
+    if len(classes) < 2:
+        only = classes[0] if classes else "none"
+        return [f"target {target!r} has one class only ({only}) in {len(y)} row(s); training "
+                "and ROC-AUC need both 0 and 1"]
+    return []
+
+
+def _missing_share_problems(frame: pd.DataFrame, features: Sequence[str],
+                            limit: float) -> list[str]:
+    if frame.empty:
+        return []
+    shares = frame.loc[:, list(features)].isna().mean()
+    return [
+        f"feature {name!r} is missing in {share:.1%} of rows "
+        f"(more than retraining.max_missing_share = {limit:.1%})"
+        for name, share in shares.items() if share > limit
+    ]
+
+
+def validate_training_data(frame: pd.DataFrame, schema: FeatureSchema,
+                           retraining: RetrainingSettings) -> list[str]:
+    """Every reason ``frame`` cannot be trained on, one readable line each; ``[]`` if valid.
+
+    Checks: required columns (features and target) present, target 0/1 without missing values
+    and with both classes, at least ``min_rows`` rows, no feature missing in more than
+    ``max_missing_share`` of the rows.
+    """
+    problems: list[str] = []
+    required = [*schema.features, schema.target]
+    absent = [c for c in required if c not in frame.columns]
+    if absent:
+        problems.append(f"required column(s) missing: {', '.join(absent)}")
+    if schema.target in frame.columns:
+        problems.extend(_target_problems(frame, schema.target))
+    if len(frame) < retraining.min_rows:
+        problems.append(f"only {len(frame)} labelled row(s); at least {retraining.min_rows} "
+                        "are needed (retraining.min_rows)")
+    present = [c for c in schema.features if c in frame.columns]
+    problems.extend(_missing_share_problems(frame, present, retraining.max_missing_share))
+    return problems
+
+
+# ----------------------------------------------------------------------------- split
+
+
+def _check_fraction(fraction: float) -> None:
+    ok = isinstance(fraction, int | float) and not isinstance(fraction, bool)
+    if not ok or not math.isfinite(fraction) or not 0.0 < fraction < 1.0:
+        raise ConfigError(
+            "The 'fraction' parameter of holdout_split must be a number strictly between 0 "
+            f"and 1. Got {fraction!r} instead."
+        )
+
+
+def _holdout_pool(frame: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Positions of the rows the holdout is drawn from: production rows, else reference."""
+    positions = np.arange(len(frame))
+    if ORIGIN_COLUMN not in frame.columns:
+        return positions, "all"
+    production = (frame[ORIGIN_COLUMN] != REFERENCE_ORIGIN).to_numpy()
+    if production.any():
+        return positions[production], "production"
+    return positions, "reference"
+
+
+def _most_recent(frame: pd.DataFrame, pool: np.ndarray, n: int,
+                 timestamp: str | None) -> np.ndarray:
+    """The ``n`` most recent positions of ``pool``: by timestamp if present, else by order."""
+    if timestamp and timestamp in frame.columns:
+        times = _naive_times(frame[timestamp]).to_numpy()[pool]
+        if not np.isnat(times).all():
+            order = np.argsort(times, kind="stable")  # ties keep their order; NaT sorts last
+            unknown = np.isnat(times[order])
+            pool = pool[np.concatenate([order[unknown], order[~unknown]])]  # no time: oldest
+    return np.sort(pool[len(pool) - n:])
+
+
+def holdout_split(frame: pd.DataFrame, schema: FeatureSchema,
+                  fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(train, holdout)``: the holdout is the most recent ``fraction`` of the production rows.
+
+    Production rows are those whose ``__origin__`` is not ``"reference"``; "most recent" is by
+    timestamp when the frame has one, else by position (assembled frames are in time order).
+    Without production rows the holdout is the last ``fraction`` of the reference rows. The
+    two parts are disjoint and cover ``frame``. Raises :class:`RetrainingRefused` when either
+    part would lack a class (no fair comparison or no training possible).
+    """
+    _check_fraction(fraction)
+    pool, kind = _holdout_pool(frame)
+    n_holdout = max(1, math.ceil(fraction * len(pool)))
+    if len(pool) < 2 or n_holdout >= len(frame):
+        raise RetrainingRefused(
+            f"Cannot hold out {fraction:.0%} of {len(pool)} {kind} row(s) and still train: "
+            f"{len(frame)} row(s) in all."
+        )
+    held = _most_recent(frame, pool, n_holdout, schema.timestamp_column)
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[held] = True
+    train, holdout = frame.iloc[~mask], frame.iloc[mask]
+    for part, name in ((holdout, "holdout"), (train, "training part")):
+        classes = sorted(pd.unique(part[schema.target]).tolist())
+        if len(classes) < 2:
+            raise RetrainingRefused(
+                f"The {name} ({len(part)} row(s), the most recent {fraction:.0%} of the "
+                f"{kind} rows{'' if name == 'holdout' else ' excluded'}) holds one class only "
+                f"({classes}); champion and candidates cannot be compared on ROC-AUC. "
+                "Wait for more labelled batches or change retraining.holdout_fraction."
+            )
+    logger.info("Holdout: %d most recent %s row(s); training part: %d row(s)", len(holdout),
+                kind, len(train))
+    return train, holdout
+
+
+def train_validation_split(frame: pd.DataFrame, schema: FeatureSchema,
+                           training: TrainingSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified ``(train, validation)`` split of the training part (model selection only)."""
+    y = frame[schema.target].to_numpy().astype(np.int8)
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2:
+        raise RetrainingRefused(
+            f"The training part has {int(counts.min())} row(s) of class "
+            f"{int(counts.argmin())}; at least 2 are needed for a stratified validation split."
+        )
+    train, validation = train_test_split(frame, test_size=training.validation_size, stratify=y,
+                                         random_state=training.random_state)
+    return train, validation
+
+
+def refresh_categories(schema: FeatureSchema, frame: pd.DataFrame) -> FeatureSchema:
+    """``schema`` with each categorical feature's categories extended by those in ``frame``
+    (new candidates learn categories that appeared in production since the baseline)."""
+    categories = {
+        c: tuple(sorted(set(schema.categories.get(c, ()))
+                        | {str(v) for v in frame[c].dropna().unique()}))
+        for c in schema.categorical if c in frame.columns
+    }
+    return dataclasses.replace(schema, categories={**schema.categories, **categories})

@@ -1,0 +1,116 @@
+"""The promotion gate: does a candidate beat the champion by *more than* a margin?
+
+Modelled on MLflow's ``MetricThreshold`` (``mlflow/models/evaluation/validation.py``): the
+gate checks its own arguments and its decision explains itself (candidate, champion, margin,
+verdict). Unlike ``MetricThreshold``, which passes on equality, the comparison is strict:
+
+* ``absolute``: promote iff ``candidate_auc > champion_auc + margin``;
+* ``relative``: promote iff ``candidate_auc > champion_auc * (1 + margin)``.
+
+Pure: no MLflow, no files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from numbers import Real
+from typing import Any, Literal, get_args
+
+from pipelines.errors import ConfigError, DataError
+
+MarginMode = Literal["absolute", "relative"]
+MARGIN_MODES: tuple[str, ...] = get_args(MarginMode)
+#: Differences below this are float noise: ``0.8 + 0.01`` must equal ``0.81``, so a candidate
+#: at exactly the required AUC is *not* promoted whatever the rounding of the sum.
+FLOAT_TOLERANCE: float = 1e-12
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The verdict of :meth:`PromotionGate.decide`, with everything needed to explain it."""
+
+    promote: bool
+    candidate_auc: float
+    champion_auc: float
+    required_auc: float
+    margin: float
+    mode: MarginMode
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class PromotionGate:
+    """Promote a candidate only if its ROC-AUC beats the champion's by more than ``margin``.
+
+    ``margin``: a finite number in [0, 1). ``mode``: ``"absolute"`` (AUC points) or
+    ``"relative"`` (share of the champion's AUC).
+    """
+
+    margin: float
+    mode: MarginMode = "absolute"
+
+    def __post_init__(self) -> None:
+        if not (_is_real(self.margin) and math.isfinite(self.margin)
+                and 0.0 <= self.margin < 1.0):
+            raise ConfigError(
+                "The 'margin' parameter of PromotionGate must be a finite number in [0, 1). "
+                f"Got {self.margin!r} instead."
+            )
+        if self.mode not in MARGIN_MODES:
+            raise ConfigError(
+                "The 'mode' parameter of PromotionGate must be one of "
+                f"{', '.join(map(repr, MARGIN_MODES))}. Got {self.mode!r} instead."
+            )
+
+    def required_auc(self, champion_auc: float) -> float:
+        """The AUC a candidate must exceed (strictly) to replace a champion at ``champion_auc``."""
+        if self.mode == "absolute":
+            return float(champion_auc) + self.margin
+        return float(champion_auc) * (1.0 + self.margin)
+
+    def decide(self, candidate_auc: float, champion_auc: float) -> GateDecision:
+        """Compare ``candidate_auc`` with ``champion_auc``; NaN on either side never promotes."""
+        candidate = _check_auc("candidate_auc", candidate_auc)
+        champion = _check_auc("champion_auc", champion_auc)
+        required = self.required_auc(champion)
+        rule = ("champion + margin" if self.mode == "absolute"
+                else "champion * (1 + margin)")
+        head = (f"candidate ROC-AUC {candidate:.4f} vs champion ROC-AUC {champion:.4f}, "
+                f"{self.mode} margin {self.margin:g}")
+        if math.isnan(candidate) or math.isnan(champion):
+            which = "candidate" if math.isnan(candidate) else "champion"
+            promote = False
+            verdict = (f"REJECTED: the {which} ROC-AUC is undefined (NaN; the holdout holds "
+                       "one class only?), so no comparison is possible")
+        elif candidate > required + FLOAT_TOLERANCE:
+            promote = True
+            verdict = f"PROMOTED: {candidate:.4f} > {required:.4f} ({rule})"
+        else:
+            promote = False
+            verdict = (f"REJECTED: {candidate:.4f} is not more than {required:.4f} ({rule})")
+        return GateDecision(
+            promote=promote, candidate_auc=candidate, champion_auc=champion,
+            required_auc=required, margin=float(self.margin), mode=self.mode,
+            message=f"{head}: {verdict}.",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"margin": float(self.margin), "mode": self.mode}
+
+
+def _check_auc(name: str, value: object) -> float:
+    """A ROC-AUC in [0, 1] or NaN; anything else is a caller's bug worth a clear error."""
+    if not _is_real(value):
+        raise DataError(f"{name} must be a number in [0, 1] or NaN. Got {value!r} instead.")
+    out = float(value)  # type: ignore[arg-type]
+    if not math.isnan(out) and not 0.0 <= out <= 1.0:
+        raise DataError(f"{name} must be a number in [0, 1] or NaN. Got {value!r} instead.")
+    return out

@@ -1,0 +1,102 @@
+"""The benchmark (benchmarks/run_benchmarks.py) at a tiny size, so that it cannot rot.
+
+No peer environments and no network: this project, the scipy loop and the numpy floor only,
+each in its own worker process as `make bench` runs them. Timings are not asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from scipy import stats
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return _load("run_benchmarks")
+
+
+def _run(bench: ModuleType, tmp_path: Path, *extra: str) -> tuple[int, str, dict]:
+    out = tmp_path / "results" / "latest.md"
+    code = bench.main(["--sizes", "2000", "--repeats", "1", "--skip-peers", "--features", "25",
+                       "--work-dir", str(tmp_path / "work"), "--out", str(out), *extra])
+    return code, out.read_text(), json.loads(out.with_suffix(".json").read_text())
+
+
+def test_tiny_benchmark_flags_exactly_the_injected_features(bench: ModuleType,
+                                                            tmp_path: Path) -> None:
+    code, text, data = _run(bench, tmp_path, "--skip-monitor")
+    assert code == 0, data["errors"] + data["failures"]
+    by_tool = {r["tool"]: r for r in data["results"]}
+    assert set(by_tool) == {"project_fit", "project_drift", "scipy_loop", "numpy_floor",
+                            "numpy_floor_sortboth"}
+    injected = set(by_tool["project_drift"]["injected"])
+    assert injected == {"num_01", "num_07", "num_13", "cat_2"}
+    assert set(by_tool["project_drift"]["verdict"]["flagged"]) == injected
+    assert set(by_tool["scipy_loop"]["verdict"]["flagged"]) == injected
+    assert set(by_tool["numpy_floor"]["verdict"]["flagged"]) == injected - {"cat_2"}
+    for result in data["results"]:
+        assert len(result["times"]) == 1
+        assert result["median"] > 0
+        assert result["peak_delta_mb"] >= 0
+    for label in ("this project: drift per batch", "scipy loop", "numpy KS floor"):
+        assert any(line.startswith(f"| {label}") and "| 2,000 | 25 |" in line
+                   for line in text.splitlines()), label
+    assert "| this project: drift per batch | 2,000 | 25 |" in text
+    assert "= injected" in text
+    assert "FAILED" not in text
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_runs_the_full_monitor(bench: ModuleType, tmp_path: Path) -> None:
+    code, text, data = _run(bench, tmp_path, "--tools", "project_drift,project_monitor")
+    assert code == 0, data["errors"] + data["failures"]
+    monitor = next(r for r in data["results"] if r["tool"] == "project_monitor")
+    assert set(monitor["verdict"]["flagged"]) == set(monitor["injected"])
+    assert monitor["verdict"]["scored_by"] == "column score"
+    assert "| this project: full monitor (score column) | 2,000 | 25 |" in text
+    assert "full monitor < 2x drift alone" in text
+
+
+def test_a_wrong_verdict_fails_the_run(bench: ModuleType, tmp_path: Path) -> None:
+    run = bench.Run(args=bench.build_parser().parse_args([]), work_dir=tmp_path)
+    run.results.append({"tool": "project_drift", "rows": 10, "features": 25,
+                        "injected": ["num_01", "cat_2"],
+                        "verdict": {"flagged": ["num_01", "num_00"],
+                                    "tested": ["num_00", "num_01", "cat_2"]}})
+    failures, _ = bench.check_verdicts(run)
+    assert len(failures) == 1
+    assert "project_drift" in failures[0]
+
+
+def test_the_numpy_floor_matches_scipy_with_ties() -> None:
+    tools = _load("bench_tools")
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        a = rng.poisson(2.0, rng.integers(1, 50)).astype(np.float64)
+        b = rng.poisson(rng.uniform(1.0, 3.0), rng.integers(1, 50)).astype(np.float64)
+        if trial % 2:
+            a, b = a + rng.normal(size=a.size), b + rng.normal(size=b.size)
+        expected = stats.ks_2samp(a, b, method="asymp").statistic
+        assert tools.ks_statistic_presorted(np.sort(a), np.sort(b)) == pytest.approx(expected)
+        assert tools.ks_statistic_scipy_formula(a, b) == pytest.approx(expected)
