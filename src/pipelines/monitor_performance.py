@@ -25,6 +25,7 @@ import argparse
 import logging
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -257,17 +258,17 @@ def log_plots(report: MonitoringReport, ref: ReferenceContext, batch: pd.DataFra
 BATCH_ARTIFACT = "batch/batch.parquet"
 
 
-def log_batch(batch: pd.DataFrame, scores: np.ndarray, schema: FeatureSchema) -> None:
-    """Keep the batch (ids, timestamp, features, labels if any) and its scores in the run, so
-    retraining and late-arriving labels can find it from MLflow alone."""
+def write_batch_file(batch: pd.DataFrame, scores: np.ndarray, schema: FeatureSchema,
+                     folder: Path) -> Path:
+    """The batch (ids, timestamp, features, labels if any) and its scores as Parquet, to keep
+    in the run so that retraining and late-arriving labels find it from MLflow alone."""
     keep = [c for c in (schema.id_column, schema.timestamp_column, *schema.features,
                         schema.target) if c and c in batch.columns]
-    frame = batch.loc[:, keep].copy()
-    frame[SCORE_COLUMN] = scores
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(BATCH_ARTIFACT).name
-        frame.to_parquet(path, index=False)
-        mlflow.log_artifact(str(path), artifact_path=str(Path(BATCH_ARTIFACT).parent))
+    frame = batch.loc[:, keep]
+    frame = frame.assign(**{SCORE_COLUMN: scores})
+    path = folder / Path(BATCH_ARTIFACT).name
+    frame.to_parquet(path, index=False)
+    return path
 
 
 def write_report(report: MonitoringReport, output_dir: Path) -> Path:
@@ -337,10 +338,16 @@ class Monitor:
             target = self.champion.schema.target if report.has_labels else None
             log_dataset(batch, source, batch_id, target, context="production")
             log_json(report.to_dict(), "monitoring_report.json")
-            if self.settings.monitoring.store_batch:
-                log_batch(batch, scores, self.champion.schema)
-            past = history(self.client, run.info.experiment_id)
-            log_plots(report, self.reference, batch, scores, self.settings, past)
+            with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
+                # Parquet encoding releases the GIL: write the batch while the plots render
+                pending = (pool.submit(write_batch_file, batch, scores, self.champion.schema,
+                                       Path(tmp)) if self.settings.monitoring.store_batch
+                           else None)
+                past = history(self.client, run.info.experiment_id)
+                log_plots(report, self.reference, batch, scores, self.settings, past)
+                if pending is not None:
+                    mlflow.log_artifact(str(pending.result()),
+                                        artifact_path=str(Path(BATCH_ARTIFACT).parent))
             run_id = run.info.run_id
         path = write_report(report, self.settings.paths.output)
         logger.info("Batch %s: status %s, retraining recommended: %s; report %s, run %s",

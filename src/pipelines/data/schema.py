@@ -180,7 +180,11 @@ def prepare_features(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame
     for c in schema.numeric:
         out[c] = frame[c].astype("float64")
     for c in schema.categorical:
-        out[c] = pd.Categorical(_as_text(frame[c]), categories=list(schema.categories.get(c, ())))
+        dtype = pd.CategoricalDtype(list(schema.categories.get(c, ())))
+        col = frame[c]
+        if not (pd.api.types.is_string_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype)):
+            col = _as_text(col)  # numbers etc.: compare by their text, as in training
+        out[c] = col.astype(dtype)  # hash lookup, no Python objects for string columns
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -183,11 +183,7 @@ def evaluate_batch(
     context: dict[str, Any] | None = None,
 ) -> MonitoringReport:
     """The full monitoring verdict for one batch. ``labels`` None: drift and quality only."""
-    features = compute_feature_drift(
-        ref.profile,
-        {c: batch[c].to_numpy() for c in ref.schema.features},
-        drift_thresholds(settings),
-    )
+    features = compute_feature_drift(ref.profile, batch, drift_thresholds(settings))
     drifted = sum(f.drifted for f in features)
     share = drifted / len(features) if features else 0.0
     pred = prediction_drift(ref, scores, settings)

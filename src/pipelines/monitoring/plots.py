@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pipelines.stats import CategoricalReference, NumericReference  # noqa: E402
 
-_MAX_POINTS = 200_000  # histograms of a sample are indistinguishable and much cheaper
+_MAX_POINTS = 50_000  # histograms of a sample are indistinguishable and much cheaper
 
 
 def _sample(values: np.ndarray, seed: int = 0) -> np.ndarray:

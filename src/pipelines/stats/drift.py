@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from scipy import special as sps_special
 from scipy import stats as sps
 
@@ -423,29 +424,35 @@ def _labels(unique_values: np.ndarray) -> list[str]:
 
 
 def _count_categories(values: Any) -> tuple[list[str], np.ndarray, int]:
-    """Sorted distinct labels of the non-missing values, their counts, and the missing count."""
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise DataError(f"expected a 1-D array of values, got shape {arr.shape}")
-    if arr.dtype.kind not in "biufcUSO":  # e.g. numpy StringDType, datetimes: go through objects
-        arr = arr.astype(object)
-    if arr.dtype.kind in "fc":
-        missing = np.isnan(arr)
-    elif arr.dtype.kind == "O":
-        missing = _object_missing_mask(arr)
+    """Sorted distinct labels of the non-missing values, their counts, and the missing count.
+
+    Counting is hash-based (pandas ``value_counts``): O(n), and fast on Arrow-backed string
+    columns, where sorting Python strings would dominate the whole drift computation.
+    """
+    if isinstance(values, pd.Series):
+        series = values
     else:
-        missing = np.zeros(arr.size, dtype=bool)
-    present = arr[~missing] if missing.any() else arr
-    if present.dtype.kind == "O":
-        present = present.astype(str)
-    unique_values, counts = np.unique(present, return_counts=True)
-    labels = _labels(unique_values)
-    if len(set(labels)) < len(labels):  # distinct values with one string form, e.g. 1 and "1"
-        merged: dict[str, int] = {}
-        for label, count in zip(labels, counts.tolist(), strict=True):
-            merged[label] = merged.get(label, 0) + count
-        labels, counts = sorted(merged), np.array([merged[k] for k in sorted(merged)])
-    return labels, counts.astype(np.int64), int(missing.sum())
+        arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise DataError(f"expected a 1-D array of values, got shape {arr.shape}")
+        series = pd.Series(arr, copy=False)
+    if series.dtype == object:
+        try:
+            missing_mask = series.isna().to_numpy()
+        except TypeError:
+            missing_mask = np.fromiter((_is_missing_scalar(v) for v in series), dtype=bool,
+                                       count=len(series))
+    else:
+        missing_mask = series.isna().to_numpy()
+    n_missing = int(missing_mask.sum())
+    present = series[~missing_mask] if n_missing else series
+    counted = present.value_counts(sort=False, dropna=True)
+    labels = _labels(np.asarray(counted.index.to_numpy()))
+    merged: dict[str, int] = {}
+    for label, count in zip(labels, counted.to_numpy().tolist(), strict=True):
+        merged[label] = merged.get(label, 0) + int(count)  # e.g. 1 and "1" share one label
+    ordered = sorted(merged)
+    return ordered, np.array([merged[k] for k in ordered], dtype=np.int64), n_missing
 
 
 def fit_categorical_reference(name: str, values: np.ndarray) -> CategoricalReference:

@@ -149,8 +149,12 @@ def _numeric_column(source: ColumnSource, name: str) -> np.ndarray:
         raise SchemaError(f"column {name!r} is declared numeric but is not: {exc}") from None
 
 
-def _categorical_column(source: ColumnSource, name: str) -> np.ndarray:
+def _categorical_column(source: ColumnSource, name: str) -> Any:
+    """Column ``name`` as given when it is a pandas Series (counted by hashing, without a
+    conversion to Python objects), else as a numpy array."""
     column = _raw_column(source, name)
+    if type(column).__name__ == "Series":
+        return column
     return column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
 
 
