@@ -28,13 +28,13 @@ def expected_roc_auc(scores: np.ndarray) -> float:
     s = s[np.isfinite(s)]
     if s.size < 2:
         return math.nan
-    order = np.sort(s)
+    order = np.sort(s)  # the sum below is over rows in any order: use the sorted one
     neg_prefix = np.concatenate(([0.0], np.cumsum(1.0 - order)))
-    lo = np.searchsorted(order, s, side="left")
-    hi = np.searchsorted(order, s, side="right")
+    lo = np.searchsorted(order, order, side="left")  # sorted needles: a sequential scan
+    hi = np.searchsorted(order, order, side="right")
     below = neg_prefix[lo]
-    tied = neg_prefix[hi] - neg_prefix[lo] - (1.0 - s)  # other rows with the same score
-    concordant = float(np.sum(s * (below + 0.5 * tied)))
+    tied = neg_prefix[hi] - neg_prefix[lo] - (1.0 - order)  # other rows with the same score
+    concordant = float(np.sum(order * (below + 0.5 * tied)))
     pairs = float(s.sum() * (1.0 - s).sum() - np.sum(s * (1.0 - s)))
     return concordant / pairs if pairs > 0 else math.nan
 
