@@ -165,7 +165,7 @@ def prediction_drift(ref: ReferenceContext, scores: np.ndarray,
 
 def target_drift(ref: ReferenceContext, labels: np.ndarray,
                  settings: MonitoringSettings) -> ScoreDrift:
-    res = chi2_test(ref.target_reference, np.asarray(labels).astype(int).astype(str))
+    res = chi2_test(ref.target_reference, np.asarray(labels, dtype=np.int8))  # labels '0', '1'
     drifted = res.pvalue < settings.drift_p_value and res.cramers_v >= settings.target_min_cramers_v
     return ScoreDrift("chi2", res.statistic, res.pvalue, res.cramers_v, "cramers_v",
                       bool(drifted))
