@@ -315,6 +315,11 @@ class Monitor:
         )
         return report, scores
 
+    def _store_batch(self, batch: pd.DataFrame, scores: np.ndarray, folder: Path,
+                     run_id: str) -> None:
+        path = write_batch_file(batch, scores, self.champion.schema, folder)
+        self.client.log_artifact(run_id, str(path), str(Path(BATCH_ARTIFACT).parent))
+
     def run(self, batch: pd.DataFrame, *, batch_id: str, source: str,
             extra_tags: dict[str, str] | None = None) -> MonitorOutcome:
         """Evaluate ``batch`` and log it: one MLflow run, the JSON report, alerts to the log."""
@@ -339,15 +344,15 @@ class Monitor:
             log_dataset(batch, source, batch_id, target, context="production")
             log_json(report.to_dict(), "monitoring_report.json")
             with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
-                # Parquet encoding releases the GIL: write the batch while the plots render
-                pending = (pool.submit(write_batch_file, batch, scores, self.champion.schema,
-                                       Path(tmp)) if self.settings.monitoring.store_batch
-                           else None)
+                # Parquet encoding and the artifact copy release the GIL: store the batch
+                # while the plots render (the client call needs no thread-local active run)
+                pending = (pool.submit(self._store_batch, batch, scores, Path(tmp),
+                                       run.info.run_id)
+                           if self.settings.monitoring.store_batch else None)
                 past = history(self.client, run.info.experiment_id)
                 log_plots(report, self.reference, batch, scores, self.settings, past)
                 if pending is not None:
-                    mlflow.log_artifact(str(pending.result()),
-                                        artifact_path=str(Path(BATCH_ARTIFACT).parent))
+                    pending.result()
             run_id = run.info.run_id
         path = write_report(report, self.settings.paths.output)
         logger.info("Batch %s: status %s, retraining recommended: %s; report %s, run %s",

@@ -18,6 +18,11 @@ from pipelines.stats import CategoricalReference, NumericReference  # noqa: E402
 _MAX_POINTS = 50_000  # histograms of a sample are indistinguishable and much cheaper
 
 
+def _layout(fig: Figure, bottom: float = 0.14) -> None:
+    """Fixed margins: tight_layout measures every text extent and cost more than drawing."""
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=bottom, top=0.9, hspace=0.3)
+
+
 def _sample(values: np.ndarray, seed: int = 0) -> np.ndarray:
     if values.size <= _MAX_POINTS:
         return values
@@ -31,13 +36,15 @@ def numeric_distribution(ref: NumericReference, current: np.ndarray, title: str)
     refv = _sample(ref.sorted_values)
     both = np.concatenate([refv, cur]) if cur.size else refv
     lo, hi = (np.quantile(both, [0.005, 0.995]) if both.size else (0.0, 1.0))
-    bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, 41)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(refv, bins=bins, density=True, alpha=0.5, label=f"reference (n={ref.n:,})")
-    ax.hist(cur, bins=bins, density=True, alpha=0.5, label=f"current (n={cur.size:,})")
+    # two step lines (histograms counted in numpy) draw far faster than 80 bar patches
+    for values, label in ((refv, f"reference (n={ref.n:,})"), (cur, f"current (n={cur.size:,})")):
+        density, _ = np.histogram(values, bins=edges, density=values.size > 0)
+        ax.stairs(density, edges, fill=True, alpha=0.45, label=label)
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
+    _layout(fig)
     return fig
 
 
@@ -48,10 +55,12 @@ def categorical_distribution(ref: CategoricalReference, current: Sequence[object
     cur_share = pd.Series(current).astype("string").fillna("<missing>").value_counts(normalize=True)
     table = pd.DataFrame({"reference": ref_share, "current": cur_share}).fillna(0.0)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    table.sort_values("reference", ascending=False).head(20).plot.bar(ax=ax, alpha=0.7)
+    table.sort_values("reference", ascending=False).head(20).plot.bar(ax=ax, alpha=0.7, rot=25)
     ax.set_ylabel("share of rows")
     ax.set_title(title)
-    fig.tight_layout()
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    _layout(fig, bottom=0.3)
     return fig
 
 
@@ -70,7 +79,7 @@ def timeline(history: pd.DataFrame, floor: float, share_limit: float) -> Figure:
     a2.set_xlabel("batch (monitoring sequence)")
     a2.legend()
     fig.suptitle("Performance and drift across batches")
-    fig.tight_layout()
+    _layout(fig)
     return fig
 
 
