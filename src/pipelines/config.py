@@ -38,8 +38,6 @@ ENV_PREFIX = "CHURNMON_"
 CONFIG_ENV_VAR = "CHURNMON_CONFIG"
 DEFAULT_CONFIG_FILE = "monitoring.toml"
 
-Probability = float
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import numpy as np
@@ -413,15 +412,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     experiment = None
     if args.experiment:
         experiment = resolve_experiment(configure_tracking(settings.tracking), args.experiment)
-    if args.batch:
-        outcome = monitor_batch(settings, args.batch, batch_id=args.batch_id or None,
-                                experiment=experiment)
-    else:
+    batch = args.batch
+    if not batch:
         from pipelines.simulate import simulate_batch
 
-        path = simulate_batch(settings, args.scenario, rows=args.rows, seed=args.seed)
-        outcome = monitor_batch(settings, path, batch_id=args.batch_id or None,
-                                experiment=experiment)
+        batch = simulate_batch(settings, args.scenario, rows=args.rows, seed=args.seed)
+    monitor_batch(settings, batch, batch_id=args.batch_id or None, experiment=experiment)
     return 0
 
 

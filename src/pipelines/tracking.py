@@ -23,7 +23,6 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -375,14 +374,6 @@ def download_run_artifact(run_id: str, artifact_path: str, dst: str | Path | Non
             run_id=run_id, artifact_path=artifact_path, dst_path=str(dst) if dst else None))
     except (MlflowException, OSError) as exc:
         raise TrackingError(f"Run {run_id} has no artifact {artifact_path}: {exc}") from exc
-
-
-def run_metrics(client: MlflowClient, run_id: str) -> dict[str, float]:
-    return dict(client.get_run(run_id).data.metrics)
-
-
-def get_run(client: MlflowClient, run_id: str) -> Run:
-    return client.get_run(run_id)
 
 
 def log_json(data: Mapping[str, Any], artifact_file: str) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import urllib.request
 import warnings
 from pathlib import Path
 
 import mlflow
 import numpy as np
-import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from pipelines.data.generator import FEATURES, TARGET, generate_batch, generate_reference

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.data.generator import TARGET, generate_batch
 from pipelines.errors import DataError, SchemaError
-from pipelines.monitor_performance import Monitor, main as monitor_main, monitor_batch
+from pipelines.monitor_performance import Monitor, monitor_batch
 from pipelines.tracking import configure_tracking
 from tests.conftest import PASSTHROUGH_ENV, make_settings
 
