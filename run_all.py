@@ -20,8 +20,10 @@ import time
 from collections.abc import Sequence
 
 from pipelines.cli import add_common_options, int_arg, run_cli, settings_from_args, setup_logging
-from pipelines.run_monitoring import run_cycle
-from pipelines.tracking import alias_version, configure_tracking
+from pipelines.data.sources import SimulatedSource
+from pipelines.store import alias_version, connect
+from pipelines.workflows.baseline import train_baseline
+from pipelines.workflows.orchestrate import run_cycle
 
 logger = logging.getLogger("run_all")
 
@@ -39,13 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     settings = settings_from_args(args)
     started = time.monotonic()
-    client = configure_tracking(settings.tracking)
+    store = connect(settings.tracking)
     tracking = settings.tracking
     lines: list[str] = []
-    if alias_version(client, tracking.registered_model_name, tracking.champion_alias) is None:
-        from pipelines.train_baseline import train_baseline
-
-        base = train_baseline(settings)
+    if alias_version(store, tracking.champion_alias) is None:
+        base = train_baseline(settings, store)
         lines.append(f"baseline: {base.model_type}, test ROC-AUC {base.test_metrics['roc_auc']:.3f}"
                      f", registered {tracking.registered_model_name} v{base.model_version} "
                      f"as @{tracking.champion_alias}")
@@ -53,8 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines.append("baseline: a champion already exists; continuing from the stored state")
     seed0 = int(time.time()) % 10_000
     for i, scenario in enumerate(DEMO_SEQUENCE):
-        cycle = run_cycle(settings, source="simulate", scenario=scenario, rows=args.rows,
-                          seed=seed0 + i, client=client)
+        source = SimulatedSource(scenario, rows=args.rows, seed=seed0 + i)
+        cycle = run_cycle(settings, source, store=store)
         batch = cycle.batches[0] if cycle.batches else None
         status = f"{batch.monitoring_status}" if batch else "-"
         line = f"batch {i + 1} ({scenario}): status {status}; decision {cycle.decision}"
@@ -63,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif cycle.decision == "cooldown":
             line += f" (next eligible {cycle.next_eligible})"
         lines.append(line)
-    champion = alias_version(client, tracking.registered_model_name, tracking.champion_alias)
-    backup = alias_version(client, tracking.registered_model_name, tracking.previous_alias)
+    champion = alias_version(store, tracking.champion_alias)
+    backup = alias_version(store, tracking.previous_alias)
     lines.append(f"champion: v{champion.version if champion else '?'}"
                  + (f", previous-champion: v{backup.version}" if backup else ""))
     lines.append(f"took {time.monotonic() - started:.0f} s; reports in {settings.paths.output}/")

@@ -171,7 +171,7 @@ def prepare_champion(data_dir: Path, champion_dir: Path, n_rows: int, n_features
     """Write a training file whose reference split has ~n_rows rows, then train_baseline."""
     import bench_data
 
-    from pipelines.train_baseline import train_baseline
+    from pipelines.workflows.baseline import train_baseline
 
     champion_dir.mkdir(parents=True, exist_ok=True)
     reference = pd.read_parquet(Path(data_dir) / bench_data.REFERENCE_FILE)
@@ -188,7 +188,7 @@ def prepare_champion(data_dir: Path, champion_dir: Path, n_rows: int, n_features
 
 
 def _monitor_setup(ctx: Context) -> Any:
-    from pipelines.monitor_performance import Monitor
+    from pipelines.workflows.monitor import Monitor
 
     if ctx.champion_dir is None:
         raise RuntimeError("the monitor tools need --champion-dir (prepared by prepare_champion)")
@@ -197,14 +197,16 @@ def _monitor_setup(ctx: Context) -> Any:
 
 
 def _monitor_run(monitor: Any, ctx: Context, i: int) -> Any:
-    return monitor.run(ctx.current, batch_id=f"bench-{i}",
-                       source=str(ctx.data_dir / "current.parquet"))
+    from pipelines.data.batch import Batch
+
+    return monitor.run(Batch(ctx.current, f"bench-{i}", str(ctx.data_dir / "current.parquet")))
 
 
 def _monitor_scoring_run(monitor: Any, ctx: Context, i: int) -> Any:
-    batch = ctx.current.drop(columns=[ctx.score])  # no prediction column: the champion scores
-    return monitor.run(batch, batch_id=f"bench-scoring-{i}",
-                       source=str(ctx.data_dir / "current.parquet"))
+    from pipelines.data.batch import Batch
+
+    frame = ctx.current.drop(columns=[ctx.score])  # no prediction column: the champion scores
+    return monitor.run(Batch(frame, f"bench-scoring-{i}", str(ctx.data_dir / "current.parquet")))
 
 
 def _monitor_verdict(monitor: Any, outcome: Any, ctx: Context) -> dict[str, Any]:
@@ -436,12 +438,12 @@ TOOLS: dict[str, Tool] = {t.name: t for t in [
          _monitor_setup, _monitor_run, _monitor_verdict,
          note="Monitor.run: drift, prediction/target drift, performance, quality, alerts, "
               "MLflow run with metrics/artifacts/plots, JSON report",
-         imports=("pipelines.monitor_performance", "pipelines.stats", "scipy.stats", "mlflow",
+         imports=("pipelines.workflows.monitor", "pipelines.stats", "scipy.stats", "mlflow",
                   "matplotlib.pyplot", "xgboost", "sklearn")),
     Tool("project_monitor_scoring", "this project: full monitor (champion scoring)", "project",
          _monitor_setup, _monitor_scoring_run, _monitor_verdict,
          note="as above, the batch without its score column so the champion scores it",
-         imports=("pipelines.monitor_performance", "pipelines.stats", "scipy.stats", "mlflow",
+         imports=("pipelines.workflows.monitor", "pipelines.stats", "scipy.stats", "mlflow",
                   "matplotlib.pyplot", "xgboost", "sklearn")),
     Tool("scipy_loop", "scipy loop: ks_2samp + chi2_contingency (1 core)", "project",
          _scipy_import, _scipy_run, _stats_verdict,

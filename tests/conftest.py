@@ -68,7 +68,7 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, A
     monitoring runs (each such test reads what it wrote, by run id)."""
     import warnings
 
-    from pipelines.train_baseline import train_baseline
+    from pipelines.workflows.baseline import train_baseline
 
     root = tmp_path_factory.mktemp("trained")
     cfg = make_settings(root)

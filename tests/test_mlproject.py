@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.tracking import configure_tracking
+from pipelines.store import connect
 from tests.conftest import PASSTHROUGH_ENV, make_settings
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def _mlflow_run(entry: str, experiment: str, params: dict[str, str], env: dict[s
 
 
 def test_monitor_and_retrain_entry_points(tmp_path: Path) -> None:
-    from pipelines.train_baseline import train_baseline
+    from pipelines.workflows.baseline import train_baseline
 
     settings = make_settings(tmp_path)
     with warnings.catch_warnings():
@@ -50,7 +50,7 @@ def test_monitor_and_retrain_entry_points(tmp_path: Path) -> None:
     env = _env(settings, tmp_path)
     _mlflow_run("monitor", "ChurnPrediction-Monitoring",
                 {"scenario": "concept_drift", "rows": "2500"}, env)
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     exp = client.get_experiment_by_name("ChurnPrediction-Monitoring")
     (run,) = client.search_runs([exp.experiment_id])
     assert run.info.status == "FINISHED"

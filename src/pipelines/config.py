@@ -21,18 +21,34 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
+from pipelines.constraints import (
+    CORRECTIONS,
+    MARGIN,
+    MARGIN_MODES,
+    NON_NEGATIVE,
+    OPEN_UNIT,
+    POSITIVE,
+    UNIT,
+    Interval,
+    Options,
+    Satisfies,
+    message,
+)
 from pipelines.errors import ConfigError
+
+NON_NEGATIVE_INT = Interval(int, 0, None)
+POSITIVE_INT = Interval(int, 1, None)
+SPLIT_SHARE = Interval(float, 0, 0.5, closed="neither")
+NonEmpty = Annotated[str, Satisfies(lambda v: bool(str(v).strip()), "a non-empty string")]
 
 ENV_PREFIX = "CHURNMON_"
 CONFIG_ENV_VAR = "CHURNMON_CONFIG"
@@ -46,15 +62,15 @@ class _Section(BaseModel):
 class TrackingSettings(_Section):
     """Where runs, models and artifacts go."""
 
-    uri: str = Field("sqlite:///mlflow.db", min_length=1)
+    uri: NonEmpty = "sqlite:///mlflow.db"
     """Tracking + registry URI. Default: an embedded SQLite file in the working directory."""
-    artifact_root: str = Field("mlartifacts", min_length=1)
+    artifact_root: NonEmpty = "mlartifacts"
     """Artifact folder for experiments created on a local (SQLite) store, beside the DB."""
-    experiment_prefix: str = Field("ChurnPrediction", min_length=1)
-    registered_model_name: str = Field("churn-model", min_length=1)
-    champion_alias: str = Field("champion", min_length=1)
-    previous_alias: str = Field("previous-champion", min_length=1)
-    request_timeout_seconds: float = Field(10.0, gt=0)
+    experiment_prefix: NonEmpty = "ChurnPrediction"
+    registered_model_name: NonEmpty = "churn-model"
+    champion_alias: NonEmpty = "champion"
+    previous_alias: NonEmpty = "previous-champion"
+    request_timeout_seconds: Annotated[float, POSITIVE] = 10.0
 
     @property
     def pipeline_experiment(self) -> str:
@@ -73,7 +89,7 @@ class DataSettings(_Section):
     """The training data and its columns. ``path`` unset means: the bundled demo generator."""
 
     path: str | None = None
-    target: str = Field("churn", min_length=1)
+    target: NonEmpty = "churn"
     id_column: str | None = "customer_id"
     timestamp_column: str | None = "event_timestamp"
     prediction_column: str | None = None
@@ -82,8 +98,8 @@ class DataSettings(_Section):
     """None: inferred (numeric columns other than target, id, timestamp, prediction)."""
     categorical_features: tuple[str, ...] | None = None
     """None: inferred (non-numeric columns other than target, id, timestamp)."""
-    demo_rows: int = Field(20_000, ge=500, le=10_000_000)
-    seed: int = Field(42, ge=0)
+    demo_rows: Annotated[int, Interval(int, 500, 10_000_000)] = 20_000
+    seed: Annotated[int, NON_NEGATIVE_INT] = 42
 
     @field_validator("path", "id_column", "timestamp_column", "prediction_column", mode="before")
     @classmethod
@@ -93,69 +109,70 @@ class DataSettings(_Section):
 
 
 class TrainingSettings(_Section):
-    test_size: float = Field(0.2, gt=0, lt=0.5)
-    validation_size: float = Field(0.2, gt=0, lt=0.5)
-    candidates: tuple[Literal["random_forest", "xgboost"], ...] = ("random_forest", "xgboost")
-    rf_n_estimators: int = Field(200, ge=1)
-    rf_max_depth: int | None = Field(12, ge=1)
-    rf_min_samples_leaf: int = Field(5, ge=1)
-    xgb_n_estimators: int = Field(300, ge=1)
-    xgb_max_depth: int = Field(4, ge=1)
-    xgb_learning_rate: float = Field(0.05, gt=0, le=1)
-    n_jobs: int = Field(2, ge=-1)
-    random_state: int = Field(42, ge=0)
-    decision_threshold: float = Field(0.5, gt=0, lt=1)
-
-    @model_validator(mode="after")
-    def _non_empty(self) -> TrainingSettings:
-        if not self.candidates:
-            raise ValueError("candidates must name at least one of random_forest, xgboost")
-        return self
+    test_size: Annotated[float, SPLIT_SHARE] = 0.2
+    validation_size: Annotated[float, SPLIT_SHARE] = 0.2
+    candidates: Annotated[tuple[Literal["random_forest", "xgboost"], ...],
+                          Satisfies(len, "a non-empty list of random_forest, xgboost")] = (
+        "random_forest", "xgboost")
+    rf_n_estimators: Annotated[int, POSITIVE_INT] = 200
+    rf_max_depth: Annotated[int | None, POSITIVE_INT] = 12
+    rf_min_samples_leaf: Annotated[int, POSITIVE_INT] = 5
+    xgb_n_estimators: Annotated[int, POSITIVE_INT] = 300
+    xgb_max_depth: Annotated[int, POSITIVE_INT] = 4
+    xgb_learning_rate: Annotated[float, Interval(float, 0, 1, closed="right")] = 0.05
+    n_jobs: Annotated[int, Interval(int, -1, None)] = 2
+    random_state: Annotated[int, NON_NEGATIVE_INT] = 42
+    decision_threshold: Annotated[float, OPEN_UNIT] = 0.5
 
 
 class MonitoringSettings(_Section):
     """Alert thresholds. See MONITORING.md for why each default is what it is."""
 
-    roc_auc_floor: float = Field(0.75, gt=0, lt=1)
-    drift_p_value: float = Field(0.05, gt=0, lt=1)
-    drift_share: float = Field(0.30, gt=0, le=1)
-    correction: Literal["none", "bonferroni", "bh"] = "bh"
-    min_psi: float = Field(0.1, ge=0)
-    min_cramers_v: float = Field(0.1, ge=0, le=1)
-    prediction_min_psi: float = Field(0.1, ge=0)
-    target_min_cramers_v: float = Field(0.05, ge=0, le=1)
-    concept_drift_auc_drop: float = Field(0.05, gt=0, lt=1)
+    roc_auc_floor: Annotated[float, OPEN_UNIT] = 0.75
+    drift_p_value: Annotated[float, OPEN_UNIT] = 0.05
+    drift_share: Annotated[float, Interval(float, 0, 1, closed="right")] = 0.30
+    correction: Annotated[str, Options(CORRECTIONS)] = "bh"
+    min_psi: Annotated[float, NON_NEGATIVE] = 0.1
+    min_cramers_v: Annotated[float, UNIT] = 0.1
+    prediction_min_psi: Annotated[float, NON_NEGATIVE] = 0.1
+    target_min_cramers_v: Annotated[float, UNIT] = 0.05
+    concept_drift_auc_drop: Annotated[float, OPEN_UNIT] = 0.05
     """ROC-AUC drop from baseline that, unexplained by feature drift, is concept drift."""
-    max_missing_share_increase: float = Field(0.05, ge=0, le=1)
-    max_out_of_range_share: float = Field(0.01, ge=0, le=1)
-    max_unseen_category_share: float = Field(0.01, ge=0, le=1)
-    psi_bins: int = Field(10, ge=2, le=1000)
-    max_drift_plots: int = Field(10, ge=0)
+    max_missing_share_increase: Annotated[float, UNIT] = 0.05
+    max_out_of_range_share: Annotated[float, UNIT] = 0.01
+    max_unseen_category_share: Annotated[float, UNIT] = 0.01
+    psi_bins: Annotated[int, Interval(int, 2, 1000)] = 10
+    max_drift_plots: Annotated[int, NON_NEGATIVE_INT] = 10
+    numeric_statistics: tuple[str, ...] = ("wasserstein",)
+    """Further drift statistics per numeric feature, besides KS and PSI: registered names or
+    ``module:Class`` (see pipelines.stats.methods and MONITORING.md)."""
+    categorical_statistics: tuple[str, ...] = ()
+    """Further drift statistics per categorical feature, besides chi-square and Cramér's V."""
     store_batch: bool = True
     """Log each batch (ids, features, labels, scores) as a Parquet artifact of its run;
     retraining reads labelled batches back from there."""
 
 
 class RetrainingSettings(_Section):
-    cooldown_days: float = Field(7.0, ge=0)
-    promotion_margin: float = Field(0.01, ge=0, lt=1)
-    margin_mode: Literal["absolute", "relative"] = "absolute"
+    cooldown_days: Annotated[float, NON_NEGATIVE] = 7.0
+    promotion_margin: Annotated[float, MARGIN] = 0.01
+    margin_mode: Annotated[str, Options(MARGIN_MODES)] = "absolute"
     """absolute: candidate AUC > champion AUC + margin; relative: > champion AUC * (1 + margin)."""
-    min_rows: int = Field(500, ge=10)
-    max_missing_share: float = Field(0.3, ge=0, le=1)
-    window_days: float = Field(30.0, gt=0)
+    min_rows: Annotated[int, Interval(int, 10, None)] = 500
+    max_missing_share: Annotated[float, UNIT] = 0.3
+    window_days: Annotated[float, POSITIVE] = 30.0
     """Labelled production batches monitored within this window join the training data."""
-    holdout_fraction: float = Field(0.3, gt=0, lt=1)
+    holdout_fraction: Annotated[float, OPEN_UNIT] = 0.3
     """Share of the most recent labelled rows held out to compare champion and candidates."""
-    lock_timeout_seconds: float = Field(0.0, ge=0)
+    lock_timeout_seconds: Annotated[float, NON_NEGATIVE] = 0.0
     """How long a second orchestrator waits for the cycle lock before skipping."""
-    lock_stale_seconds: float = Field(6 * 3600, gt=0)
+    lock_stale_seconds: Annotated[float, POSITIVE] = 6 * 3600.0
     """A lock older than this is taken to be left by a crashed orchestrator and broken."""
 
 
 class PathSettings(_Section):
-    output_dir: str = Field("monitoring", min_length=1)
-    inbox_dir: str = Field("monitoring/inbox", min_length=1)
+    output_dir: NonEmpty = "monitoring"
+    inbox_dir: NonEmpty = "monitoring/inbox"
 
     @property
     def output(self) -> Path:
@@ -238,23 +255,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _rule(err: Any) -> str:
+    """What pydantic's error says is allowed, as a phrase for the one message template."""
+    ctx = err.get("ctx") or {}
+    if err["type"] == "value_error" and "error" in ctx:
+        return str(ctx["error"]).removeprefix("must be ")
+    if "expected" in ctx:
+        return f"one of {ctx['expected']}"
+    return str(err["msg"]).removeprefix("Input should be ")
+
+
 def _format_validation_error(exc: ValidationError, sources: Mapping[str, str]) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
         key = ".".join(loc[:2]) if loc else "<settings>"
         where = sources.get(key, "defaults")
-        value = err.get("input")
         if err["type"] == "extra_forbidden":
             section = loc[0] if loc else ""
             allowed = ", ".join(_section_fields(section)) or ", ".join(SECTIONS)
             lines.append(f"- unknown key {key!r} (from {where}); allowed keys: {allowed}")
             continue
-        ctx = err.get("ctx") or {}
-        allowed = err["msg"]
-        if "expected" in ctx:
-            allowed = f"one of {ctx['expected']}"
-        lines.append(f"- {key} = {value!r} (from {where}) is invalid: {allowed}")
+        lines.append("- " + message(key, "Settings", _rule(err), err.get("input"), where))
     return "Invalid configuration:\n" + "\n".join(lines)
 
 

@@ -7,48 +7,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import zlib
+import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
-from pipelines.cli import (
-    add_common_options,
-    exit_with,
-    int_arg,
-    settings_from_args,
-    setup_logging,
-)
-from pipelines.config import Settings
-from pipelines.data.generator import SCENARIOS, generate_batch
-from pipelines.data.io import write_table
-
-logger = logging.getLogger(__name__)
-
-
-def simulate_frame(scenario: str, *, rows: int, seed: int | None = None,
-                   start_time: pd.Timestamp | None = None) -> pd.DataFrame:
-    """A batch of ``scenario``; without a seed, one derived from the clock (a new sample)."""
-    if seed is None:
-        seed = zlib.crc32(datetime.now(UTC).isoformat().encode()) % 100_000
-    return generate_batch(scenario, rows, seed, start_time=start_time)
-
-
-def simulate_batch(settings: Settings, scenario: str, *, rows: int = 5000,
-                   seed: int | None = None, out_dir: Path | None = None,
-                   start_time: pd.Timestamp | None = None, with_labels: bool = True) -> Path:
-    """Write a simulated batch as ``production_batch_<UTC timestamp>.csv`` and return its path."""
-    frame = simulate_frame(scenario, rows=rows, seed=seed, start_time=start_time)
-    if not with_labels:
-        frame = frame.drop(columns=[settings.data.target])
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    path = (out_dir or settings.paths.output) / f"production_batch_{stamp}.csv"
-    write_table(frame, path)
-    logger.info("Simulated %s batch of %d rows -> %s", scenario, rows, path)
-    return path
+from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
+from pipelines.data.generator import SCENARIOS
+from pipelines.data.sources import write_simulated_batch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,10 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     settings = settings_from_args(args)
     seed = args.seed if args.seed is not None and args.seed >= 0 else None
-    path = simulate_batch(settings, args.scenario, rows=args.rows, seed=seed,
-                          out_dir=Path(args.out) if args.out else None,
-                          with_labels=not args.no_labels)
-    print(path)  # noqa: T201 (the command's output is the path)
+    path = write_simulated_batch(settings, args.scenario, rows=args.rows, seed=seed,
+                                 out_dir=Path(args.out) if args.out else None,
+                                 with_labels=not args.no_labels)
+    sys.stdout.write(f"{path}\n")  # the command's output is the path
     return 0
 
 

@@ -26,6 +26,12 @@ def test_defaults_are_the_documented_thresholds() -> None:
 
 def test_shipped_file_documents_exactly_the_defaults() -> None:
     assert load_settings(REPO / "monitoring.toml", env={}) == Settings()
+    import tomllib
+
+    shipped = tomllib.loads((REPO / "monitoring.toml").read_text())
+    for section, values in Settings().model_dump().items():
+        listed = {k for k, v in values.items() if v is not None}  # None cannot be written in TOML
+        assert listed <= set(shipped[section]), (section, listed - set(shipped[section]))
 
 
 def test_precedence_file_then_env_then_command_line(tmp_path: Path) -> None:
@@ -52,16 +58,21 @@ def test_env_lists_and_config_env_var(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "env", "match"),
     [
-        ({"monitoring.drift_p_value": 1.5}, {}, r"monitoring\.drift_p_value = 1\.5 .*less than 1"),
+        ({"monitoring.drift_p_value": 1.5}, {}, r"The 'monitoring\.drift_p_value' parameter of Settings must be a float in the range "
+         r"\(0, 1\)\. Got 1\.5 instead \(from command line\)\."),
         ({}, {"CHURNMON_MONITORING__DRIFT_SHARE": "-1"},
-         r"monitoring\.drift_share = '-1' \(from environment CHURNMON_MONITORING__DRIFT_SHARE\)"),
+         r"'monitoring\.drift_share' parameter of Settings must be a float in the range \(0, 1\]\. "
+         r"Got '-1' instead \(from environment CHURNMON_MONITORING__DRIFT_SHARE\)"),
         ({"retraining.margin_mode": "percent"}, {},
-         r"retraining\.margin_mode = 'percent'.*'absolute' or 'relative'"),
-        ({"retraining.cooldown_days": "soon"}, {}, r"retraining\.cooldown_days = 'soon'"),
-        ({"monitoring.correction": "holm"}, {}, r"monitoring\.correction.*'none', 'bonferroni' or 'bh'"),
+         r"'retraining\.margin_mode' parameter of Settings must be one of 'absolute', 'relative'\. "
+         r"Got 'percent' instead"),
+        ({"retraining.cooldown_days": "soon"}, {}, r"'retraining\.cooldown_days' parameter .* must be a valid number.*Got 'soon'"),
+        ({"monitoring.correction": "holm"}, {}, r"'monitoring\.correction' .* must be one of 'none', 'bonferroni', 'bh'"),
         ({"monitoring.typo_key": 1}, {}, r"unknown key 'monitoring\.typo_key'.*allowed keys"),
         ({"nosection.key": 1}, {}, r"Unknown configuration key 'nosection\.key'"),
-        ({"training.candidates": ["svm"]}, {}, r"training\.candidates = 'svm'"),
+        ({"training.candidates": ["svm"]}, {}, r"'training\.candidates' parameter .* Got 'svm' instead"),
+        ({"training.candidates": []}, {}, r"must be a non-empty list of random_forest, xgboost"),
+        ({"monitoring.numeric_statistics": "wasserstein"}, {}, r"numeric_statistics' parameter"),
         ({}, {"CHURNMON_BADFORMAT": "1"}, r"CHURNMON_BADFORMAT is not a configuration key"),
     ],
 )

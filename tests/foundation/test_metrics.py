@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from pipelines.metrics import ALL_METRICS, classification_metrics
+from pipelines.stats.classification import ALL_METRICS, classification_metrics
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

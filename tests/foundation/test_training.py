@@ -14,11 +14,11 @@ from pipelines.data.generator import FEATURES, TARGET, generate_batch, generate_
 from pipelines.data.sources import load_training_data
 from pipelines.data.schema import infer_schema
 from pipelines.errors import DataError, SchemaError, TrackingError
-from pipelines.metrics import CORE_METRICS, classification_metrics
-from pipelines.tracking import configure_tracking, load_champion, load_reference
+from pipelines.stats.classification import CORE_METRICS, classification_metrics
+from pipelines.store import connect, load_champion, load_reference_frame
 from pipelines.train_baseline import main as train_main
-from pipelines.train_baseline import train_baseline
-from pipelines.training import split_frame
+from pipelines.retraining.training import split_frame
+from pipelines.workflows.baseline import train_baseline
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 
 def test_champion_loads_and_scores_positive_class(trained_store) -> None:
     settings, result = trained_store
-    client = configure_tracking(settings.tracking)
-    champ = load_champion(client, settings.tracking)
+    client = connect(settings.tracking).client
+    champ = load_champion(connect(settings.tracking))
     assert champ.version == result.model_version
     mv = client.get_model_version_by_alias("churn-model", "champion")
     assert str(mv.version) == result.model_version
@@ -37,20 +37,23 @@ def test_champion_loads_and_scores_positive_class(trained_store) -> None:
     assert np.all((scores >= 0) & (scores <= 1))
     # P(class 1), not P(class 0): scores rank churners above non-churners
     assert roc_auc_score(frame[TARGET], scores) > 0.75
-    # the model also loads through the registry URI with MLflow's own loader
+    # MLflow's own loader, through the registry alias, gives the same P(class 1)
     flavor = mlflow.xgboost if champ.flavor == "xgboost" else mlflow.sklearn
     native = flavor.load_model("models:/churn-model@champion")
-    assert hasattr(native, "predict_proba")
+    from pipelines.retraining.candidates import positive_scores
+
+    np.testing.assert_allclose(positive_scores(native, champ.flavor, frame, champ.schema),
+                               scores, rtol=1e-6)
 
 
 def test_logged_metrics_equal_recomputed_on_test_split(trained_store) -> None:
     settings, result = trained_store
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     run = client.get_run(result.run_id)
     frame, source = load_training_data(settings.data)
     schema = infer_schema(frame, settings.data, source)
     split = split_frame(frame, schema, settings.training, source)
-    champ = load_champion(client, settings.tracking)
+    champ = load_champion(connect(settings.tracking))
     expected = classification_metrics(split.test[TARGET].to_numpy(), champ.score(split.test))
     for name in CORE_METRICS:
         assert run.data.metrics[name] == pytest.approx(expected[name], abs=1e-12), name
@@ -59,7 +62,7 @@ def test_logged_metrics_equal_recomputed_on_test_split(trained_store) -> None:
 
 def test_run_records_inputs_model_and_reference(trained_store) -> None:
     settings, result = trained_store
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     run = client.get_run(result.run_id)
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "ChurnPrediction-Pipeline"
@@ -69,13 +72,15 @@ def test_run_records_inputs_model_and_reference(trained_store) -> None:
         if tag.key == "mlflow.data.context"
     }
     assert contexts == {"training", "reference"}
-    ref = load_reference(result.run_id)
+    ref = load_reference_frame(connect(settings.tracking), result.run_id)
     assert set(FEATURES) <= set(ref.columns) and {"__score__", TARGET} <= set(ref.columns)
+    assert int(run.data.params["n_validation"]) + int(run.data.params["n_test"]) == len(ref)
     arts = {a.path for a in client.list_artifacts(result.run_id, "reference")}
-    assert {"reference/reference.parquet", "reference/profile.npz",
-            "reference/feature_schema.json"} <= arts
+    assert arts == {"reference/reference.parquet", "reference/context.npz",
+                    "reference/feature_schema.json"}
     info = mlflow.models.get_model_info(f"models:/churn-model/{result.model_version}")
-    assert info.signature is not None
+    assert info.signature.inputs.input_names() == list(FEATURES)
+    assert "float64" in str(info.signature.outputs)  # one score per row, P(class 1)
     assert info.metadata["feature_schema"]["target"] == TARGET
 
 
@@ -85,8 +90,8 @@ def test_skops_trusted_types_are_stored_for_random_forest(tmp_path: Path) -> Non
         warnings.simplefilter("ignore")
         result = train_baseline(settings)
     assert result.model_type == "random_forest"
-    client = configure_tracking(settings.tracking)
-    champ = load_champion(client, settings.tracking)
+    client = connect(settings.tracking).client
+    champ = load_champion(connect(settings.tracking))
     assert champ.flavor == "sklearn"
     info = mlflow.models.get_model_info(champ.model_uri)
     sk = info.flavors["sklearn"]
@@ -105,8 +110,8 @@ def test_bring_your_own_csv_with_other_target_name(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train_baseline(settings)
-    client = configure_tracking(settings.tracking)
-    champ = load_champion(client, settings.tracking)
+    client = connect(settings.tracking).client
+    champ = load_champion(connect(settings.tracking))
     assert champ.schema.target == "left_company"
     assert set(champ.schema.features) == set(FEATURES)
     assert result.test_metrics["roc_auc"] > 0.7
@@ -115,7 +120,7 @@ def test_bring_your_own_csv_with_other_target_name(tmp_path: Path) -> None:
 
 
 def _registered(settings) -> list:
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     return client.search_registered_models()
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from pipelines.data.batch import Batch
 from pipelines.data.generator import TARGET, generate_batch
 from pipelines.errors import DataError, SchemaError
-from pipelines.monitor_performance import Monitor, monitor_batch
-from pipelines.tracking import configure_tracking
+from pipelines.workflows.monitor import Monitor, monitor_batch
+from pipelines.store import connect
 from tests.conftest import PASSTHROUGH_ENV, make_settings
 
 pytestmark = pytest.mark.slow
@@ -62,7 +63,7 @@ def _monitor_shifted(settings) -> tuple:
 def test_monitoring_run_contents_on_sqlite(trained_store) -> None:
     settings, _ = trained_store
     outcome = _monitor_shifted(settings)
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     _check_run(client, outcome.run_id, set(outcome.report.drifted_features))
     assert set(outcome.report.drifted_features) == {"monthly_charges", "support_calls", "contract"}
     local = json.loads(outcome.report_path.read_text())
@@ -75,7 +76,7 @@ def test_monitoring_run_contents_on_sqlite(trained_store) -> None:
 
 def test_sequence_grows_across_batches(trained_store) -> None:
     settings, _ = trained_store
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     a = monitor_batch(settings, generate_batch("no_drift", 1000, seed=31), batch_id="a")
     b = monitor_batch(settings, generate_batch("no_drift", 1000, seed=32), batch_id="b")
     seq_a = int(client.get_run(a.run_id).data.tags["monitoring.sequence"])
@@ -88,14 +89,14 @@ def test_unlabelled_batch_file(trained_store, tmp_path: Path) -> None:
     path = tmp_path / "unlabelled.parquet"
     generate_batch("no_drift", 1500, seed=41).drop(columns=[TARGET]).to_parquet(path)
     outcome = monitor_batch(settings, path)
-    run = configure_tracking(settings.tracking).get_run(outcome.run_id)
+    run = connect(settings.tracking).client.get_run(outcome.run_id)
     assert "roc_auc" not in run.data.metrics and "drift_share" in run.data.metrics
     assert run.data.tags["has_labels"] == "false"
     assert run.data.tags["batch_id"] == "unlabelled"
 
 
 def _runs(settings) -> list:
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
     return [] if exp is None else client.search_runs([exp.experiment_id])
 
@@ -118,7 +119,7 @@ def test_bad_batches_are_refused_before_any_run(trained_store, tmp_path: Path, w
                                                  match: str) -> None:
     settings, _ = trained_store
     before = {r.info.run_id for r in _runs(settings)}
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     versions = len(client.search_model_versions("name='churn-model'"))
     path = tmp_path / "bad.csv"
     write(path)
@@ -132,7 +133,7 @@ def test_empty_frame_is_refused(trained_store) -> None:
     settings, _ = trained_store
     empty = generate_batch("no_drift", 10, 1).iloc[0:0]
     with pytest.raises(DataError, match="no rows"):
-        Monitor(settings).evaluate(empty, batch_id="e", source="frame")
+        Monitor(settings).evaluate(Batch(empty, "e", "frame"))
 
 
 def test_seed_style_script_on_simulated_batch(trained_store) -> None:
@@ -144,7 +145,7 @@ def test_seed_style_script_on_simulated_batch(trained_store) -> None:
                            "--scenario", "covariate_shift"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     exp = client.get_experiment_by_name("Seed-Style-Monitoring")
     runs = client.search_runs([exp.experiment_id])
     assert len(runs) == 1 and runs[0].data.tags["monitoring.status"] in ("warning", "critical")
@@ -178,13 +179,13 @@ def test_same_run_against_a_real_mlflow_server(tmp_path: Path) -> None:
                     pytest.fail("mlflow server did not start")
                 time.sleep(1)
         settings = make_settings(tmp_path, **{"tracking.uri": uri})
-        from pipelines.train_baseline import train_baseline
+        from pipelines.workflows.baseline import train_baseline
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             train_baseline(settings)
         outcome = _monitor_shifted(settings)
-        _check_run(configure_tracking(settings.tracking), outcome.run_id,
+        _check_run(connect(settings.tracking).client, outcome.run_id,
                    set(outcome.report.drifted_features))
     finally:
         proc.terminate()

@@ -10,13 +10,16 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from pipelines.config import MonitoringSettings
+from pipelines.data.batch import Batch, prepare_batch
 from pipelines.data.schema import FeatureSchema
 from pipelines.monitoring.alerts import ScoreDrift, evaluate_alerts
 from pipelines.monitoring.performance import assess_concept_drift, expected_roc_auc
+from pipelines.monitoring.policy import MonitoringPolicy, Threshold
 from pipelines.monitoring.quality import QualityReport, check_quality
 from pipelines.stats import FeatureDrift, fit_reference_profile
 
 SETTINGS = MonitoringSettings()
+POLICY = MonitoringPolicy.from_settings(SETTINGS)
 
 
 def test_expected_roc_auc_matches_simulation_with_ties() -> None:
@@ -52,8 +55,8 @@ def test_concept_drift_judged_against_the_reference_gap(realised, reference, det
 
 def _drift(name: str, drifted: bool) -> FeatureDrift:
     return FeatureDrift(name, "numeric", "ks", 0.3, 1e-9 if drifted else 0.5,
-                        1e-8 if drifted else 0.6, 0.4 if drifted else 0.01, "psi", 0.2,
-                        drifted, 100, 100)
+                        1e-8 if drifted else 0.6, 0.4 if drifted else 0.01, "psi",
+                        drifted, 100, 100, {"wasserstein": 0.2})
 
 
 EMPTY_QUALITY = QualityReport(n_rows=100, columns=())
@@ -73,12 +76,29 @@ def test_alert_rules_status_and_recommendation(auc, drifted, status, rules, retr
     decision = evaluate_alerts(
         performance={"roc_auc": auc}, feature_drift=features, drift_share=drifted / 5,
         prediction_drift=ScoreDrift("ks", 0.01, 0.5, 0.01, "psi", False), target_drift=None,
-        concept=None, quality=EMPTY_QUALITY, settings=SETTINGS)
+        concept=None, quality=EMPTY_QUALITY, policy=POLICY)
     assert decision.status == status
     assert {a.rule for a in decision.alerts} == rules
     assert decision.retraining_recommended is retrain
+    limits = {"performance": 0.75, "drift_share": 0.30, "feature_drift": 0.05}
     for alert in decision.alerts:
-        assert alert.threshold is not None and alert.message
+        assert alert.threshold == limits[alert.rule]
+        assert alert.message
+
+
+@pytest.mark.parametrize(
+    ("threshold", "value", "breached"),
+    [
+        (Threshold(0.75, "below"), 0.7499, True),
+        (Threshold(0.75, "below"), 0.75, False),  # at the floor is not below it
+        (Threshold(0.30, "above"), 0.30, False),
+        (Threshold(0.30, "above"), 0.3001, True),
+        (Threshold(0.30, "above"), math.nan, False),
+    ],
+)
+def test_thresholds_are_strict_and_ignore_nan(threshold: Threshold, value: float,
+                                              breached: bool) -> None:
+    assert threshold.breached(value) is breached
 
 
 def test_quality_checks_name_columns() -> None:
@@ -87,7 +107,7 @@ def test_quality_checks_name_columns() -> None:
     profile = fit_reference_profile(ref, ["x"], ["c"])
     cur = pd.DataFrame({"x": [1.0, np.nan, np.nan, 500.0] * 25, "c": ["a", "z", None, "b"] * 25,
                         "id": [1, 1, 2, 3] * 25})
-    report = check_quality(cur, schema, profile, SETTINGS)
+    report = check_quality(prepare_batch(Batch(cur, "b", "test"), schema), profile, POLICY.quality)
     checks = {(i.column, i.check) for i in report.issues}
     assert checks == {("x", "missing_values"), ("x", "out_of_range"), ("c", "missing_values"),
                       ("c", "unseen_categories"), ("id", "duplicate_ids")}

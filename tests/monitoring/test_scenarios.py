@@ -23,9 +23,11 @@ from pipelines.data.generator import (
     generate_batch,
     generate_reference,
 )
-from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
-from pipelines.monitoring.engine import MonitoringReport, ReferenceContext, evaluate_batch
-from pipelines.stats import fit_reference_profile
+from pipelines.data.batch import Batch, prepare_batch
+from pipelines.data.schema import FeatureSchema
+from pipelines.monitoring.engine import MonitoringReport, evaluate_batch
+from pipelines.monitoring.policy import MonitoringPolicy
+from pipelines.monitoring.reference import ReferenceContext
 
 SCHEMA = FeatureSchema(
     target=TARGET, numeric=tuple(NUMERIC_FEATURES), categorical=tuple(CATEGORICAL_FEATURES),
@@ -33,6 +35,7 @@ SCHEMA = FeatureSchema(
     id_column=ID_COLUMN, timestamp_column=TIMESTAMP_COLUMN,
 )
 SETTINGS = MonitoringSettings()
+POLICY = MonitoringPolicy.from_settings(SETTINGS)
 
 
 def _scores(frame: pd.DataFrame) -> np.ndarray:
@@ -42,9 +45,8 @@ def _scores(frame: pd.DataFrame) -> np.ndarray:
 def _context(n: int, seed: int = 1) -> ReferenceContext:
     ref = generate_reference(n, seed=seed)
     scores = _scores(ref)
-    profile = fit_reference_profile(ref.assign(**{SCORE_COLUMN: scores}),
-                                    [*NUMERIC_FEATURES, SCORE_COLUMN], list(CATEGORICAL_FEATURES))
-    return ReferenceContext.build(SCHEMA, profile, ref[TARGET].to_numpy(), scores, 0.5)
+    return ReferenceContext.fit(ref, SCHEMA, scores, n_bins=SETTINGS.psi_bins,
+                                decision_threshold=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +54,9 @@ def ctx() -> ReferenceContext:
     return _context(20_000)
 
 
-def _evaluate(batch: pd.DataFrame, ctx: ReferenceContext, labels: bool = True) -> MonitoringReport:
-    y = batch[TARGET].to_numpy() if labels else None
-    return evaluate_batch(batch, _scores(batch), y, ctx, SETTINGS, batch_id="t")
+def _evaluate(batch: pd.DataFrame, ctx: ReferenceContext) -> MonitoringReport:
+    prepared = prepare_batch(Batch(batch, "t", "test"), SCHEMA)
+    return evaluate_batch(prepared, _scores(batch), ctx, POLICY)
 
 
 def test_demo_schema_has_twenty_plus_features() -> None:
@@ -100,7 +102,7 @@ def test_concept_drift_is_critical_with_low_drift_share(ctx: ReferenceContext) -
     assert report.drift_share < SETTINGS.drift_share
     assert report.concept_drift.detected and "concept_drift" in rules
     assert report.retraining_recommended
-    assert any("ROC-AUC" in r for r in report.decision.reasons)
+    assert any("ROC-AUC" in r for r in report.verdict.reasons)
 
 
 def test_data_quality_faults_name_the_columns(ctx: ReferenceContext) -> None:
@@ -118,7 +120,7 @@ def test_data_quality_faults_name_the_columns(ctx: ReferenceContext) -> None:
 
 def test_batch_without_labels_gets_drift_but_no_performance(ctx: ReferenceContext) -> None:
     batch = generate_batch("covariate_shift", 5_000, seed=11).drop(columns=[TARGET])
-    report = _evaluate(batch, ctx, labels=False)
+    report = _evaluate(batch, ctx)
     assert report.performance is None and report.target_drift is None
     assert report.concept_drift is None
     assert report.drifted_features  # drift still measured
@@ -133,3 +135,17 @@ def test_report_is_json_safe(ctx: ReferenceContext) -> None:
     report = _evaluate(generate_batch("no_drift", 2_000, seed=12), ctx)
     text = json.dumps(report.to_dict(), allow_nan=False)
     assert '"status"' in text and '"drift_share"' in text
+
+
+def test_reference_context_round_trips_through_one_file(ctx: ReferenceContext, tmp_path) -> None:
+    path = tmp_path / "context.npz"
+    ctx.save(path)
+    loaded = ReferenceContext.load(path)
+    assert loaded.schema == ctx.schema
+    assert loaded.profile == ctx.profile
+    assert loaded.score_reference == ctx.score_reference
+    assert loaded.target_reference == ctx.target_reference
+    assert loaded.baseline == pytest.approx(ctx.baseline)
+    assert loaded.expected_auc == ctx.expected_auc
+    batch = generate_batch("covariate_shift", 3_000, seed=13)
+    assert _evaluate(batch, loaded).to_dict()["drift"] == _evaluate(batch, ctx).to_dict()["drift"]

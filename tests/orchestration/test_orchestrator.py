@@ -13,10 +13,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipelines.data.generator import generate_batch
-from pipelines.orchestration.cooldown import check_cooldown
-from pipelines.orchestration.lock import registry_lock
-from pipelines.run_monitoring import run_cycle
-from pipelines.tracking import configure_tracking
+from pipelines.data.sources import InboxSource, SimulatedSource
+from pipelines.retraining.cooldown import check_cooldown
+from pipelines.store import connect, registry_lock
+from pipelines.workflows.orchestrate import run_cycle
 from tests.conftest import PASSTHROUGH_ENV, make_settings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -40,6 +40,10 @@ def test_cooldown_decision(last, now, force: bool, allowed: bool) -> None:
         assert "next eligible" in d.message
 
 
+def _inbox(settings) -> InboxSource:
+    return InboxSource(Path(settings.paths.inbox_dir), settings.data)
+
+
 def _monitoring_runs(client: MlflowClient, settings) -> list:
     exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
     return [] if exp is None else client.search_runs([exp.experiment_id])
@@ -55,7 +59,7 @@ def _retraining_parents(client: MlflowClient, settings) -> list:
 
 @pytest.fixture
 def trained(tmp_path: Path):
-    from pipelines.train_baseline import train_baseline
+    from pipelines.workflows.baseline import train_baseline
 
     settings = make_settings(tmp_path)
     with warnings.catch_warnings():
@@ -73,20 +77,20 @@ def test_inbox_batches_are_processed_exactly_once(trained, tmp_path: Path) -> No
         generate_batch("no_drift", 800, seed=60 + i).to_csv(inbox / f"b{i}.csv", index=False)
         time.sleep(0.01)
     (inbox / "broken.csv").write_text("not,a\nbatch,file\n")
-    first = run_cycle(settings, source="inbox")
+    first = run_cycle(settings, _inbox(settings))
     assert [b.status for b in first.batches] == ["monitored", "monitored", "refused"]
     assert first.decision == "nothing_to_do"
     assert sorted(p.name for p in (inbox / "done").iterdir()) == ["b0.csv", "b1.csv"]
     assert (inbox / "rejected" / "broken.csv").exists()
     assert "missing" in (inbox / "rejected" / "broken.csv.reason.txt").read_text()
     # second run: nothing new
-    second = run_cycle(settings, source="inbox")
+    second = run_cycle(settings, _inbox(settings))
     assert second.batches == [] and second.decision == "no_batch"
     # the same content dropped in again is recognised from MLflow, not from local state
     (inbox / "done" / "b0.csv").rename(inbox / "b0-again.csv")
-    third = run_cycle(settings, source="inbox")
+    third = run_cycle(settings, _inbox(settings))
     assert [b.status for b in third.batches] == ["duplicate"]
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     runs = _monitoring_runs(client, settings)
     assert len(runs) == 2
     assert {r.data.tags["orchestrator.decision"] for r in runs} == {"nothing_to_do"}
@@ -98,59 +102,59 @@ def test_failed_batch_stays_in_inbox(trained, monkeypatch: pytest.MonkeyPatch) -
     inbox = Path(settings.paths.inbox_dir)
     inbox.mkdir(parents=True)
     generate_batch("no_drift", 500, seed=70).to_csv(inbox / "b.csv", index=False)
-    import pipelines.run_monitoring as rm
+    from pipelines.workflows.monitor import Monitor
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(rm, "_monitor_file", boom)
-    cycle = run_cycle(settings, source="inbox")
+    monkeypatch.setattr(Monitor, "run", boom)
+    cycle = run_cycle(settings, _inbox(settings))
     assert [b.status for b in cycle.batches] == ["failed"]
     assert "disk full" in cycle.batches[0].message
     assert (inbox / "b.csv").exists()  # not marked done, not lost
     monkeypatch.undo()
-    again = run_cycle(settings, source="inbox")
+    again = run_cycle(settings, _inbox(settings))
     assert [b.status for b in again.batches] == ["monitored"]
 
 
 def test_registry_lock_is_exclusive(settings) -> None:
-    client = configure_tracking(settings.tracking)
-    with registry_lock(client, "m.lock") as first:
+    store = connect(settings.tracking)
+    with registry_lock(store, "m.lock") as first:
         assert first.acquired
-        with registry_lock(client, "m.lock", timeout=0) as second:
+        with registry_lock(store, "m.lock", timeout=0) as second:
             assert not second.acquired
             assert "holds m.lock" in second.message
-    with registry_lock(client, "m.lock") as third:
+    with registry_lock(store, "m.lock") as third:
         assert third.acquired
 
 
 def test_stale_lock_is_broken(settings) -> None:
-    client = configure_tracking(settings.tracking)
-    client.create_registered_model("m.lock", tags={"lock.holder": "dead:1",
-                                                   "lock.acquired_at": "0"})
-    with registry_lock(client, "m.lock", stale_after=60) as info:
+    store = connect(settings.tracking)
+    store.client.create_registered_model("m.lock", tags={"lock.holder": "dead:1",
+                                                         "lock.acquired_at": "0"})
+    with registry_lock(store, "m.lock", stale_after=60) as info:
         assert info.acquired
 
 
 @pytest.mark.slow
 def test_cooldown_blocks_then_allows_with_injected_time(trained) -> None:
     settings = trained
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     now = datetime.now(UTC)
-    first = run_cycle(settings, scenario="concept_drift", rows=3000, seed=80, now=now)
+    first = run_cycle(settings, SimulatedSource("concept_drift", rows=3000, seed=80), now=now)
     assert first.decision == "retrain"
     assert first.retraining["decision"] in ("promoted", "rejected")
-    blocked = run_cycle(settings, scenario="concept_drift", rows=3000, seed=81,
+    blocked = run_cycle(settings, SimulatedSource("concept_drift", rows=3000, seed=81),
                         now=now + timedelta(days=3))
     assert blocked.decision == "cooldown"
     assert blocked.next_eligible is not None
     run = client.get_run(blocked.batches[0].run_id)
     assert run.data.tags["orchestrator.decision"] == "cooldown"
     assert run.data.tags["orchestrator.next_eligible"] == blocked.next_eligible
-    later = run_cycle(settings, scenario="concept_drift", rows=3000, seed=83,
+    later = run_cycle(settings, SimulatedSource("concept_drift", rows=3000, seed=83),
                       now=now + timedelta(days=8))
     assert later.decision == "retrain"
-    forced = run_cycle(settings, scenario="no_drift", rows=1000, seed=82,
+    forced = run_cycle(settings, SimulatedSource("no_drift", rows=1000, seed=82),
                        now=now + timedelta(days=9), force=True)
     assert forced.decision == "retrain" and forced.forced
     assert len(_retraining_parents(client, settings)) == 3
@@ -171,7 +175,7 @@ def test_two_concurrent_orchestrators_retrain_once(trained, tmp_path: Path) -> N
              for i in range(2)]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     assert len(_retraining_parents(client, settings)) == 1
     joined = "\n".join(outputs)
     assert ("skipped: another orchestrator" in joined) or ("cooldown" in joined)

@@ -15,8 +15,9 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.config import Settings, load_settings, with_overrides
 from pipelines.data.generator import generate_batch
-from pipelines.monitor_performance import Monitor
-from pipelines.train_baseline import BaselineResult, train_baseline
+from pipelines.data.batch import Batch
+from pipelines.workflows.baseline import BaselineResult, train_baseline
+from pipelines.workflows.monitor import Monitor
 
 SettingsFactory = Callable[..., Settings]
 
@@ -86,5 +87,5 @@ def monitor_batches(settings: Settings, scenario: str, n_batches: int, *, rows: 
         if not labelled:
             frame = frame.drop(columns=[settings.data.target])
         batch_id = f"{scenario}-{'l' if labelled else 'u'}{i}"
-        run_ids.append(monitor.run(frame, batch_id=batch_id, source="tests").run_id)
+        run_ids.append(monitor.run(Batch(frame, batch_id, "tests")).run_id)
     return run_ids

@@ -82,9 +82,10 @@ def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
 
 
 @pytest.mark.parametrize(("candidate", "champion", "match"), [
-    (1.2, 0.8, r"candidate_auc must be a number in \[0, 1\] or NaN\. Got 1\.2"),
-    (0.9, -0.1, r"champion_auc .* Got -0\.1"),
-    (0.9, None, r"champion_auc .* Got None"),
+    (1.2, 0.8, r"'candidate_auc' parameter of PromotionGate.decide must be a float in the range "
+     r"\[0, 1\] or NaN\. Got 1\.2 instead"),
+    (0.9, -0.1, r"champion_auc' .* Got -0\.1"),
+    (0.9, None, r"champion_auc' .* Got None"),
 ])
 def test_bad_auc_raises(candidate: object, champion: object, match: str) -> None:
     with pytest.raises(DataError, match=match):

@@ -18,10 +18,12 @@ from pipelines.config import Settings, with_overrides
 from pipelines.data.generator import generate_batch
 from pipelines.data.schema import categorical_as_str
 from pipelines.errors import ModelNotFoundError
-from pipelines.monitor_performance import Monitor
-from pipelines.tracking import alias_version, configure_tracking, load_champion
-from pipelines.train_baseline import train_baseline
-from pipelines.trigger_retraining import collect_labelled_batches, main, retrain
+from pipelines.data.batch import Batch
+from pipelines.store import alias_version, connect, load_champion
+from pipelines.trigger_retraining import main
+from pipelines.workflows.baseline import train_baseline
+from pipelines.workflows.monitor import Monitor
+from pipelines.workflows.retrain import collect_labelled_batches, retrain
 
 from .conftest import SettingsFactory, monitor_batches, weak_baseline
 
@@ -30,8 +32,9 @@ CANDIDATES = {"random_forest", "xgboost"}
 
 def _aliases(client: MlflowClient, settings: Settings) -> tuple[str | None, str | None]:
     t = settings.tracking
-    champ = alias_version(client, t.registered_model_name, t.champion_alias)
-    prev = alias_version(client, t.registered_model_name, t.previous_alias)
+    store = connect(t)
+    champ = alias_version(store, t.champion_alias)
+    prev = alias_version(store, t.previous_alias)
     return (str(champ.version) if champ else None, str(prev.version) if prev else None)
 
 
@@ -55,7 +58,7 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     monitor_batches(settings, "concept_drift", 3)
     monitor_batches(settings, "concept_drift", 1, seed=200, first_day="2026-02-10",
                     labelled=False)
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
 
     summary = retrain(settings, reason="test-promotion", extra_tags={"orchestrator": "test"})
 
@@ -100,7 +103,7 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
         assert child.info.experiment_id == parent.info.experiment_id
         assert {"val_roc_auc", "holdout_roc_auc", "holdout_f1"} <= set(child.data.metrics)
         files = {f.path for f in client.list_artifacts(child.info.run_id, "reference")}
-        assert {"reference/reference.parquet", "reference/profile.npz"} <= files
+        assert {"reference/reference.parquet", "reference/context.npz"} <= files
     artifacts = {f.path for f in client.list_artifacts(summary.parent_run_id)}
     assert {"comparison.csv", "comparison.json", "retraining_summary.json"} <= artifacts
 
@@ -127,12 +130,12 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     assert on_disk == summary.to_dict()
 
     # the new champion scores P(churn) well on fresh concept data, and monitoring can use it
-    champion = load_champion(client, settings.tracking)
+    champion = load_champion(connect(settings.tracking))
     assert champion.version == "2"
     fresh = generate_batch("concept_drift", 1500, 999, start_time=pd.Timestamp("2026-03-01"))
     auc = roc_auc_score(fresh["churn"], champion.score(fresh))
     assert auc > gate["champion_auc"]
-    report, _ = Monitor(settings, client).evaluate(fresh, batch_id="after", source="tests")
+    report, _, _ = Monitor(settings).evaluate(Batch(fresh, "after", "tests"))
     assert report.performance is not None
     assert report.performance["roc_auc"] == pytest.approx(auc)
 
@@ -146,19 +149,19 @@ def test_rejects_when_no_candidate_can_pass_the_margin(make_settings: SettingsFa
     monitor_batches(settings, "no_drift", 1, rows=300, seed=300, labelled=False)
     no_artifact = monitor_batches(with_overrides(settings, {"monitoring.store_batch": False}),
                                   "covariate_shift", 1, rows=300, seed=400)
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     now = datetime.now(UTC)
 
     # labelled batches only; a run without its batch artifact is skipped with a warning
-    with caplog.at_level(logging.WARNING, logger="pipelines.trigger_retraining"):
-        found = collect_labelled_batches(client, settings, now)
+    with caplog.at_level(logging.WARNING, logger="pipelines.workflows.retrain"):
+        found = collect_labelled_batches(connect(settings.tracking), settings, now)
     assert [b.batch_id for b in found] == ["no_drift-l0"]
     assert any(no_artifact[0] in r.getMessage() and "batch/batch.parquet" in r.getMessage()
                for r in caplog.records)
     later = now + timedelta(days=settings.retraining.window_days + 1)
-    assert collect_labelled_batches(client, settings, later) == []
+    assert collect_labelled_batches(connect(settings.tracking), settings, later) == []
 
-    summary = retrain(settings, client=client, now=now)
+    summary = retrain(settings, now=now)
     assert summary.decision == "rejected"
     assert summary.new_version is None
     assert "REJECTED" in summary.message
@@ -178,7 +181,7 @@ def test_invalid_data_trains_nothing(make_settings: SettingsFactory,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     settings = make_settings({"retraining.min_rows": 1_000_000})
     train_baseline(settings)
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
 
     summary = retrain(settings)
     assert summary.decision == "invalid_data"
@@ -208,7 +211,7 @@ def test_crash_between_registration_and_alias_move_keeps_champion(
     settings = make_settings()
     weak_baseline(settings)
     monitor_batches(settings, "concept_drift", 2)
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     real = MlflowClient.set_registered_model_alias
 
     def crash_on_champion(self: MlflowClient, name: str, alias: str, version: str) -> None:
@@ -228,7 +231,7 @@ def test_crash_between_registration_and_alias_move_keeps_champion(
     assert client.get_model_version(name, "2").tags["promotion_status"] == "failed"
     # models:/<name>@champion still loads and scores
     model = mlflow.sklearn.load_model(f"models:/{name}@{settings.tracking.champion_alias}")
-    champion = load_champion(client, settings.tracking)
+    champion = load_champion(connect(settings.tracking))
     frame = generate_batch("no_drift", 200, 5)
     scores = model.predict_proba(categorical_as_str(frame, champion.schema))[:, 1]
     assert scores.shape == (200,)

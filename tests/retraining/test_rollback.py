@@ -11,17 +11,18 @@ from mlflow.tracking import MlflowClient
 from pipelines.config import Settings
 from pipelines.data.generator import generate_batch
 from pipelines.errors import ModelNotFoundError, TrackingError
-from pipelines.rollback import main, rollback
-from pipelines.tracking import alias_version, configure_tracking, load_champion
-from pipelines.train_baseline import train_baseline
+from pipelines.rollback import main
+from pipelines.store import alias_version, connect, load_champion
+from pipelines.workflows.rollback import rollback
+from pipelines.workflows.baseline import train_baseline
 
 from .conftest import SettingsFactory, weak_baseline
 
 
 def _aliases(client: MlflowClient, settings: Settings) -> tuple[str | None, str | None]:
     t = settings.tracking
-    found = (alias_version(client, t.registered_model_name, a)
-             for a in (t.champion_alias, t.previous_alias))
+    store = connect(t)
+    found = (alias_version(store, a) for a in (t.champion_alias, t.previous_alias))
     champ, prev = (str(v.version) if v else None for v in found)
     return champ, prev
 
@@ -32,11 +33,11 @@ def test_rollback_restores_the_previous_champion_and_is_undoable(
     settings = make_settings()
     weak_baseline(settings)   # version 1
     train_baseline(settings)  # version 2, promoted: champion 2, previous 1
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     assert _aliases(client, settings) == ("2", "1")
     when = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
-    assert rollback(settings, client, now=when) == ("2", "1")
+    assert rollback(settings, now=when) == ("2", "1")
     assert _aliases(client, settings) == ("1", "2")
     name = settings.tracking.registered_model_name
     demoted = client.get_model_version(name, "2").tags
@@ -46,7 +47,7 @@ def test_rollback_restores_the_previous_champion_and_is_undoable(
     assert demoted["rollback.role"] == "demoted"
     assert restored["rolled_back_from"] == "2"
     assert restored["rollback.role"] == "restored"
-    champion = load_champion(client, settings.tracking)
+    champion = load_champion(connect(settings.tracking))
     assert champion.version == "1"
     model = mlflow.sklearn.load_model(f"models:/{name}@champion")
     assert model is not None
@@ -62,17 +63,17 @@ def test_rollback_without_previous_champion_raises(make_settings: SettingsFactor
     settings = make_settings({"training.candidates": ["random_forest"],
                               "training.rf_n_estimators": 5})
     train_baseline(settings)
-    client = configure_tracking(settings.tracking)
+    client = connect(settings.tracking).client
     with pytest.raises(ModelNotFoundError,
                        match=r"No model version behind churn-model@previous-champion: "
                              r"nothing to roll back to"):
-        rollback(settings, client)
+        rollback(settings)
     assert _aliases(client, settings) == ("1", None)
 
     # both aliases on one version: nothing to roll back to either
     client.set_registered_model_alias("churn-model", "previous-champion", "1")
     with pytest.raises(TrackingError, match=r"both point at version 1"):
-        rollback(settings, client)
+        rollback(settings)
     assert _aliases(client, settings) == ("1", "1")
 
 

@@ -153,18 +153,22 @@ def test_missing_or_non_numeric_columns_are_schema_errors(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"p_value": 0.0}, "DriftThresholds.p_value must be a number strictly between 0 and 1, "
-                           "got 0.0"),
-        ({"p_value": 1.5}, "DriftThresholds.p_value must be a number strictly between 0 and 1, "
-                           "got 1.5"),
-        ({"p_value": float("nan")}, "DriftThresholds.p_value must be"),
-        ({"p_value": True}, "DriftThresholds.p_value must be"),
-        ({"correction": "holm"}, "DriftThresholds.correction must be one of "
-                                 "('none', 'bonferroni', 'bh'), got 'holm'"),
-        ({"min_psi": -0.1}, "DriftThresholds.min_psi must be a finite number >= 0, got -0.1"),
-        ({"min_psi": float("inf")}, "DriftThresholds.min_psi must be"),
-        ({"min_cramers_v": 1.5}, "DriftThresholds.min_cramers_v must be a number between 0 "
-                                 "and 1, got 1.5"),
+        ({"p_value": 0.0}, "The 'p_value' parameter of DriftThresholds must be a float in the "
+                           "range (0, 1). Got 0.0 instead."),
+        ({"p_value": 1.5}, "The 'p_value' parameter of DriftThresholds must be a float in the "
+                           "range (0, 1). Got 1.5 instead."),
+        ({"p_value": float("nan")}, "The 'p_value' parameter of DriftThresholds must be"),
+        ({"p_value": True}, "The 'p_value' parameter of DriftThresholds must be"),
+        ({"correction": "holm"}, "The 'correction' parameter of DriftThresholds must be one of "
+                                 "'none', 'bonferroni', 'bh'. Got 'holm' instead."),
+        ({"min_psi": -0.1}, "The 'min_psi' parameter of DriftThresholds must be a float >= 0. "
+                            "Got -0.1 instead."),
+        ({"min_psi": float("inf")}, "The 'min_psi' parameter of DriftThresholds must be"),
+        ({"min_cramers_v": 1.5}, "The 'min_cramers_v' parameter of DriftThresholds must be a "
+                                 "float in the range [0, 1]. Got 1.5 instead."),
+        ({"numeric_statistics": ("nope",)}, "Unknown numeric drift statistic 'nope'"),
+        ({"categorical_statistics": ("no.such.module:Stat",)},
+         "Drift statistic 'no.such.module:Stat' cannot be imported"),
     ],
 )
 def test_thresholds_reject_bad_values(kwargs: dict, message: str) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import math
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.errors import DataError
@@ -58,17 +65,62 @@ def read_table(path: str | Path, *, parse_dates: tuple[str, ...] = ()) -> pd.Dat
     return frame
 
 
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    The one way files are written here: a reader never sees half a file, a failed write
+    leaves no partial file behind, and missing folders are created.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    unfinished = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        write(unfinished)
+        os.replace(unfinished, target)
+    finally:
+        unfinished.unlink(missing_ok=True)
+    return target
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def to_jsonable(value: Any) -> Any:
+    """Strict-JSON data: NaN/inf become None, numpy scalars and arrays Python values, tuples
+    and sets lists, dataclasses dicts, paths and datetimes strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)  # Path, datetime, Timestamp, ...
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented strict JSON (see :func:`to_jsonable`)."""
+    return json.dumps(to_jsonable(data), indent=2, allow_nan=False)
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    return atomic_write_text(path, json_text(data))
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame as CSV or Parquet by the file's suffix, atomically, creating folders."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        frame.to_csv(tmp, index=False)
-    elif suffix in (".parquet", ".pq"):
-        frame.to_parquet(tmp, index=False)
-    else:
-        raise DataError(f"Cannot write {p}: unsupported type {suffix!r}; use .csv or .parquet.")
-    tmp.replace(p)  # atomic: a reader never sees half a file
-    return p
+        return atomic_write(p, lambda tmp: frame.to_csv(tmp, index=False))
+    if suffix in (".parquet", ".pq"):
+        return atomic_write(p, lambda tmp: frame.to_parquet(tmp, index=False))
+    raise DataError(f"Cannot write {p}: unsupported type {suffix!r}; use .csv or .parquet.")

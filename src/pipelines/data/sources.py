@@ -1,19 +1,187 @@
-"""Where training data comes from: the user's file, or the bundled demo generator."""
+"""Where data come from: training data (the user's file or the demo generator) and production
+batches, through one :class:`BatchSource` per origin.
+
+A source offers :class:`Pending` batches (loaded lazily, so a file that cannot be read is
+refused like any bad batch) and is told how each one ended (:meth:`BatchSource.settle`):
+monitored, refused, failed or a duplicate. Today: one file (:class:`FileSource`), an inbox
+folder processed exactly once (:class:`InboxSource`), the demo generator in memory
+(:class:`SimulatedSource`); a Spark table is the next one.
+"""
 
 from __future__ import annotations
 
+import logging
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
 import pandas as pd
 
-from pipelines.config import DataSettings
-from pipelines.data.io import read_table
+from pipelines.config import DataSettings, Settings
+from pipelines.data.batch import Batch
+from pipelines.data.inbox import Inbox, file_digest
+from pipelines.data.io import read_table, write_table
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["monitored", "refused", "failed", "duplicate"]
 
 
 def load_training_data(data: DataSettings) -> tuple[pd.DataFrame, str]:
     """The training frame and a description of its source (file path or generator call)."""
     if data.path:
-        parse = tuple(c for c in (data.timestamp_column,) if c)
-        return read_table(data.path, parse_dates=parse), str(data.path)
+        return read_table(data.path, parse_dates=_dates(data)), str(data.path)
     from pipelines.data.generator import generate_reference
 
     frame = generate_reference(data.demo_rows, seed=data.seed)
     return frame, f"generated:churn-demo(rows={data.demo_rows},seed={data.seed})"
+
+
+def _dates(data: DataSettings) -> tuple[str, ...]:
+    return tuple(c for c in (data.timestamp_column,) if c)
+
+
+def read_batch_file(path: str | Path, data: DataSettings, *, batch_id: str | None = None,
+                    digest: str | None = None) -> Batch:
+    """A batch file (CSV or Parquet) as a :class:`Batch`; its id defaults to the file name."""
+    p = Path(path)
+    return Batch(frame=read_table(p, parse_dates=_dates(data)), batch_id=batch_id or p.stem,
+                 source=str(p), digest=digest, file_name=p.name)
+
+
+@dataclass
+class Pending:
+    """A batch offered by a source: its name, content digest if known, and how to load it."""
+
+    name: str
+    load: Callable[[], Batch]
+    digest: str | None = None
+    handle: object = None
+
+
+class BatchSource(ABC):
+    """An origin of production batches."""
+
+    @abstractmethod
+    def pending(self) -> Iterator[Pending]:
+        """The batches to process now, oldest first (claimed: no other process gets them)."""
+
+    def settle(self, pending: Pending, outcome: Outcome, reason: str = "") -> None:  # noqa: B027
+        """Told how ``pending`` ended; the default keeps nothing."""
+
+
+@dataclass
+class FileSource(BatchSource):
+    """One batch file given on the command line."""
+
+    path: Path
+    data: DataSettings
+    batch_id: str | None = None
+
+    def pending(self) -> Iterator[Pending]:
+        yield Pending(self.path.name, lambda: read_batch_file(self.path, self.data,
+                                                              batch_id=self.batch_id))
+
+
+@dataclass
+class FrameSource(BatchSource):
+    """A frame handed over in Python."""
+
+    frame: pd.DataFrame
+    batch_id: str
+    source: str = "dataframe"
+
+    def pending(self) -> Iterator[Pending]:
+        yield Pending(self.batch_id, lambda: Batch(self.frame, self.batch_id, self.source))
+
+
+@dataclass
+class InboxSource(BatchSource):
+    """Every file in an inbox folder, each exactly once (see :class:`~pipelines.data.inbox.Inbox`).
+
+    Claim by atomic rename; afterwards ``done/``, ``rejected/`` (with the reason) or back to
+    the inbox to be retried. Call only while holding the orchestrator lock: recovery of files
+    left in ``.processing/`` by a crashed run assumes nobody else is processing.
+    """
+
+    root: Path
+    data: DataSettings
+    inbox: Inbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inbox = Inbox(self.root)
+
+    def pending(self) -> Iterator[Pending]:
+        self.inbox.recover()
+        for path in self.inbox.pending():
+            claimed = self.inbox.claim(path)
+            if claimed is None:
+                continue
+            digest = file_digest(claimed)
+            yield Pending(path.name, lambda c=claimed, d=digest: read_batch_file(
+                c, self.data, digest=d), digest=digest, handle=claimed)
+
+    def settle(self, pending: Pending, outcome: Outcome, reason: str = "") -> None:
+        claimed = pending.handle
+        assert isinstance(claimed, Path)
+        if outcome == "refused":
+            moved = self.inbox.reject(claimed, reason)
+            logger.error("Batch %s refused, moved to %s: %s", pending.name, moved, reason)
+        elif outcome == "failed":
+            self.inbox.release(claimed)
+            logger.error("Batch %s failed; left in the inbox to retry", pending.name)
+        else:
+            self.inbox.complete(claimed)
+
+
+def simulate_frame(scenario: str, *, rows: int, seed: int | None = None,
+                   start_time: pd.Timestamp | None = None) -> pd.DataFrame:
+    """A batch of ``scenario``; without a seed, one derived from the clock (a new sample)."""
+    from pipelines.data.generator import generate_batch
+
+    if seed is None:
+        seed = zlib.crc32(datetime.now(UTC).isoformat().encode()) % 100_000
+    return generate_batch(scenario, rows, seed, start_time=start_time)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+@dataclass
+class SimulatedSource(BatchSource):
+    """One batch from the demo generator, in memory (nothing is written and read back)."""
+
+    scenario: str
+    rows: int = 5000
+    seed: int | None = None
+    start_time: pd.Timestamp | None = None
+
+    def pending(self) -> Iterator[Pending]:
+        batch_id = f"production_batch_{_stamp()}"
+
+        def load() -> Batch:
+            frame = simulate_frame(self.scenario, rows=self.rows, seed=self.seed,
+                                   start_time=self.start_time)
+            logger.info("Simulated %s batch of %d rows (%s)", self.scenario, self.rows, batch_id)
+            return Batch(frame, batch_id, f"simulated:{self.scenario}(rows={self.rows},"
+                                          f"seed={self.seed})")
+
+        yield Pending(batch_id, load)
+
+
+def write_simulated_batch(settings: Settings, scenario: str, *, rows: int = 5000,
+                          seed: int | None = None, out_dir: Path | None = None,
+                          with_labels: bool = True) -> Path:
+    """Write a simulated batch as ``production_batch_<UTC timestamp>.csv``; returns its path."""
+    frame = simulate_frame(scenario, rows=rows, seed=seed)
+    if not with_labels:
+        frame = frame.drop(columns=[settings.data.target])
+    path = (out_dir or settings.paths.output) / f"production_batch_{_stamp()}.csv"
+    write_table(frame, path)
+    logger.info("Simulated %s batch of %d rows -> %s", scenario, rows, path)
+    return path

@@ -1,5 +1,5 @@
 """Alert rules: findings in, alerts with severity out, plus the health status and the
-retraining recommendation. Pure; thresholds come from :class:`MonitoringSettings`."""
+retraining recommendation. Pure; thresholds come from the :class:`MonitoringPolicy`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pipelines.config import MonitoringSettings
 from pipelines.monitoring.performance import ConceptDriftFinding
+from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.quality import QualityReport
 from pipelines.stats import FeatureDrift
 
@@ -49,7 +49,9 @@ class ScoreDrift:
 
 
 @dataclass(frozen=True)
-class Decision:
+class HealthVerdict:
+    """The batch's alerts, its status and whether retraining is recommended (and why)."""
+
     alerts: tuple[Alert, ...]
     status: Status
     retraining_recommended: bool
@@ -65,33 +67,36 @@ def evaluate_alerts(
     target_drift: ScoreDrift | None,
     concept: ConceptDriftFinding | None,
     quality: QualityReport,
-    settings: MonitoringSettings,
-) -> Decision:
+    policy: MonitoringPolicy,
+) -> HealthVerdict:
     alerts: list[Alert] = []
     auc = (performance or {}).get("roc_auc", math.nan)
-    if performance is not None and math.isfinite(auc) and auc < settings.roc_auc_floor:
-        alerts.append(Alert("performance", "critical", auc, settings.roc_auc_floor,
-                            f"ROC-AUC {auc:.3f} is below the floor {settings.roc_auc_floor:.2f}"))
+    floor = policy.roc_auc
+    if performance is not None and floor.breached(auc):
+        alerts.append(Alert("performance", "critical", auc, floor.limit,
+                            f"ROC-AUC {auc:.3f} is below the floor {floor.limit:.2f}"))
+    level = policy.drift.p_value
     drifted = [f for f in feature_drift if f.drifted]
     for f in drifted:
         alerts.append(Alert(
-            "feature_drift", "warning", f.pvalue_adjusted, settings.drift_p_value,
+            "feature_drift", "warning", f.pvalue_adjusted, level,
             f"{f.feature}: {f.test} p={f.pvalue:.2e} (adjusted {f.pvalue_adjusted:.2e}, "
-            f"{settings.correction}) < {settings.drift_p_value}, {f.effect_name}="
-            f"{f.effect_size:.3f}", (f.feature,)))
-    if drift_share > settings.drift_share:
+            f"{policy.drift.correction}) < {level}, {f.effect_name}={f.effect_size:.3f}",
+            (f.feature,)))
+    if policy.drift_share.breached(drift_share):
+        limit = policy.drift_share.limit
         alerts.append(Alert(
-            "drift_share", "critical", drift_share, settings.drift_share,
+            "drift_share", "critical", drift_share, limit,
             f"{len(drifted)} of {len(feature_drift)} features drifted ({drift_share:.0%}) > "
-            f"{settings.drift_share:.0%}", tuple(f.feature for f in drifted)))
+            f"{limit:.0%}", tuple(f.feature for f in drifted)))
     if prediction_drift is not None and prediction_drift.drifted:
         alerts.append(Alert(
-            "prediction_drift", "warning", prediction_drift.pvalue, settings.drift_p_value,
+            "prediction_drift", "warning", prediction_drift.pvalue, policy.prediction_drift.p_value,
             f"model scores drifted: KS p={prediction_drift.pvalue:.2e}, "
             f"PSI={prediction_drift.effect_size:.3f}"))
     if target_drift is not None and target_drift.drifted:
         alerts.append(Alert(
-            "target_drift", "warning", target_drift.pvalue, settings.drift_p_value,
+            "target_drift", "warning", target_drift.pvalue, policy.target_drift.p_value,
             f"label distribution drifted: chi-square p={target_drift.pvalue:.2e}, "
             f"Cramér's V={target_drift.effect_size:.3f}"))
     if concept is not None and concept.detected:
@@ -110,5 +115,5 @@ def evaluate_alerts(
     elif alerts:
         status = "warning"
     reasons = tuple(a.message for a in alerts if a.rule in RETRAINING_RULES)
-    return Decision(alerts=tuple(alerts), status=status,
-                    retraining_recommended=bool(reasons), reasons=reasons)
+    return HealthVerdict(alerts=tuple(alerts), status=status,
+                         retraining_recommended=bool(reasons), reasons=reasons)

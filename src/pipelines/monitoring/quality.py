@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config import MonitoringSettings
-from pipelines.data.schema import FeatureSchema
+from pipelines.data.batch import PreparedBatch
+from pipelines.monitoring.policy import QualityPolicy
 from pipelines.stats import ReferenceProfile
 
 
@@ -84,50 +84,50 @@ def _categorical_quality(name: str, values: pd.Series, known: tuple[str, ...],
                          unseen_categories=tuple(str(c) for c in unseen.index[:20]))
 
 
-def check_quality(batch: pd.DataFrame, schema: FeatureSchema, profile: ReferenceProfile,
-                  thresholds: MonitoringSettings) -> QualityReport:
-    """Quality of ``batch`` (which must hold the schema's feature columns)."""
+def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
+                  policy: QualityPolicy) -> QualityReport:
+    """Quality of a prepared ``batch`` against the reference ``profile``."""
+    schema = batch.schema
     columns: list[ColumnQuality] = []
     issues: list[QualityIssue] = []
     for name in schema.numeric:
         ref = profile.numeric[name]
-        col = batch[name]
-        if not pd.api.types.is_numeric_dtype(col):
-            issues.append(QualityIssue(name, "dtype", 1.0, 0.0,
-                                       f"expected numeric, got {col.dtype}"))
-            col = pd.to_numeric(col, errors="coerce")
-        columns.append(_numeric_quality(name, col.to_numpy(dtype=np.float64, na_value=np.nan),
-                                        ref.min, ref.max, ref.missing_share))
+        dtype = batch.frame[name].dtype
+        if not pd.api.types.is_numeric_dtype(dtype):
+            issues.append(QualityIssue(name, "dtype", 1.0, 0.0, f"expected numeric, got {dtype}"))
+        columns.append(_numeric_quality(name, batch.numeric[name], ref.min, ref.max,
+                                        ref.missing_share))
     for name in schema.categorical:
         ref_c = profile.categorical[name]
         total = ref_c.n + ref_c.n_missing
-        columns.append(_categorical_quality(name, batch[name], ref_c.categories,
+        columns.append(_categorical_quality(name, batch.categorical[name], ref_c.categories,
                                             ref_c.n_missing / total if total else 0.0))
     for c in columns:
         increase = c.missing_share - c.reference_missing_share
-        if increase > thresholds.max_missing_share_increase:
+        if policy.missing_share_increase.breached(increase):
             issues.append(QualityIssue(
                 c.column, "missing_values", c.missing_share,
-                c.reference_missing_share + thresholds.max_missing_share_increase,
+                c.reference_missing_share + policy.missing_share_increase.limit,
                 f"{c.missing_share:.1%} missing vs {c.reference_missing_share:.1%} in reference"))
-        if c.out_of_range_share is not None and c.out_of_range_share > thresholds.max_out_of_range_share:
+        if c.out_of_range_share is not None and policy.out_of_range_share.breached(
+                c.out_of_range_share):
             ref = profile.numeric[c.column]
             issues.append(QualityIssue(
-                c.column, "out_of_range", c.out_of_range_share, thresholds.max_out_of_range_share,
+                c.column, "out_of_range", c.out_of_range_share, policy.out_of_range_share.limit,
                 f"{c.out_of_range_share:.1%} of values outside reference range "
                 f"[{ref.min:g}, {ref.max:g}]"))
-        if (c.unseen_category_share is not None
-                and c.unseen_category_share > thresholds.max_unseen_category_share):
+        if c.unseen_category_share is not None and policy.unseen_category_share.breached(
+                c.unseen_category_share):
             issues.append(QualityIssue(
                 c.column, "unseen_categories", c.unseen_category_share,
-                thresholds.max_unseen_category_share,
+                policy.unseen_category_share.limit,
                 f"{c.unseen_category_share:.1%} of rows hold categories never seen in reference: "
                 + ", ".join(c.unseen_categories[:5])))
     duplicates = 0
-    if schema.id_column and schema.id_column in batch.columns:
-        duplicates = int(batch[schema.id_column].duplicated().sum())
+    if schema.id_column and schema.id_column in batch.frame.columns:
+        duplicates = int(batch.frame[schema.id_column].duplicated().sum())
         if duplicates:
             issues.append(QualityIssue(schema.id_column, "duplicate_ids", float(duplicates), 0.0,
                                        f"{duplicates} duplicated id(s)"))
-    return QualityReport(n_rows=len(batch), columns=tuple(columns), issues=tuple(issues),
+    return QualityReport(n_rows=batch.n_rows, columns=tuple(columns), issues=tuple(issues),
                          duplicate_ids=duplicates)

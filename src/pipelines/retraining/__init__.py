@@ -1,7 +1,8 @@
-"""Safe retraining: the promotion gate and the retraining data set (pure, no MLflow).
+"""Safe retraining, pure (no MLflow): candidate models, training, the retraining data set, the
+promotion gate and the cooldown.
 
 The MLflow side (collect labelled batches, train, log, register, promote) lives in
-:mod:`pipelines.trigger_retraining`; undoing a promotion in :mod:`pipelines.rollback`.
+:mod:`pipelines.workflows.retrain`; undoing a promotion in :mod:`pipelines.workflows.rollback`.
 """
 
 from pipelines.retraining.dataset import (
@@ -13,16 +14,18 @@ from pipelines.retraining.dataset import (
     train_validation_split,
     validate_training_data,
 )
-from pipelines.retraining.gate import MARGIN_MODES, GateDecision, MarginMode, PromotionGate
+from pipelines.retraining.cooldown import CooldownCheck, check_cooldown
+from pipelines.retraining.gate import GateDecision, MarginMode, PromotionGate
 
 __all__ = [
-    "MARGIN_MODES",
+    "CooldownCheck",
     "ORIGIN_COLUMN",
     "REFERENCE_ORIGIN",
     "GateDecision",
     "MarginMode",
     "PromotionGate",
     "assemble_training_data",
+    "check_cooldown",
     "holdout_split",
     "refresh_categories",
     "train_validation_split",

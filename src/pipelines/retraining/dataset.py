@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 
 from pipelines.config import RetrainingSettings, TrainingSettings
 from pipelines.data.schema import FeatureSchema
+from pipelines.constraints import OPEN_UNIT, validate_params
 from pipelines.errors import ConfigError, RetrainingRefused
 
 logger = logging.getLogger(__name__)
@@ -216,12 +217,7 @@ def validate_training_data(frame: pd.DataFrame, schema: FeatureSchema,
 
 
 def _check_fraction(fraction: float) -> None:
-    ok = isinstance(fraction, int | float) and not isinstance(fraction, bool)
-    if not ok or not math.isfinite(fraction) or not 0.0 < fraction < 1.0:
-        raise ConfigError(
-            "The 'fraction' parameter of holdout_split must be a number strictly between 0 "
-            f"and 1. Got {fraction!r} instead."
-        )
+    validate_params("holdout_split", {"fraction": [OPEN_UNIT]}, {"fraction": fraction})
 
 
 def _holdout_pool(frame: pd.DataFrame) -> tuple[np.ndarray, str]:

@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from numbers import Real
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal
 
-from pipelines.errors import ConfigError, DataError
+from pipelines.constraints import (
+    MARGIN,
+    MARGIN_MODES,
+    Constraint,
+    Interval,
+    Options,
+    message,
+    validate_object,
+)
+from pipelines.errors import DataError
 
 MarginMode = Literal["absolute", "relative"]
-MARGIN_MODES: tuple[str, ...] = get_args(MarginMode)
+#: A ROC-AUC handed to the gate: in [0, 1], or NaN (undefined on a one-class holdout).
+AUC = Interval(float, 0.0, 1.0)
 #: Differences below this are float noise: ``0.8 + 0.01`` must equal ``0.81``, so a candidate
 #: at exactly the required AUC is *not* promoted whatever the rounding of the sum.
 FLOAT_TOLERANCE: float = 1e-12
@@ -42,10 +51,6 @@ class GateDecision:
         return asdict(self)
 
 
-def _is_real(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
 @dataclass(frozen=True)
 class PromotionGate:
     """Promote a candidate only if its ROC-AUC beats the champion's by more than ``margin``.
@@ -57,18 +62,13 @@ class PromotionGate:
     margin: float
     mode: MarginMode = "absolute"
 
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "margin": [MARGIN],
+        "mode": [Options(MARGIN_MODES)],
+    }
+
     def __post_init__(self) -> None:
-        if not (_is_real(self.margin) and math.isfinite(self.margin)
-                and 0.0 <= self.margin < 1.0):
-            raise ConfigError(
-                "The 'margin' parameter of PromotionGate must be a finite number in [0, 1). "
-                f"Got {self.margin!r} instead."
-            )
-        if self.mode not in MARGIN_MODES:
-            raise ConfigError(
-                "The 'mode' parameter of PromotionGate must be one of "
-                f"{', '.join(map(repr, MARGIN_MODES))}. Got {self.mode!r} instead."
-            )
+        validate_object(self, self._parameter_constraints)
 
     def required_auc(self, champion_auc: float) -> float:
         """The AUC a candidate must exceed (strictly) to replace a champion at ``champion_auc``."""
@@ -108,9 +108,9 @@ class PromotionGate:
 
 def _check_auc(name: str, value: object) -> float:
     """A ROC-AUC in [0, 1] or NaN; anything else is a caller's bug worth a clear error."""
-    if not _is_real(value):
-        raise DataError(f"{name} must be a number in [0, 1] or NaN. Got {value!r} instead.")
-    out = float(value)  # type: ignore[arg-type]
-    if not math.isnan(out) and not 0.0 <= out <= 1.0:
-        raise DataError(f"{name} must be a number in [0, 1] or NaN. Got {value!r} instead.")
-    return out
+    if isinstance(value, float) and math.isnan(value):
+        return value
+    if not AUC.is_satisfied_by(value):
+        raise DataError(message(name, "PromotionGate.decide", "a float in the range [0, 1] or "
+                                "NaN", value))
+    return float(value)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""Drift statistics: per-feature tests against a reference profile fitted once."""
+"""Pure statistics: drift tests against a reference profile fitted once, registered drift
+statistics, classification metrics."""
 
 from pipelines.stats.drift import (
     KS_EXACT_MAX_N,
@@ -30,7 +31,19 @@ from pipelines.stats.profile import (
     compute_feature_drift,
     fit_reference_profile,
     load_profile,
+    read_profile,
     save_profile,
+)
+from pipelines.stats.methods import (
+    CategoricalSample,
+    CategoricalStatistic,
+    DriftStatistic,
+    NumericSample,
+    NumericStatistic,
+    StatisticResult,
+    get_statistic,
+    register_statistic,
+    statistic_names,
 )
 
 __all__ = [
@@ -41,6 +54,16 @@ __all__ = [
     "PROFILE_FORMAT_VERSION",
     "PSI_EPSILON",
     "CategoricalReference",
+    "CategoricalSample",
+    "CategoricalStatistic",
+    "DriftStatistic",
+    "NumericSample",
+    "NumericStatistic",
+    "StatisticResult",
+    "get_statistic",
+    "read_profile",
+    "register_statistic",
+    "statistic_names",
     "ChiSquareResult",
     "ColumnSource",
     "DriftThresholds",

@@ -16,30 +16,42 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
-from numbers import Real
-from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import numpy as np
 
+from pipelines.constraints import (
+    CORRECTIONS,
+    NON_NEGATIVE,
+    OPEN_UNIT,
+    UNIT,
+    Constraint,
+    Options,
+    validate_object,
+)
+from pipelines.data.io import atomic_write
 from pipelines.errors import ConfigError, DataError, SchemaError
 from pipelines.stats.drift import (
-    PVALUE_CORRECTIONS,
     CategoricalReference,
     NumericReference,
     PValueCorrection,
     adjust_pvalues,
-    chi2_test,
-    compare_numeric,
     fit_categorical_reference,
     fit_numeric_reference,
+)
+from pipelines.stats.methods import (
+    KINDS,
+    CategoricalSample,
+    Kind,
+    NumericSample,
+    get_statistic,
+    statistic_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,37 +83,51 @@ class ReferenceProfile:
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """When a feature counts as drifted.
+    """When a feature counts as drifted, and which further statistics are reported.
 
-    ``p_value``: level for the adjusted p-values, in (0, 1). ``correction``: multiple-testing
-    adjustment across the features of one call. ``min_psi`` (>= 0) and ``min_cramers_v``
-    (in [0, 1]): minimum effect size for numeric / categorical features.
+    ``p_value``: level for the adjusted p-values. ``correction``: multiple-testing adjustment
+    across the features of one call. ``min_psi`` and ``min_cramers_v``: minimum effect size
+    for numeric / categorical features. ``numeric_statistics`` / ``categorical_statistics``:
+    further registered statistics (names or ``module:Class``, see
+    :mod:`pipelines.stats.methods`) computed for every feature of that kind.
     """
 
     p_value: float = 0.05
     correction: PValueCorrection = "bh"
     min_psi: float = 0.1
     min_cramers_v: float = 0.1
+    numeric_statistics: tuple[str, ...] = ("wasserstein",)
+    categorical_statistics: tuple[str, ...] = ()
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "p_value": [OPEN_UNIT],
+        "correction": [Options(CORRECTIONS)],
+        "min_psi": [NON_NEGATIVE],
+        "min_cramers_v": [UNIT],
+    }
 
     def __post_init__(self) -> None:
-        _require(_is_real(self.p_value) and 0.0 < self.p_value < 1.0,
-                 "p_value", self.p_value, "a number strictly between 0 and 1")
-        _require(self.correction in PVALUE_CORRECTIONS,
-                 "correction", self.correction, f"one of {PVALUE_CORRECTIONS}")
-        _require(_is_real(self.min_psi) and self.min_psi >= 0.0,
-                 "min_psi", self.min_psi, "a finite number >= 0")
-        _require(_is_real(self.min_cramers_v) and 0.0 <= self.min_cramers_v <= 1.0,
-                 "min_cramers_v", self.min_cramers_v, "a number between 0 and 1")
+        validate_object(self, self._parameter_constraints)
+        object.__setattr__(self, "numeric_statistics", tuple(self.numeric_statistics))
+        object.__setattr__(self, "categorical_statistics", tuple(self.categorical_statistics))
+        for kind in KINDS:  # unknown names fail here, not in the middle of a batch
+            for ref in self.statistics(kind):
+                get_statistic(kind, ref)
+
+    def statistics(self, kind: Kind) -> tuple[str, ...]:
+        """The extra statistics of ``kind``, verdict statistics excluded."""
+        listed = self.numeric_statistics if kind == "numeric" else self.categorical_statistics
+        return tuple(s for s in listed if s not in VERDICT_STATISTICS[kind])
+
+    def effect_floor(self, kind: Kind) -> float:
+        return self.min_psi if kind == "numeric" else self.min_cramers_v
 
 
-def _is_real(value: object) -> bool:
-    """A finite real number (bools excluded)."""
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _require(ok: bool, name: str, value: object, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"DriftThresholds.{name} must be {allowed}, got {value!r}")
+#: The (test, effect) statistics that make each kind's verdict.
+VERDICT_STATISTICS: dict[Kind, tuple[str, str]] = {
+    "numeric": ("ks", "psi"),
+    "categorical": ("chi2", "cramers_v"),
+}
 
 
 @dataclass(frozen=True)
@@ -109,23 +135,28 @@ class FeatureDrift:
     """Drift verdict of one feature for one batch.
 
     ``test`` is ``"ks"`` (numeric) or ``"chi2"`` (categorical); ``effect_size`` is the PSI or
-    Cramér's V; ``wasserstein`` is the Wasserstein-1 distance over the reference std (numeric
-    only). ``n_reference`` / ``n_current`` count the observations entering the test: finite
-    values for numeric features, all rows (missing is a category) for categorical ones.
+    Cramér's V; ``statistics`` holds the further configured statistics by name (numeric
+    features: ``wasserstein``, the Wasserstein-1 distance over the reference std, by default).
+    ``n_reference`` / ``n_current`` count the observations entering the test: finite values
+    for numeric features, all rows (missing is a category) for categorical ones.
     """
 
     feature: str
     kind: Literal["numeric", "categorical"]
-    test: Literal["ks", "chi2"]
+    test: str
     statistic: float
     pvalue: float
     pvalue_adjusted: float
     effect_size: float
-    effect_name: Literal["psi", "cramers_v"]
-    wasserstein: float | None
+    effect_name: str
     drifted: bool
     n_reference: int
     n_current: int
+    statistics: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def wasserstein(self) -> float | None:
+        return self.statistics.get("wasserstein")
 
 
 # --------------------------------------------------------------------------- columns
@@ -230,34 +261,41 @@ def compute_feature_drift(
     if n_rows == 0 and (numeric_data or categorical_data):
         logger.warning("current batch has no rows: no feature can be tested for drift")
     tasks: list[Callable[[], FeatureDrift]] = [
-        *(partial(_numeric_drift, profile.numeric[name], values)
+        *(partial(_numeric_drift, profile.numeric[name], values,
+                  thresholds.statistics("numeric"))
           for name, values in numeric_data.items()),
-        *(partial(_categorical_drift, profile.categorical[name], values)
+        *(partial(_categorical_drift, profile.categorical[name], values,
+                  thresholds.statistics("categorical"))
           for name, values in categorical_data.items()),
     ]
     return _adjust(_run_in_order(tasks, n_rows * len(tasks)), thresholds)
 
 
-def _numeric_drift(ref: NumericReference, values: np.ndarray) -> FeatureDrift:
-    """KS / PSI / Wasserstein of one numeric feature, before p-value adjustment."""
-    result = compare_numeric(ref, values)
+def _feature_drift(kind: Kind, ref: Any, sample: Any, extra: Sequence[str],
+                   n_reference: int) -> FeatureDrift:
+    """Test, effect and extra statistics of one feature, before p-value adjustment."""
+    test_name, effect_name = VERDICT_STATISTICS[kind]
+    test = get_statistic(kind, test_name).compute(ref, sample)  # type: ignore[attr-defined]
+    effect = get_statistic(kind, effect_name).compute(ref, sample)  # type: ignore[attr-defined]
+    statistics = {statistic_key(name): get_statistic(kind, name).compute(  # type: ignore[attr-defined]
+        ref, sample).value for name in extra}
+    pvalue = 1.0 if test.pvalue is None else test.pvalue
     return FeatureDrift(
-        feature=ref.name, kind="numeric", test="ks",
-        statistic=result.ks.statistic, pvalue=result.ks.pvalue, pvalue_adjusted=result.ks.pvalue,
-        effect_size=result.psi, effect_name="psi", wasserstein=result.wasserstein_normalised,
-        drifted=False, n_reference=ref.n, n_current=result.n_current,
+        feature=ref.name, kind=kind, test=test_name, statistic=test.value, pvalue=pvalue,
+        pvalue_adjusted=pvalue, effect_size=effect.value, effect_name=effect_name,
+        drifted=False, n_reference=n_reference, n_current=sample.n, statistics=statistics,
     )
 
 
-def _categorical_drift(ref: CategoricalReference, values: np.ndarray) -> FeatureDrift:
-    """Chi-square / Cramér's V of one categorical feature, before p-value adjustment."""
-    result = chi2_test(ref, values)
-    return FeatureDrift(
-        feature=ref.name, kind="categorical", test="chi2",
-        statistic=result.statistic, pvalue=result.pvalue, pvalue_adjusted=result.pvalue,
-        effect_size=result.cramers_v, effect_name="cramers_v", wasserstein=None,
-        drifted=False, n_reference=ref.n + ref.n_missing, n_current=len(values),
-    )
+def _numeric_drift(ref: NumericReference, values: np.ndarray,
+                   extra: Sequence[str]) -> FeatureDrift:
+    return _feature_drift("numeric", ref, NumericSample.prepare(ref, values), extra, ref.n)
+
+
+def _categorical_drift(ref: CategoricalReference, values: Any,
+                       extra: Sequence[str]) -> FeatureDrift:
+    return _feature_drift("categorical", ref, CategoricalSample.prepare(values), extra,
+                          ref.n + ref.n_missing)
 
 
 def _adjust(drifts: list[FeatureDrift], thresholds: DriftThresholds) -> list[FeatureDrift]:
@@ -265,10 +303,10 @@ def _adjust(drifts: list[FeatureDrift], thresholds: DriftThresholds) -> list[Fea
     if not drifts:
         return []
     adjusted = adjust_pvalues(np.array([d.pvalue for d in drifts]), thresholds.correction)
-    floors = {"numeric": thresholds.min_psi, "categorical": thresholds.min_cramers_v}
     return [
         replace(d, pvalue_adjusted=float(p),
-                drifted=bool(p < thresholds.p_value and d.effect_size >= floors[d.kind]))
+                drifted=bool(p < thresholds.p_value
+                              and d.effect_size >= thresholds.effect_floor(d.kind)))
         for d, p in zip(drifts, adjusted, strict=True)
     ]
 
@@ -276,11 +314,13 @@ def _adjust(drifts: list[FeatureDrift], thresholds: DriftThresholds) -> list[Fea
 # --------------------------------------------------------------------------- persistence
 
 
-def save_profile(profile: ReferenceProfile, path: str | os.PathLike[str]) -> None:
+def save_profile(profile: ReferenceProfile, path: str | os.PathLike[str],
+                 extra: Mapping[str, Any] | None = None) -> None:
     """Write the profile to one .npz file (no pickle), atomically, at exactly ``path``.
 
     Arrays are stored per feature index (``num{i}_*``, ``cat{i}_*``); names and scalars go in
-    a JSON string ``metadata`` with ``format_version``.
+    a JSON string ``metadata`` with ``format_version``, and ``extra`` (JSON-safe) beside them
+    (read back by :func:`read_profile`).
     """
     arrays: dict[str, np.ndarray] = {}
     numeric_meta: list[dict[str, Any]] = []
@@ -296,16 +336,15 @@ def save_profile(profile: ReferenceProfile, path: str | os.PathLike[str]) -> Non
         arrays[f"cat{i}_counts"] = np.asarray(cat.counts)
         categorical_meta.append({"name": cat.name, "n_missing": cat.n_missing})
     metadata = {"format_version": PROFILE_FORMAT_VERSION, "n_rows": profile.n_rows,
-                "numeric": numeric_meta, "categorical": categorical_meta}
+                "numeric": numeric_meta, "categorical": categorical_meta,
+                "extra": dict(extra or {})}
     arrays["metadata"] = np.array(json.dumps(metadata, allow_nan=False))
-    target = Path(path)
-    unfinished = target.with_name(target.name + ".partial")
-    try:
-        with open(unfinished, "wb") as handle:
+
+    def write(tmp: Any) -> None:
+        with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-        os.replace(unfinished, target)
-    finally:
-        unfinished.unlink(missing_ok=True)
+
+    target = atomic_write(path, write)
     logger.info("saved reference profile (%d features) to %s", len(numeric_meta) +
                 len(categorical_meta), target)
 
@@ -315,6 +354,11 @@ def load_profile(path: str | os.PathLike[str]) -> ReferenceProfile:
 
     Raises DataError if the file is missing, unreadable or of another format version.
     """
+    return read_profile(path)[0]
+
+
+def read_profile(path: str | os.PathLike[str]) -> tuple[ReferenceProfile, dict[str, Any]]:
+    """The profile written by :func:`save_profile` and the ``extra`` metadata saved with it."""
     try:
         with np.load(path, allow_pickle=False) as data:
             metadata = json.loads(str(data["metadata"]))
@@ -342,8 +386,9 @@ def load_profile(path: str | os.PathLike[str]) -> ReferenceProfile:
         if isinstance(exc, DataError):
             raise
         raise DataError(f"cannot read reference profile {path}: {exc!r}") from exc
-    return ReferenceProfile(
+    profile = ReferenceProfile(
         numeric={ref.name: ref for ref in numeric},
         categorical={ref.name: ref for ref in categorical},
         n_rows=int(metadata["n_rows"]),
     )
+    return profile, dict(metadata.get("extra") or {})

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.data.io import SUPPORTED_SUFFIXES
+from pipelines.data.io import SUPPORTED_SUFFIXES, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Inbox:
 
     def reject(self, path: Path, reason: str) -> Path:
         moved = self._move(path, self.rejected)
-        moved.with_name(moved.name + ".reason.txt").write_text(reason + "\n")
+        atomic_write_text(moved.with_name(moved.name + ".reason.txt"), reason + "\n")
         return moved
 
     def release(self, path: Path) -> Path:

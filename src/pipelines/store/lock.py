@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pipelines.store.client import Store
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,10 +57,11 @@ def _current(client: MlflowClient, name: str) -> tuple[str, float] | None:
 
 
 @contextmanager
-def registry_lock(client: MlflowClient, name: str, *, timeout: float = 0.0,
+def registry_lock(store: Store, name: str, *, timeout: float = 0.0,
                   stale_after: float = 6 * 3600, poll: float = 1.0) -> Iterator[LockInfo]:
     """Hold ``name`` for the ``with`` block; yields ``LockInfo(acquired=False)`` if another
     holder keeps it beyond ``timeout`` seconds (the caller then skips and says so)."""
+    client = store.client
     deadline = time.monotonic() + timeout
     while True:
         if _try_create(client, name):

@@ -14,8 +14,8 @@ from sklearn.model_selection import train_test_split
 from pipelines.config import TrainingSettings
 from pipelines.data.schema import FeatureSchema, binary_target
 from pipelines.errors import DataError
-from pipelines.metrics import classification_metrics
-from pipelines.models import FittedCandidate, fit_candidate, positive_scores
+from pipelines.retraining.candidates import FittedCandidate, fit_candidate, positive_scores
+from pipelines.stats.classification import classification_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,96 @@
+"""The monitoring policy: every threshold a batch is judged by, as objects built once from the
+configuration (no rule compares against the settings object inline).
+
+A :class:`Threshold` knows its limit, which side of it is bad, and how to say so; a
+:class:`ScoreDriftRule` is a two-sample test's level plus an effect-size floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pipelines.config import MonitoringSettings
+from pipelines.stats import DriftThresholds
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A limit; ``bad`` says which side of it raises an alert (strictly beyond the limit)."""
+
+    limit: float
+    bad: Literal["below", "above"]
+    name: str = ""
+
+    def breached(self, value: float) -> bool:
+        """True when ``value`` lies on the bad side (NaN never breaches)."""
+        if value != value:  # NaN
+            return False
+        return value < self.limit if self.bad == "below" else value > self.limit
+
+    def describe(self, fmt: str = "g") -> str:
+        side = "below" if self.bad == "below" else "above"
+        return f"{side} {self.limit:{fmt}}"
+
+
+@dataclass(frozen=True)
+class ScoreDriftRule:
+    """One column's drift (scores, labels): adjusted for nothing, significant below
+    ``p_value`` and large enough at ``min_effect``."""
+
+    p_value: float
+    min_effect: float
+
+    def drifted(self, pvalue: float, effect: float) -> bool:
+        return pvalue < self.p_value and effect >= self.min_effect
+
+
+@dataclass(frozen=True)
+class QualityPolicy:
+    missing_share_increase: Threshold
+    out_of_range_share: Threshold
+    unseen_category_share: Threshold
+
+
+@dataclass(frozen=True)
+class MonitoringPolicy:
+    """Everything :func:`~pipelines.monitoring.engine.evaluate_batch` judges a batch by."""
+
+    drift: DriftThresholds
+    roc_auc: Threshold
+    drift_share: Threshold
+    prediction_drift: ScoreDriftRule
+    target_drift: ScoreDriftRule
+    concept_drift_auc_drop: float
+    quality: QualityPolicy
+    decision_threshold: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: MonitoringSettings,
+                      decision_threshold: float = 0.5) -> MonitoringPolicy:
+        return cls(
+            drift=drift_thresholds(settings),
+            roc_auc=Threshold(settings.roc_auc_floor, "below", "ROC-AUC floor"),
+            drift_share=Threshold(settings.drift_share, "above", "drifted-feature share"),
+            prediction_drift=ScoreDriftRule(settings.drift_p_value, settings.prediction_min_psi),
+            target_drift=ScoreDriftRule(settings.drift_p_value, settings.target_min_cramers_v),
+            concept_drift_auc_drop=settings.concept_drift_auc_drop,
+            quality=QualityPolicy(
+                missing_share_increase=Threshold(settings.max_missing_share_increase, "above",
+                                                 "missing-share increase"),
+                out_of_range_share=Threshold(settings.max_out_of_range_share, "above",
+                                             "out-of-range share"),
+                unseen_category_share=Threshold(settings.max_unseen_category_share, "above",
+                                                "unseen-category share"),
+            ),
+            decision_threshold=decision_threshold,
+        )
+
+
+def drift_thresholds(settings: MonitoringSettings) -> DriftThresholds:
+    """The per-feature drift verdict's thresholds and the configured extra statistics."""
+    return DriftThresholds(
+        p_value=settings.drift_p_value, correction=settings.correction,  # type: ignore[arg-type]
+        min_psi=settings.min_psi, min_cramers_v=settings.min_cramers_v,
+        numeric_statistics=settings.numeric_statistics,
+        categorical_statistics=settings.categorical_statistics)

@@ -1,0 +1,128 @@
+"""The monitoring verdict of one batch, and its numbers as metric names. Pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipelines.data.io import to_jsonable
+from pipelines.monitoring.alerts import Alert, HealthVerdict, ScoreDrift
+from pipelines.monitoring.performance import ConceptDriftFinding
+from pipelines.monitoring.quality import QualityReport
+from pipelines.stats import FeatureDrift
+
+_KEY_SAFE = re.compile(r"[^0-9A-Za-z_\-. /]")
+
+
+def safe_name(part: str) -> str:
+    """``part`` with characters MLflow refuses in metric keys and artifact names replaced."""
+    return _KEY_SAFE.sub("_", part)
+
+
+def metric_key(*parts: str) -> str:
+    """A metric key from parts, ``/``-joined (grouped in the MLflow UI), at most 250 chars."""
+    return "/".join(safe_name(p) for p in parts)[:250]
+
+
+@dataclass(frozen=True)
+class MonitoringReport:
+    batch_id: str
+    n_rows: int
+    has_labels: bool
+    created_at: str
+    performance: dict[str, float] | None
+    baseline: dict[str, float]
+    feature_drift: tuple[FeatureDrift, ...]
+    drift_share: float
+    prediction_drift: ScoreDrift
+    target_drift: ScoreDrift | None
+    concept_drift: ConceptDriftFinding | None
+    quality: QualityReport
+    verdict: HealthVerdict
+    settings: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def drifted_features(self) -> tuple[str, ...]:
+        return tuple(f.feature for f in self.feature_drift if f.drifted)
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        return self.verdict.alerts
+
+    @property
+    def retraining_recommended(self) -> bool:
+        return self.verdict.retraining_recommended
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as strict-JSON data (NaN/inf become null)."""
+        return to_jsonable({
+            "batch_id": self.batch_id,
+            "created_at": self.created_at,
+            "n_rows": self.n_rows,
+            "has_labels": self.has_labels,
+            "status": self.status,
+            "retraining_recommended": self.retraining_recommended,
+            "retraining_reasons": list(self.verdict.reasons),
+            "alerts": [a.to_dict() for a in self.alerts],
+            "performance": self.performance,
+            "baseline": self.baseline,
+            "drift": {
+                "drift_share": self.drift_share,
+                "n_drifted_features": len(self.drifted_features),
+                "n_features": len(self.feature_drift),
+                "drifted_features": list(self.drifted_features),
+                "features": [asdict(f) for f in self.feature_drift],
+            },
+            "prediction_drift": self.prediction_drift.to_dict(),
+            "target_drift": self.target_drift.to_dict() if self.target_drift else None,
+            "concept_drift": self.concept_drift.to_dict() if self.concept_drift else None,
+            "data_quality": self.quality.to_dict(),
+            "settings": self.settings,
+            "context": self.context,
+        })
+
+
+def report_metrics(report: MonitoringReport) -> dict[str, float]:
+    """Every number of the report as MLflow metric names and values (finite values only)."""
+    m: dict[str, float | None] = {
+        "n_rows": report.n_rows,
+        "drift_share": report.drift_share,
+        "n_drifted_features": len(report.drifted_features),
+        "n_alerts": len(report.alerts),
+        "prediction_drift_pvalue": report.prediction_drift.pvalue,
+        "prediction_drift_statistic": report.prediction_drift.statistic,
+        "prediction_drift_psi": report.prediction_drift.effect_size,
+        "data_quality_issues": len(report.quality.issues),
+        "retraining_recommended": float(report.retraining_recommended),
+    }
+    m.update(report.performance or {})
+    m.update({metric_key("baseline", name): value for name, value in report.baseline.items()})
+    if report.target_drift is not None:
+        m["target_drift_pvalue"] = report.target_drift.pvalue
+        m["target_drift_cramers_v"] = report.target_drift.effect_size
+    if report.concept_drift is not None:
+        m["expected_roc_auc"] = report.concept_drift.expected_auc
+        m["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
+    for f in report.feature_drift:
+        m[metric_key("drift", f.feature, "statistic")] = f.statistic
+        m[metric_key("drift", f.feature, "pvalue")] = f.pvalue
+        m[metric_key("drift", f.feature, "pvalue_adjusted")] = f.pvalue_adjusted
+        m[metric_key("drift", f.feature, f.effect_name)] = f.effect_size
+        m[metric_key("drift", f.feature, "drifted")] = float(f.drifted)
+        for name, value in f.statistics.items():
+            m[metric_key("drift", f.feature, name)] = value
+    for c in report.quality.columns:
+        m[metric_key("quality", c.column, "missing_share")] = c.missing_share
+        if c.out_of_range_share is not None:
+            m[metric_key("quality", c.column, "out_of_range_share")] = c.out_of_range_share
+        if c.unseen_category_share is not None:
+            m[metric_key("quality", c.column, "unseen_category_share")] = c.unseen_category_share
+    return {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}

@@ -1,0 +1,289 @@
+"""The connection to one MLflow tracking store, and the run-level calls every step uses.
+
+:class:`Store` is opened once per entry point (:func:`connect`) and handed to every workflow;
+nothing else creates clients. MLflow's model-logging helpers work on the *fluent* API, whose
+tracking URI is process-global: every method that reaches it first points it at this store, so
+two stores in one process (tests) never write into each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pipelines.config import TrackingSettings
+from pipelines.data.io import json_text
+from pipelines.errors import TrackingError
+
+logger = logging.getLogger(__name__)
+
+#: Rows hashed for a logged data set's digest (as MLflow does) and read for its schema
+#: (MLflow's inference checks every value in Python).
+DATASET_DIGEST_ROWS = 10_000
+DATASET_SCHEMA_ROWS = 1_000
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///"):])
+
+
+def _probe_server(uri: str, timeout: float) -> None:
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (http only)
+            if resp.status != 200:
+                raise TrackingError(f"MLflow server {uri} answered {resp.status} on /health.")
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unreachable ({exc}). Start it, or unset "
+            "MLFLOW_TRACKING_URI / tracking.uri to use the embedded sqlite:///mlflow.db store."
+        ) from exc
+
+
+def connect(tracking: TrackingSettings) -> Store:
+    """Open the store at ``tracking.uri`` and check it answers.
+
+    Raises :class:`TrackingError` naming the URI when the server cannot be reached.
+    """
+    uri = tracking.uri
+    db = _sqlite_path(uri)
+    if db is not None and db.parent and not db.parent.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+    if uri.startswith(("http://", "https://")):
+        _probe_server(uri, tracking.request_timeout_seconds)
+    store = Store(tracking, MlflowClient(tracking_uri=uri, registry_uri=uri))
+    try:
+        store.client.search_experiments(max_results=1)
+    except Exception as exc:  # any failure here means the store is unusable
+        raise TrackingError(f"MLflow tracking store {uri} cannot be used: {exc}") from exc
+    store.use()
+    return store
+
+
+class Store:
+    """One tracking store (runs, registry, artifacts) and the settings it was opened with."""
+
+    def __init__(self, tracking: TrackingSettings, client: MlflowClient) -> None:
+        self.tracking = tracking
+        self.client = client
+
+    @property
+    def uri(self) -> str:
+        return self.tracking.uri
+
+    def use(self) -> None:
+        """Point MLflow's fluent API (model logging, registration, downloads) at this store."""
+        if mlflow.get_tracking_uri() != self.uri:
+            mlflow.set_tracking_uri(self.uri)
+        if mlflow.get_registry_uri() != self.uri:
+            mlflow.set_registry_uri(self.uri)
+
+    # ------------------------------------------------------------------------- experiments
+
+    def artifact_location(self) -> str | None:
+        """Artifact root for new experiments: beside the SQLite file; the server's otherwise."""
+        db = _sqlite_path(self.uri)
+        if db is None:
+            return None
+        root = Path(self.tracking.artifact_root)
+        if not root.is_absolute():
+            root = db.resolve().parent / root
+        return root.resolve().as_uri()
+
+    def experiment_id(self, name: str, *, create: bool = True) -> str | None:
+        """The id of experiment ``name``; created (artifacts beside the DB) when missing and
+        ``create``, else None."""
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted" and create:
+                self.client.restore_experiment(exp.experiment_id)
+            return exp.experiment_id
+        if not create:
+            return None
+        try:
+            return self.client.create_experiment(name, artifact_location=self.artifact_location())
+        except MlflowException:
+            exp = self.client.get_experiment_by_name(name)  # created by another process
+            if exp is None:
+                raise
+            return exp.experiment_id
+
+    def experiment_name(self, ident: str) -> str:
+        """An experiment name from an id or a name (names are created on first use)."""
+        if not ident.isdigit():
+            return ident
+        try:
+            return self.client.get_experiment(ident).name
+        except MlflowException as exc:
+            raise TrackingError(f"No experiment with id {ident} in {self.uri}.") from exc
+
+    # ------------------------------------------------------------------------- runs
+
+    @contextmanager
+    def start_run(self, experiment: str, *, run_name: str | None = None,
+                  tags: Mapping[str, str] | None = None, nested: bool = False) -> Iterator[Run]:
+        """Start (or, inside ``mlflow run``, resume) a run. A failure marks the run FAILED.
+
+        Inside ``mlflow run`` the run is handed over through ``MLFLOW_RUN_ID`` and its
+        experiment is fixed by the project run, so the experiment is not switched there.
+        """
+        self.use()
+        handed_over = os.environ.get("MLFLOW_RUN_ID")
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        if nested:
+            parent = mlflow.active_run()
+            if parent is None:
+                raise TrackingError("a nested run needs an active parent run")
+            # in the parent's experiment: start_run(nested=True) alone would use the default
+            with mlflow.start_run(run_name=run_name, nested=True, tags=tags,
+                                  experiment_id=parent.info.experiment_id) as run:
+                yield run
+            return
+        if handed_over and mlflow.active_run() is None:
+            with mlflow.start_run(run_id=handed_over) as run:
+                if tags:
+                    mlflow.set_tags(tags)
+                # start_run() without run_id reads MLFLOW_RUN_ID: while the handed-over run is
+                # active, hide it so nested runs are new children, not the parent again.
+                os.environ.pop("MLFLOW_RUN_ID", None)
+                try:
+                    yield run
+                finally:
+                    os.environ["MLFLOW_RUN_ID"] = handed_over
+            return
+        with mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name,
+                              tags=tags) as run:
+            yield run
+
+    def active_run_id(self) -> str:
+        run = mlflow.active_run()
+        if run is None:
+            raise TrackingError("no active run to log to")
+        return run.info.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log ``params`` to the active run. ``mlflow run`` logs the entry point's declared
+        parameters before the step starts and MLflow refuses to change a param: a key the run
+        already has is left out when equal, and logged as ``resolved.<key>`` when the step
+        resolved it to another value (an empty default replaced by the configuration)."""
+        have = self.client.get_run(self.active_run_id()).data.params
+        fresh: dict[str, Any] = {}
+        for key, value in params.items():
+            if key not in have:
+                fresh[key] = value
+            elif have[key] != str(value):
+                fresh[f"resolved.{key}"] = value
+        if fresh:
+            mlflow.log_params(fresh)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Finite values only, in as few calls as MLflow allows."""
+        finite = {k: float(v) for k, v in metrics.items()
+                  if v is not None and np.isfinite(float(v))}
+        if finite:
+            mlflow.log_metrics(finite, step=step)
+
+    def set_tags(self, tags: Mapping[str, Any], run_id: str | None = None) -> None:
+        """Tags on the active run, or on ``run_id`` (which may be finished)."""
+        text = {k: str(v) for k, v in tags.items()}
+        if run_id is None:
+            mlflow.set_tags(text)
+            return
+        for key, value in text.items():
+            self.client.set_tag(run_id, key, value)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        mlflow.log_text(text, artifact_file)
+
+    def log_json(self, data: Any, artifact_file: str) -> None:
+        mlflow.log_text(json_text(data), artifact_file)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        mlflow.log_figure(figure, artifact_file)
+
+    def log_table(self, frame: pd.DataFrame, artifact_file: str) -> None:
+        mlflow.log_table(data=frame, artifact_file=artifact_file)
+
+    def log_artifact(self, run_id: str, path: Path, artifact_dir: str | None = None) -> None:
+        """A local file into ``run_id``'s artifacts (a client call: safe from any thread)."""
+        self.client.log_artifact(run_id, str(path), artifact_dir)
+
+    def log_artifacts(self, folder: Path, artifact_dir: str) -> None:
+        mlflow.log_artifacts(str(folder), artifact_path=artifact_dir)
+
+    def download(self, run_id: str, artifact_path: str, dst: str | Path | None = None) -> Path:
+        """One artifact of ``run_id`` as a local path. Raises :class:`TrackingError`."""
+        self.use()
+        try:
+            return Path(mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=artifact_path, dst_path=str(dst) if dst else None))
+        except (MlflowException, OSError) as exc:
+            raise TrackingError(f"Run {run_id} has no artifact {artifact_path}: {exc}") from exc
+
+    def read_parquet_artifact(self, run_id: str, artifact_path: str,
+                              columns: list[str] | None = None) -> pd.DataFrame:
+        with tempfile.TemporaryDirectory() as tmp:
+            return pd.read_parquet(self.download(run_id, artifact_path, tmp), columns=columns)
+
+    def run(self, run_id: str) -> Run:
+        return self.client.get_run(run_id)
+
+    # ------------------------------------------------------------------------- data sets
+
+    def log_dataset(self, frame: pd.DataFrame, source: str, name: str, target: str | None,
+                    *, context: str) -> None:
+        """Record ``frame`` as an input of the active run (digest, schema, row count).
+
+        The schema is inferred from the first :data:`DATASET_SCHEMA_ROWS` rows and the digest
+        hashes the first :data:`DATASET_DIGEST_ROWS`: MLflow's own inference and digest visit
+        every cell in Python and dominated a 1M-row monitoring cycle.
+        """
+        from mlflow.data.pandas_dataset import PandasDataset
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # int-column / source-ambiguity hints
+            dataset = mlflow.data.from_pandas(frame, source=_dataset_source(source), name=name,
+                                              targets=target, digest=_dataset_digest(frame))
+            sample = PandasDataset(frame.head(DATASET_SCHEMA_ROWS), source=dataset.source,
+                                   name=name, targets=target, digest=dataset.digest)
+            dataset.__dict__["schema"] = sample.schema  # fills MLflow's cached property
+            mlflow.log_input(dataset, context=context)
+
+
+def _dataset_source(source: str) -> Any:
+    """The file's resolved path when ``source`` is a file, else a code source carrying the
+    description (generator call, in-memory frame)."""
+    if Path(source).is_file():
+        return str(Path(source).resolve())
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+
+    return CodeDatasetSource(tags={"source": source})
+
+
+def _dataset_digest(frame: pd.DataFrame) -> str:
+    """What MLflow's pandas digest means to hash (the first rows, the length, the columns),
+    without its pass over every cell of the whole frame (a minute at 1M rows)."""
+    h = hashlib.md5(usedforsecurity=False)
+    h.update(pd.util.hash_pandas_object(frame.head(DATASET_DIGEST_ROWS), index=False).values)
+    h.update(np.int64(len(frame)).tobytes())
+    for column in frame.columns:
+        h.update(str(column).encode())
+    return h.hexdigest()[:8]

@@ -1,0 +1,89 @@
+"""The contract with the tracking store: every tag name, artifact path and decision string that
+other steps (or a reviewer's search) rely on, declared once.
+
+Steps write these keys and other steps search on them (the cooldown reads the retraining
+``decision`` tag, retraining reads the monitoring runs' ``batch/batch.parquet``, the inbox
+reads ``batch_digest``), so a name is never spelt out anywhere else. No MLflow import: this is
+data, usable by pure code too.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+# ----------------------------------------------------------------------------- steps
+
+TAG_STEP: Final = "pipeline.step"
+STEP_TRAIN: Final = "train"
+STEP_MONITOR: Final = "monitor"
+STEP_RETRAIN: Final = "retrain"
+
+# ----------------------------------------------------------------------------- monitoring runs
+
+TAG_STATUS: Final = "monitoring.status"
+TAG_SEQUENCE: Final = "monitoring.sequence"
+TAG_BATCH_ID: Final = "batch_id"
+TAG_HAS_LABELS: Final = "has_labels"
+TAG_BATCH_DIGEST: Final = "batch_digest"
+TAG_BATCH_FILE: Final = "batch_file"
+TAG_RETRAINING_RECOMMENDED: Final = "retraining_recommended"
+TAG_CHAMPION_VERSION: Final = "champion_version"
+TAG_CHAMPION_MODEL: Final = "champion_model"
+TAG_ALERTS: Final = "alerts"
+TAG_DRIFTED_FEATURES: Final = "drifted_features"
+
+#: What the orchestrator decided after monitoring a batch (tagged on its monitoring run).
+TAG_CYCLE_DECISION: Final = "orchestrator.decision"
+TAG_CYCLE_MESSAGE: Final = "orchestrator.message"
+TAG_CYCLE_NEXT_ELIGIBLE: Final = "orchestrator.next_eligible"
+TAG_CYCLE_FORCED: Final = "orchestrator.forced"
+TAG_CYCLE_RETRAINING_RUN: Final = "orchestrator.retraining_run_id"
+
+CycleDecision = Literal["retrain", "cooldown", "nothing_to_do", "lock_busy", "no_batch"]
+
+# ----------------------------------------------------------------------------- retraining runs
+
+TAG_RETRAINING_ROLE: Final = "retraining.role"
+ROLE_PARENT: Final = "parent"
+ROLE_CANDIDATE: Final = "candidate"
+TAG_RETRAINING_REASON: Final = "retraining.reason"
+TAG_RETRAINING_AS_OF: Final = "retraining.as_of"
+TAG_VERDICT: Final = "decision"
+TAG_VERDICT_MESSAGE: Final = "decision.message"
+TAG_NEW_VERSION: Final = "new_version"
+
+RetrainingVerdict = Literal["promoted", "rejected", "invalid_data"]
+PROMOTED: Final = "promoted"
+REJECTED: Final = "rejected"
+INVALID_DATA: Final = "invalid_data"
+#: Verdicts that count as a retraining cycle for the cooldown (invalid data trained nothing).
+COUNTED_VERDICTS: tuple[str, ...] = (PROMOTED, REJECTED)
+
+# ----------------------------------------------------------------------------- artifacts
+
+#: The batch a monitoring run saw (ids, timestamp, features, labels, scores).
+BATCH_ARTIFACT: Final = "batch/batch.parquet"
+MONITORING_REPORT_ARTIFACT: Final = "monitoring_report.json"
+REFERENCE_DIR: Final = "reference"
+#: The reference rows a model was validated on (features, target, ``__score__``): training data
+#: for retraining, never read by monitoring.
+REFERENCE_FILE: Final = "reference.parquet"
+#: The fitted reference context (profile, score and label reference, baseline metrics): the
+#: one artifact monitoring reads.
+REFERENCE_CONTEXT_FILE: Final = "context.npz"
+SCHEMA_FILE: Final = "feature_schema.json"
+RETRAINING_SUMMARY_ARTIFACT: Final = "retraining_summary.json"
+GATE_DECISION_ARTIFACT: Final = "gate_decision.json"
+
+# ----------------------------------------------------------------------------- model versions
+
+VTAG_PROMOTION_STATUS: Final = "promotion_status"
+VTAG_VALIDATION_STATUS: Final = "validation_status"
+
+#: Tag value limit used for long texts (MLflow allows 8000 characters in a tag value).
+TAG_LIMIT: Final = 5000
+
+
+def lock_name(model_name: str) -> str:
+    """The registered-model name that serves as the orchestrator's lock for ``model_name``."""
+    return f"{model_name}.orchestrator-lock"

@@ -1,0 +1,138 @@
+"""Models in the store: log a fitted candidate, load a registered version through its native
+flavor (scores are P(class 1), never a pyfunc's class labels)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
+
+from pipelines.data.schema import FeatureSchema, categorical_as_str
+from pipelines.errors import ModelNotFoundError, TrackingError
+from pipelines.retraining.candidates import FittedCandidate, Flavor, positive_scores
+from pipelines.store.client import Store
+from pipelines.store.registry import alias_version
+
+logger = logging.getLogger(__name__)
+
+#: skops refuses unknown types on load; we trust only types from these packages.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.", "scipy.")
+
+
+def _skops_trusted_types(estimator: Any) -> list[str]:
+    """The types skops would refuse on load, after checking each comes from a trusted package."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=sio.dumps(estimator))
+    foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+    if foreign:
+        raise TrackingError(
+            f"Refusing to trust types outside scikit-learn/numpy for skops: {', '.join(foreign)}"
+        )
+    return sorted(untrusted)
+
+
+def pip_requirements(flavor: Flavor) -> list[str]:
+    """The model's requirements pinned to what is installed: stated, not inferred (MLflow's
+    inference loads the model in a subprocess, seconds per model)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["mlflow", "numpy", "pandas", "scipy", "scikit-learn"]
+    names += ["skops"] if flavor == "sklearn" else ["xgboost"]
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def log_model(store: Store, candidate: FittedCandidate, schema: FeatureSchema,
+              example: pd.DataFrame) -> ModelInfo:
+    """Log ``candidate`` in the active run with signature, input example and its schema.
+
+    scikit-learn models are saved with skops (MLflow's default, no pickle); the skops types
+    they need (tree internals, numpy dtypes) are computed, checked to come from scikit-learn or
+    numpy, and stored in the MLmodel file. XGBoost is saved natively (UBJSON).
+    """
+    store.use()
+    raw = categorical_as_str(example, schema)
+    scores = positive_scores(candidate.estimator, candidate.flavor, example, schema)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "integer column" hint: ours are floats
+        signature = infer_signature(raw, scores)
+    metadata = {"feature_schema": schema.to_dict(), "candidate": candidate.name,
+                "flavor": candidate.flavor}
+    if candidate.flavor == "sklearn":
+        return mlflow.sklearn.log_model(
+            candidate.estimator, name="model", signature=signature, input_example=raw.head(5),
+            metadata=metadata, skops_trusted_types=_skops_trusted_types(candidate.estimator),
+            pip_requirements=pip_requirements("sklearn"),
+        )
+    # The pyfunc flavor of an XGBoost model needs categorical dtypes; we score through the
+    # native flavor and prepare_features, so no input example is validated through pyfunc.
+    return mlflow.xgboost.log_model(
+        candidate.estimator, name="model", signature=signature, metadata=metadata,
+        model_format="ubj", pip_requirements=pip_requirements("xgboost"),
+    )
+
+
+@dataclass
+class Champion:
+    """A registered model version, loaded through its native flavor, with its schema."""
+
+    name: str
+    version: str
+    run_id: str
+    model_uri: str
+    flavor: Flavor
+    schema: FeatureSchema
+    estimator: Any
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """P(class 1) for each row of ``frame`` (which must hold the schema's features)."""
+        return positive_scores(self.estimator, self.flavor, frame, self.schema)
+
+
+def load_model_version(store: Store, version: ModelVersion) -> Champion:
+    store.use()
+    name = version.name
+    uri = f"models:/{name}/{version.version}"
+    info = mlflow.models.get_model_info(uri)
+    metadata = info.metadata or {}
+    if "feature_schema" not in metadata:
+        raise TrackingError(f"{uri} has no feature_schema metadata; it was not logged by this tool.")
+    schema = FeatureSchema.from_dict(metadata["feature_schema"])
+    if "xgboost" in info.flavors:
+        flavor: Flavor = "xgboost"
+        estimator = mlflow.xgboost.load_model(uri)
+    elif "sklearn" in info.flavors:
+        flavor = "sklearn"
+        estimator = mlflow.sklearn.load_model(uri)
+    else:
+        raise TrackingError(f"{uri} has flavors {sorted(info.flavors)}; expected sklearn or xgboost.")
+    return Champion(name=name, version=str(version.version), run_id=version.run_id,
+                    model_uri=uri, flavor=flavor, schema=schema, estimator=estimator)
+
+
+def load_champion(store: Store, alias: str | None = None) -> Champion:
+    """Load ``models:/<name>@champion`` (or another alias). Raises :class:`ModelNotFoundError`."""
+    tracking = store.tracking
+    alias = alias or tracking.champion_alias
+    name = tracking.registered_model_name
+    version = alias_version(store, alias)
+    if version is None:
+        raise ModelNotFoundError(
+            f"No model behind {name}@{alias} in {tracking.uri}. Train a baseline first: "
+            "`python -m pipelines.train_baseline` (or `python run_all.py`)."
+        )
+    return load_model_version(store, version)

@@ -1,0 +1,83 @@
+"""The model registry: aliases (champion, previous-champion), registration, promotion, the
+version tags that explain them. Order of alias moves is chosen so that a crash at any point
+leaves ``champion`` on a working version."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from pipelines.errors import TrackingError
+from pipelines.store.client import Store
+
+logger = logging.getLogger(__name__)
+
+_ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
+def alias_version(store: Store, alias: str) -> ModelVersion | None:
+    """The version behind ``<model>@alias``, or None if the model or alias does not exist."""
+    name = store.tracking.registered_model_name
+    try:
+        return store.client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            return None
+        raise TrackingError(f"Cannot read alias {name}@{alias}: {exc}") from exc
+
+
+def register_model(store: Store, model_uri: str,
+                   tags: Mapping[str, Any] | None = None) -> ModelVersion:
+    """A new version of the configured registered model from ``model_uri``."""
+    store.use()
+    name = store.tracking.registered_model_name
+    version = mlflow.register_model(model_uri, name,
+                                    tags={k: str(v) for k, v in (tags or {}).items()})
+    logger.info("Registered %s version %s from %s", name, version.version, model_uri)
+    return version
+
+
+def promote(store: Store, version: str) -> str | None:
+    """Point ``champion`` at ``version``, keeping the old champion as ``previous-champion``.
+
+    The backup alias is written first, then ``champion`` moves in one call, so a crash at any
+    point leaves ``champion`` on a working version. Returns the old champion version.
+    """
+    tracking = store.tracking
+    name = tracking.registered_model_name
+    old = alias_version(store, tracking.champion_alias)
+    if old is not None and str(old.version) != str(version):
+        store.client.set_registered_model_alias(name, tracking.previous_alias, str(old.version))
+    store.client.set_registered_model_alias(name, tracking.champion_alias, str(version))
+    logger.info("%s@%s -> version %s (previous: %s)", name, tracking.champion_alias, version,
+                old.version if old else None)
+    return str(old.version) if old else None
+
+
+def set_alias(store: Store, alias: str, version: str) -> None:
+    store.client.set_registered_model_alias(store.tracking.registered_model_name, alias, version)
+
+
+def tag_version(store: Store, version: str, tags: Mapping[str, Any], *,
+                best_effort: bool = False) -> None:
+    """Tags on one version of the configured model; ``best_effort`` logs a failure instead of
+    raising (the aliases are what serve, the tags explain)."""
+    name = store.tracking.registered_model_name
+    for key, value in tags.items():
+        try:
+            store.client.set_model_version_tag(name, version, key, str(value))
+        except MlflowException as exc:
+            if not best_effort:
+                raise
+            logger.warning("Could not tag %s version %s with %s=%s: %s", name, version, key,
+                           value, exc)
+
+
+def version_count(store: Store) -> int:
+    name = store.tracking.registered_model_name
+    return len(store.client.search_model_versions(f"name='{name}'"))

@@ -1,0 +1,120 @@
+"""Every run search the product makes, as a function: the filter strings live here only.
+
+Keys and values come from :mod:`pipelines.store.contract`; MLflow's filter language has no
+``IN`` for tags, so searches that need one fetch the newest runs and filter in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from mlflow.entities import Run
+
+from pipelines.store import contract as c
+from pipelines.store.client import Store
+
+
+def _tag(key: str, value: str) -> str:
+    return f"tags.`{key}` = '{value}'"
+
+
+def _where(*conditions: str) -> str:
+    return " AND ".join(conditions)
+
+
+_FINISHED = "attributes.status = 'FINISHED'"
+_NEWEST_FIRST = ["attributes.start_time DESC"]
+
+
+def _search(store: Store, experiment: str, filter_string: str = "", *, max_results: int = 1000,
+            order_by: Sequence[str] = _NEWEST_FIRST) -> list[Run]:
+    experiment_id = store.experiment_id(experiment, create=False)
+    if experiment_id is None:
+        return []
+    return list(store.client.search_runs([experiment_id], filter_string=filter_string,
+                                         max_results=max_results, order_by=list(order_by)))
+
+
+def _search_all(store: Store, experiment: str, filter_string: str) -> list[Run]:
+    """Every matching run, oldest first, following page tokens."""
+    experiment_id = store.experiment_id(experiment, create=False)
+    if experiment_id is None:
+        return []
+    runs: list[Run] = []
+    token: str | None = None
+    while True:
+        page = store.client.search_runs([experiment_id], filter_string=filter_string,
+                                        order_by=["attributes.start_time ASC"],
+                                        max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+# ----------------------------------------------------------------------------- monitoring
+
+def monitoring_runs(store: Store, experiment: str | None = None) -> list[Run]:
+    """Monitoring runs, newest first."""
+    return _search(store, experiment or store.tracking.monitoring_experiment,
+                   _tag(c.TAG_STEP, c.STEP_MONITOR))
+
+
+def next_sequence(store: Store, experiment: str) -> int:
+    """The sequence number of the next monitored batch in ``experiment`` (1 for the first)."""
+    runs = _search(store, experiment, _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=1)
+    return int(runs[0].data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if runs else 1
+
+
+def monitoring_history(store: Store, experiment: str, limit: int = 500) -> pd.DataFrame:
+    """roc_auc and drift_share of the monitoring runs so far, by sequence."""
+    runs = _search(store, experiment, _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=limit)
+    rows = [{
+        "sequence": int(r.data.tags.get(c.TAG_SEQUENCE, "0")),
+        "roc_auc": r.data.metrics.get("roc_auc", np.nan),
+        "drift_share": r.data.metrics.get("drift_share", np.nan),
+    } for r in runs]
+    return pd.DataFrame(rows, columns=["sequence", "roc_auc", "drift_share"]).sort_values(
+        "sequence")
+
+
+def find_processed_batch(store: Store, digest: str) -> str | None:
+    """The run id of a finished monitoring run of a batch with this content digest, if any."""
+    runs = _search(store, store.tracking.monitoring_experiment,
+                   _where(_tag(c.TAG_BATCH_DIGEST, digest), _FINISHED), max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def labelled_batch_runs(store: Store, since: datetime) -> list[Run]:
+    """Finished monitoring runs of labelled batches started at or after ``since``, oldest
+    first."""
+    return _search_all(store, store.tracking.monitoring_experiment, _where(
+        _tag(c.TAG_STEP, c.STEP_MONITOR), _tag(c.TAG_HAS_LABELS, "true"), _FINISHED,
+        f"attributes.start_time >= {int(since.timestamp() * 1000)}"))
+
+
+# ----------------------------------------------------------------------------- retraining
+
+def retraining_parents(store: Store, limit: int = 200) -> list[Run]:
+    """Parent retraining runs, newest first."""
+    return _search(store, store.tracking.retraining_experiment,
+                   _tag(c.TAG_RETRAINING_ROLE, c.ROLE_PARENT), max_results=limit)
+
+
+def last_retraining_time(store: Store) -> datetime | None:
+    """Start time of the newest parent retraining run that trained candidates, or None.
+
+    Crashed runs carry no verdict and invalid data trained nothing: neither counts.
+    """
+    for run in retraining_parents(store):
+        if run.data.tags.get(c.TAG_VERDICT) in c.COUNTED_VERDICTS:
+            return datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
+    return None
+
+
+def candidate_runs(store: Store, parent_run_id: str) -> list[Run]:
+    return _search(store, store.tracking.retraining_experiment,
+                   _tag("mlflow.parentRunId", parent_run_id))

@@ -1,0 +1,211 @@
+"""Monitor production batches with the champion and log each verdict to MLflow.
+
+The champion and its reference context are loaded once per :class:`Monitor`; each batch is
+validated and converted once (:func:`~pipelines.data.batch.prepare_batch`) *before* a run is
+opened, so a refused batch leaves no monitoring run behind. Scores come from the batch's
+prediction column when configured and present, otherwise from the champion.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import Settings
+from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
+from pipelines.data.io import atomic_write_text, json_text
+from pipelines.data.sources import read_batch_file
+from pipelines.errors import DataError
+from pipelines.monitoring import plots
+from pipelines.monitoring.engine import evaluate_batch
+from pipelines.monitoring.policy import MonitoringPolicy
+from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
+from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
+from pipelines.store import Champion, Store, connect, load_champion, load_reference_context
+from pipelines.store import contract as c
+from pipelines.store.searches import monitoring_history, next_sequence
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitorOutcome:
+    report: MonitoringReport
+    run_id: str
+    report_path: Path
+    experiment_id: str
+
+
+def batch_scores(prepared: PreparedBatch, champion: Champion,
+                 prediction_column: str | None) -> tuple[np.ndarray, str]:
+    """Scores logged by the serving system if configured and present, else the champion's."""
+    frame, source = prepared.frame, prepared.batch.source
+    if prediction_column and prediction_column in frame.columns:
+        s = pd.to_numeric(frame[prediction_column], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(s) | (s < 0) | (s > 1)
+        if bad.any():
+            raise DataError(f"{source}: prediction column {prediction_column!r} has "
+                            f"{int(bad.sum())} value(s) that are missing or outside [0, 1].")
+        return s, f"column {prediction_column}"
+    return champion.score(frame), f"champion v{champion.version}"
+
+
+def report_tags(report: MonitoringReport, champion: Champion, sequence: int) -> dict[str, str]:
+    return {
+        c.TAG_STEP: c.STEP_MONITOR,
+        c.TAG_STATUS: report.status,
+        c.TAG_SEQUENCE: str(sequence),
+        c.TAG_RETRAINING_RECOMMENDED: str(report.retraining_recommended).lower(),
+        c.TAG_BATCH_ID: report.batch_id,
+        c.TAG_HAS_LABELS: str(report.has_labels).lower(),
+        c.TAG_CHAMPION_VERSION: champion.version,
+        c.TAG_CHAMPION_MODEL: champion.name,
+        c.TAG_ALERTS: ",".join(dict.fromkeys(a.rule for a in report.alerts)) or "none",
+        c.TAG_DRIFTED_FEATURES: ",".join(report.drifted_features)[:c.TAG_LIMIT] or "none",
+    }
+
+
+def _notification(report: MonitoringReport, run_id: str, report_path: Path) -> Notification:
+    severity = {"ok": "info", "warning": "warning", "critical": "critical"}[report.status]
+    return Notification(
+        subject=f"batch {report.batch_id}: {report.status}"
+                + (" (retraining recommended)" if report.retraining_recommended else ""),
+        severity=severity,  # type: ignore[arg-type]
+        lines=tuple(f"{a.severity}: {a.rule}: {a.message}" for a in report.alerts),
+        links={"run": run_id, "report": str(report_path)})
+
+
+class Monitor:
+    """The champion and its reference context, loaded once, then any number of batches."""
+
+    def __init__(self, settings: Settings, store: Store | None = None,
+                 experiment: str | None = None,
+                 notifiers: list[Notifier] | None = None) -> None:
+        self.settings = settings
+        self.store = store or connect(settings.tracking)
+        self.champion = load_champion(self.store)
+        self.reference = load_reference_context(
+            self.store, self.champion, n_bins=settings.monitoring.psi_bins,
+            decision_threshold=settings.training.decision_threshold)
+        self.policy = MonitoringPolicy.from_settings(settings.monitoring,
+                                                     settings.training.decision_threshold)
+        self.experiment = experiment or settings.tracking.monitoring_experiment
+        self.notifiers = notifiers_for(settings) if notifiers is None else notifiers
+
+    def evaluate(self, batch: Batch) -> tuple[MonitoringReport, PreparedBatch, np.ndarray]:
+        """Validate, score and evaluate a batch; nothing is logged. Raises on bad input."""
+        prepared = prepare_batch(batch, self.champion.schema)
+        scores, scored_by = batch_scores(prepared, self.champion,
+                                         self.settings.data.prediction_column)
+        report = evaluate_batch(
+            prepared, scores, self.reference, self.policy,
+            settings=self.settings.monitoring.model_dump(),
+            context={"source": batch.source, "scored_by": scored_by,
+                     "champion_version": self.champion.version,
+                     "champion_model": self.champion.name,
+                     "reference_run_id": self.champion.run_id},
+        )
+        return report, prepared, scores
+
+    def run(self, batch: Batch, extra_tags: dict[str, str] | None = None) -> MonitorOutcome:
+        """Evaluate ``batch`` and log it: one MLflow run, the JSON report, a notification."""
+        report, prepared, scores = self.evaluate(batch)
+        settings = self.settings
+        sequence = next_sequence(self.store, self.experiment)
+        tags = {**report_tags(report, self.champion, sequence), **(extra_tags or {})}
+        if batch.digest:
+            tags[c.TAG_BATCH_DIGEST] = batch.digest
+        if batch.file_name:
+            tags[c.TAG_BATCH_FILE] = batch.file_name
+        report_text = json_text(report.to_dict())
+        with self.store.start_run(self.experiment, run_name=f"monitor-{batch.batch_id}",
+                                  tags=tags) as run:
+            run_id = run.info.run_id
+            self.store.log_params({
+                "batch_source": batch.source[:500], "n_rows": report.n_rows,
+                "roc_auc_floor": settings.monitoring.roc_auc_floor,
+                "drift_p_value": settings.monitoring.drift_p_value,
+                "drift_share_limit": settings.monitoring.drift_share,
+                "correction": settings.monitoring.correction,
+            })
+            self.store.log_metrics(report_metrics(report), step=sequence)
+            target = self.champion.schema.target if report.has_labels else None
+            self.store.log_dataset(batch.frame, batch.source, batch.batch_id, target,
+                                   context="production")
+            self.store.log_text(report_text, c.MONITORING_REPORT_ARTIFACT)
+            with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
+                # Parquet encoding and the artifact copy release the GIL: store the batch
+                # while the plots render (a client call: no active run needed in the thread)
+                pending = (pool.submit(self._store_batch, prepared, scores, Path(tmp), run_id)
+                           if settings.monitoring.store_batch else None)
+                self._log_plots(report, prepared, scores)
+                if pending is not None:
+                    pending.result()
+            experiment_id = run.info.experiment_id
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = atomic_write_text(settings.paths.output / f"monitoring_report_{stamp}.json",
+                                 report_text)
+        broadcast(self.notifiers, _notification(report, run_id, path))
+        logger.info("Batch %s: status %s, retraining recommended: %s; report %s, run %s",
+                    batch.batch_id, report.status, report.retraining_recommended, path, run_id)
+        return MonitorOutcome(report=report, run_id=run_id, report_path=path,
+                              experiment_id=experiment_id)
+
+    def _store_batch(self, prepared: PreparedBatch, scores: np.ndarray, folder: Path,
+                     run_id: str) -> None:
+        """The batch and its scores as Parquet in the run, so that retraining (and labels that
+        arrive later) find it from MLflow alone."""
+        path = folder / Path(c.BATCH_ARTIFACT).name
+        prepared.stored_frame(scores).to_parquet(path, index=False)
+        self.store.log_artifact(run_id, path, str(Path(c.BATCH_ARTIFACT).parent))
+
+    def _log_plots(self, report: MonitoringReport, prepared: PreparedBatch,
+                   scores: np.ndarray) -> None:
+        limit = self.settings.monitoring.max_drift_plots
+        ref = self.reference
+        for f in [f for f in report.feature_drift if f.drifted][:limit]:
+            if f.kind == "numeric":
+                fig = plots.numeric_distribution(
+                    ref.profile.numeric[f.feature], prepared.numeric[f.feature],
+                    f"{f.feature}: PSI {f.effect_size:.3f}, KS p {f.pvalue_adjusted:.1e}")
+            else:
+                fig = plots.categorical_distribution(
+                    ref.profile.categorical[f.feature], prepared.categorical[f.feature],
+                    f"{f.feature}: Cramér's V {f.effect_size:.3f}, p {f.pvalue_adjusted:.1e}")
+            self._log_figure(fig, f"plots/drift_{safe_name(f.feature)}.png")
+        target = self.champion.schema.target
+        self._log_figure(plots.numeric_distribution(
+            ref.score_reference, scores, f"Model scores P({target}): reference vs current"),
+            "plots/score_distribution.png")
+        past = monitoring_history(self.store, self.experiment)
+        self._log_figure(plots.timeline(past, self.policy.roc_auc.limit,
+                                        self.policy.drift_share.limit),
+                         "plots/performance_over_time.png")
+
+    def _log_figure(self, fig: object, artifact_file: str) -> None:
+        try:
+            self.store.log_figure(fig, artifact_file)
+        finally:
+            plots.close(fig)  # type: ignore[arg-type]
+
+
+def monitor_batch(settings: Settings, batch: Batch | str | Path | pd.DataFrame, *,
+                  batch_id: str | None = None, source: str | None = None,
+                  experiment: str | None = None, store: Store | None = None) -> MonitorOutcome:
+    """Monitor one batch (a :class:`Batch`, a file path or a frame) end to end."""
+    store = store or connect(settings.tracking)
+    if isinstance(batch, str | Path):
+        batch = read_batch_file(batch, settings.data, batch_id=batch_id)
+    elif isinstance(batch, pd.DataFrame):
+        batch = Batch(batch, batch_id or datetime.now(UTC).strftime("batch-%Y%m%dT%H%M%SZ"),
+                      source or "dataframe")
+    name = store.experiment_name(experiment) if experiment else None
+    return Monitor(settings, store=store, experiment=name).run(batch)

@@ -1,0 +1,150 @@
+"""The orchestrator: take the next batch(es) from a source, monitor, decide, retrain.
+
+One cycle holds a lock kept in the MLflow registry, so two orchestrators started at once
+(say by cron) never monitor the same batch or retrain twice: the second waits up to
+``retraining.lock_timeout_seconds`` and then skips, saying so. Retraining is triggered when a
+batch recommends it and the cooldown (read from MLflow) allows it, or with ``force``. Every
+decision is tagged on the monitoring runs (``orchestrator.decision``) and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines.config import Settings
+from pipelines.data.sources import BatchSource, Pending
+from pipelines.errors import DataError
+from pipelines.retraining.cooldown import check_cooldown
+from pipelines.store import Store, connect, registry_lock
+from pipelines.store import contract as c
+from pipelines.store.searches import find_processed_batch, last_retraining_time
+from pipelines.workflows.monitor import Monitor, MonitorOutcome
+from pipelines.workflows.retrain import retrain
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    batch: str
+    status: str  # monitored | refused | failed | duplicate
+    run_id: str | None = None
+    monitoring_status: str | None = None
+    retraining_recommended: bool = False
+    message: str = ""
+
+
+@dataclass
+class CycleResult:
+    decision: c.CycleDecision
+    message: str
+    batches: list[BatchResult] = field(default_factory=list)
+    retraining: dict[str, Any] | None = None
+    next_eligible: str | None = None
+    forced: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _monitored(name: str, outcome: MonitorOutcome) -> BatchResult:
+    r = outcome.report
+    return BatchResult(name, "monitored", outcome.run_id, r.status, r.retraining_recommended,
+                       "; ".join(r.verdict.reasons))
+
+
+def _process(monitor: Monitor, store: Store, source: BatchSource,
+             pending: Pending) -> BatchResult:
+    """Monitor one pending batch and tell the source how it ended."""
+    if pending.digest:
+        seen = find_processed_batch(store, pending.digest)
+        if seen:
+            source.settle(pending, "duplicate")
+            logger.warning("Batch %s was already processed (run %s): skipped", pending.name, seen)
+            return BatchResult(pending.name, "duplicate", seen,
+                               message=f"already monitored in run {seen}; not again")
+    try:
+        outcome = monitor.run(pending.load())
+    except DataError as exc:
+        source.settle(pending, "refused", str(exc))
+        return BatchResult(pending.name, "refused", message=str(exc))
+    except Exception as exc:  # kept for retry, reported, the cycle goes on with the next batch
+        source.settle(pending, "failed", f"{type(exc).__name__}: {exc}")
+        logger.exception("Batch %s failed", pending.name)
+        return BatchResult(pending.name, "failed", message=f"{type(exc).__name__}: {exc}")
+    source.settle(pending, "monitored")
+    return _monitored(pending.name, outcome)
+
+
+def process_batches(monitor: Monitor, store: Store, source: BatchSource) -> list[BatchResult]:
+    """Every batch the source offers, oldest first. Call while holding the lock."""
+    return [_process(monitor, store, source, pending) for pending in source.pending()]
+
+
+def _tag_decision(store: Store, results: Sequence[BatchResult], cycle: CycleResult) -> None:
+    tags: dict[str, str] = {c.TAG_CYCLE_DECISION: cycle.decision,
+                            c.TAG_CYCLE_MESSAGE: cycle.message[:c.TAG_LIMIT]}
+    if cycle.next_eligible:
+        tags[c.TAG_CYCLE_NEXT_ELIGIBLE] = cycle.next_eligible
+    if cycle.forced:
+        tags[c.TAG_CYCLE_FORCED] = "true"
+    if cycle.retraining:
+        tags[c.TAG_CYCLE_RETRAINING_RUN] = str(cycle.retraining.get("parent_run_id", ""))
+    for b in results:
+        if b.run_id and b.status == "monitored":
+            store.set_tags(tags, run_id=b.run_id)
+
+
+def run_cycle(
+    settings: Settings,
+    source: BatchSource,
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+    store: Store | None = None,
+    retrain_fn: Callable[..., Any] = retrain,
+) -> CycleResult:
+    """One orchestrator cycle over ``source``. ``now`` is injectable for the cooldown (tests)."""
+    store = store or connect(settings.tracking)
+    now = now or datetime.now(UTC)
+    with registry_lock(store, c.lock_name(settings.tracking.registered_model_name),
+                       timeout=settings.retraining.lock_timeout_seconds,
+                       stale_after=settings.retraining.lock_stale_seconds) as lock:
+        if not lock.acquired:
+            cycle = CycleResult("lock_busy", f"skipped: {lock.message}")
+            logger.warning("Orchestrator %s", cycle.message)
+            return cycle
+        results = process_batches(Monitor(settings, store=store), store, source)
+        cycle = decide_and_retrain(settings, store, results, now=now, force=force,
+                                   retrain_fn=retrain_fn)
+        _tag_decision(store, results, cycle)
+    logger.info("Cycle decision: %s (%s)", cycle.decision, cycle.message)
+    return cycle
+
+
+def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResult],
+                       *, now: datetime, force: bool,
+                       retrain_fn: Callable[..., Any] = retrain) -> CycleResult:
+    monitored = [b for b in results if b.status == "monitored"]
+    if not monitored:
+        return CycleResult("no_batch", "no new batch was monitored", results)
+    wanted = [b for b in monitored if b.retraining_recommended]
+    if not wanted and not force:
+        return CycleResult("nothing_to_do", "no batch recommends retraining", results)
+    cooldown = check_cooldown(last_retraining_time(store), now,
+                              settings.retraining.cooldown_days, force=force)
+    next_eligible = cooldown.next_eligible.isoformat() if cooldown.next_eligible else None
+    if not cooldown.allowed:
+        logger.warning("Retraining recommended but %s", cooldown.message)
+        return CycleResult("cooldown", cooldown.message, results, next_eligible=next_eligible)
+    if force:
+        logger.warning("Retraining forced (--force): %s", cooldown.message)
+    reason = "forced" if force and not wanted else "; ".join(b.message for b in wanted)[:4000]
+    summary = retrain_fn(settings, store=store, now=now, reason=reason or "forced")
+    info = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+    return CycleResult("retrain", f"retraining ran: {info.get('decision')}; {cooldown.message}",
+                       results, retraining=info, next_eligible=next_eligible, forced=force)

@@ -1,0 +1,487 @@
+"""Retrain on recent labelled data and promote the best candidate only if it clearly wins.
+
+1. Load ``models:/<name>@champion`` and the reference set it was trained with.
+2. Collect the labelled production batches monitored within ``retraining.window_days``
+   (the ``batch/batch.parquet`` artifact of each monitoring run).
+3. Assemble and validate the data; invalid data are recorded (a parent run tagged
+   ``decision=invalid_data``) and nothing is trained.
+4. Hold out the most recent labelled rows; fit the candidates on the rest.
+5. One parent run in ``<prefix>-Retraining`` with one nested run per candidate (model,
+   metrics, reference set and fitted reference context).
+6. Score the champion on the same holdout; the :class:`~pipelines.retraining.PromotionGate`
+   decides. On promotion the best candidate is registered with its evidence as version tags
+   and ``champion`` moves (``previous-champion`` keeps the old one); otherwise nothing changes.
+
+Cooldown and locking belong to the orchestrator; ``now`` can be injected for tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import Settings
+from pipelines.data.io import json_text, to_jsonable, atomic_write_text
+from pipelines.data.schema import FeatureSchema
+from pipelines.errors import RetrainingRefused, TrackingError
+from pipelines.monitoring.reference import ReferenceContext
+from pipelines.notify import Notification, broadcast, notifiers_for
+from pipelines.retraining import (
+    ORIGIN_COLUMN,
+    REFERENCE_ORIGIN,
+    GateDecision,
+    PromotionGate,
+    assemble_training_data,
+    holdout_split,
+    refresh_categories,
+    train_validation_split,
+    validate_training_data,
+)
+from pipelines.retraining.candidates import FittedCandidate, positive_scores
+from pipelines.retraining.training import fit_and_select
+from pipelines.stats.classification import classification_metrics
+from pipelines.store import (
+    Champion,
+    Store,
+    connect,
+    load_champion,
+    load_reference_frame,
+    log_model,
+    log_reference,
+    promote,
+    register_model,
+    tag_version,
+)
+from pipelines.store import contract as c
+from pipelines.store.searches import labelled_batch_runs
+
+logger = logging.getLogger(__name__)
+
+#: Holdout metrics reported per model (all of :func:`classification_metrics` are logged).
+HOLDOUT_COLUMNS: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1",
+                                    "log_loss", "brier")
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class RetrainingSummary:
+    """What one retraining did and why; also written as ``retraining_summary.json``."""
+
+    decision: c.RetrainingVerdict
+    message: str
+    reason: str
+    started_at: str
+    parent_run_id: str | None
+    experiment_id: str | None
+    champion_version_before: str
+    champion_holdout_metrics: dict[str, float] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    best_candidate: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = None
+    new_version: str | None = None
+    problems: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    summary_path: str | None = None
+
+    @property
+    def promoted(self) -> bool:
+        return self.decision == c.PROMOTED
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class LabelledBatch:
+    """A labelled production batch read back from its monitoring run."""
+
+    run_id: str
+    batch_id: str
+    start_time: datetime
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Parts:
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    holdout: pd.DataFrame
+    schema: FeatureSchema
+
+
+@dataclass
+class _Evaluated:
+    """A fitted candidate, its holdout scores and metrics, and where it was logged."""
+
+    candidate: FittedCandidate
+    scores: np.ndarray
+    metrics: dict[str, float]
+    run_id: str = ""
+    model_uri: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return {"name": self.candidate.name, "run_id": self.run_id,
+                "model_uri": self.model_uri,
+                "val_roc_auc": self.candidate.metrics.get("val_roc_auc"),
+                "holdout": dict(self.metrics), "params": dict(self.candidate.params)}
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything one retraining needs, gathered before any run is opened."""
+
+    settings: Settings
+    store: Store
+    champion: Champion
+    now: datetime
+    reason: str
+    extra_tags: Mapping[str, str]
+    frame: pd.DataFrame
+    data: dict[str, Any]
+    summary_path: Path
+
+    @property
+    def run_name(self) -> str:
+        return f"retraining-{self.now:%Y%m%dT%H%M%SZ}"
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _utc(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+def collect_labelled_batches(store: Store, settings: Settings,
+                             now: datetime) -> list[LabelledBatch]:
+    """The labelled batches of FINISHED monitoring runs started within the window, oldest
+    first. A batch monitored twice counts once (its latest run); runs without the batch
+    artifact are skipped with a warning."""
+    since = _utc(now) - timedelta(days=settings.retraining.window_days)
+    by_id: dict[str, LabelledBatch] = {}
+    for run in labelled_batch_runs(store, since):
+        try:
+            frame = store.read_parquet_artifact(run.info.run_id, c.BATCH_ARTIFACT)
+        except TrackingError as exc:
+            logger.warning("Monitoring run %s has no %s (skipped): %s", run.info.run_id,
+                           c.BATCH_ARTIFACT, exc)
+            continue
+        batch_id = run.data.tags.get(c.TAG_BATCH_ID) or run.info.run_id
+        if batch_id in by_id:
+            logger.warning("Batch %s was monitored more than once; using run %s, not %s",
+                           batch_id, run.info.run_id, by_id[batch_id].run_id)
+        by_id[batch_id] = LabelledBatch(
+            run_id=run.info.run_id, batch_id=batch_id,
+            start_time=datetime.fromtimestamp(run.info.start_time / 1000, UTC), frame=frame)
+    batches = sorted(by_id.values(), key=lambda b: b.start_time)
+    logger.info("Found %d labelled batch(es) monitored since %s", len(batches),
+                since.isoformat())
+    return batches
+
+
+def _data_info(frame: pd.DataFrame, batches: Sequence[LabelledBatch], reference_rows: int,
+               now: datetime, window_days: float) -> dict[str, Any]:
+    origin = frame[ORIGIN_COLUMN]
+    return {
+        "window_start": (now - timedelta(days=window_days)).isoformat(),
+        "n_rows": len(frame),
+        "n_reference_rows": int((origin == REFERENCE_ORIGIN).sum()),
+        "n_reference_rows_loaded": reference_rows,
+        "n_production_rows": int((origin != REFERENCE_ORIGIN).sum()),
+        "n_batches": len(batches),
+        "batches": [{"batch_id": b.batch_id, "run_id": b.run_id, "rows": len(b.frame)}
+                    for b in batches],
+    }
+
+
+def _summary_path(settings: Settings) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return settings.paths.output / f"retraining_summary_{stamp}.json"
+
+
+def _prepare(settings: Settings, store: Store, now: datetime, reason: str,
+             extra_tags: Mapping[str, str] | None) -> _Job:
+    champion = load_champion(store)
+    reference = load_reference_frame(store, champion.run_id)
+    batches = collect_labelled_batches(store, settings, now)
+    frame = assemble_training_data(reference, [b.frame for b in batches], champion.schema,
+                                   batch_ids=[b.batch_id for b in batches])
+    data = _data_info(frame, batches, len(reference), now, settings.retraining.window_days)
+    return _Job(settings=settings, store=store, champion=champion, now=now, reason=reason,
+                extra_tags=dict(extra_tags or {}), frame=frame, data=data,
+                summary_path=_summary_path(settings))
+
+
+def _split(job: _Job) -> _Parts:
+    schema = job.champion.schema
+    rest, holdout = holdout_split(job.frame, schema, job.settings.retraining.holdout_fraction)
+    train, validation = train_validation_split(rest, schema, job.settings.training)
+    return _Parts(train=train, validation=validation, holdout=holdout,
+                  schema=refresh_categories(schema, train))
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def _parent_tags(job: _Job) -> dict[str, str]:
+    return {
+        **job.extra_tags,  # never overriding the tags below, which other steps search on
+        c.TAG_STEP: c.STEP_RETRAIN, c.TAG_RETRAINING_ROLE: c.ROLE_PARENT,
+        c.TAG_RETRAINING_REASON: job.reason[:c.TAG_LIMIT],
+        c.TAG_RETRAINING_AS_OF: job.now.isoformat(),  # the (injectable) time the window ends at
+        "champion_version_before": job.champion.version,
+        "champion_model": job.champion.name,
+    }
+
+
+def _parent_params(job: _Job) -> dict[str, Any]:
+    r = job.settings.retraining
+    return {
+        "reason": job.reason[:500], "window_days": r.window_days,
+        "promotion_margin": r.promotion_margin, "margin_mode": r.margin_mode,
+        "holdout_fraction": r.holdout_fraction, "min_rows": r.min_rows,
+        "max_missing_share": r.max_missing_share,
+        "candidates": ",".join(job.settings.training.candidates),
+        "n_batches": job.data["n_batches"], "n_rows": job.data["n_rows"],
+        "n_reference_rows": job.data["n_reference_rows"],
+        "n_production_rows": job.data["n_production_rows"],
+        "champion_version_before": job.champion.version,
+    }
+
+
+def _prefixed(metrics: Mapping[str, float], prefix: str = "") -> dict[str, float]:
+    return {f"{prefix}{k}": v for k, v in metrics.items()}
+
+
+def _evaluate(candidates: Sequence[FittedCandidate], parts: _Parts,
+              threshold: float) -> list[_Evaluated]:
+    y = parts.holdout[parts.schema.target].to_numpy().astype(np.int8)
+    out = []
+    for cand in candidates:
+        scores = positive_scores(cand.estimator, cand.flavor, parts.holdout, parts.schema)
+        metrics = classification_metrics(y, scores, threshold)
+        logger.info("Candidate %s: holdout ROC-AUC %.4f", cand.name, metrics["roc_auc"])
+        out.append(_Evaluated(candidate=cand, scores=scores, metrics=metrics))
+    return out
+
+
+def _log_candidate(job: _Job, ev: _Evaluated, parts: _Parts) -> None:
+    """One nested run: params, validation and holdout metrics, model, reference + context."""
+    name = ev.candidate.name
+    store, settings = job.store, job.settings
+    tags = {c.TAG_STEP: c.STEP_RETRAIN, c.TAG_RETRAINING_ROLE: c.ROLE_CANDIDATE,
+            "model_type": name}
+    context = ReferenceContext.fit(parts.holdout, parts.schema, ev.scores,
+                                   n_bins=settings.monitoring.psi_bins,
+                                   decision_threshold=settings.training.decision_threshold)
+    with store.start_run(settings.tracking.retraining_experiment, run_name=f"candidate-{name}",
+                         tags=tags, nested=True) as run:
+        store.log_params(ev.candidate.params)
+        store.log_metrics({**_prefixed(ev.candidate.metrics),
+                           **_prefixed(ev.metrics, "holdout_")})
+        info = log_model(store, ev.candidate, parts.schema, parts.train.head(50))
+        log_reference(store, parts.holdout, parts.schema, ev.scores, context)
+        ev.run_id, ev.model_uri = run.info.run_id, info.model_uri
+
+
+def _log_datasets(parts: _Parts, job: _Job) -> None:
+    source = (f"retraining: champion v{job.champion.version} reference + "
+              f"{job.data['n_batches']} monitored batch(es)")
+    for name, frame in (("training", parts.train), ("validation", parts.validation),
+                        ("holdout", parts.holdout)):
+        job.store.log_dataset(frame, source, f"retraining-{name}", parts.schema.target,
+                              context=name)
+
+
+def comparison_table(job: _Job, champion_metrics: Mapping[str, float],
+                     evaluated: Sequence[_Evaluated], best: _Evaluated) -> pd.DataFrame:
+    """Champion and candidates side by side on the holdout (one row each)."""
+    rows = [{"model": f"champion v{job.champion.version}", "role": "champion",
+             "run_id": job.champion.run_id, "val_roc_auc": np.nan, "selected": False,
+             **{k: champion_metrics.get(k, np.nan) for k in HOLDOUT_COLUMNS}}]
+    rows += [{"model": ev.candidate.name, "role": "candidate", "run_id": ev.run_id,
+              "val_roc_auc": ev.candidate.metrics.get("val_roc_auc", np.nan),
+              "selected": ev is best, **{k: ev.metrics.get(k, np.nan) for k in HOLDOUT_COLUMNS}}
+             for ev in evaluated]
+    return pd.DataFrame(rows)
+
+
+def _log_comparison(store: Store, table: pd.DataFrame) -> None:
+    store.log_text(table.to_csv(index=False), "comparison.csv")
+    store.log_table(table.astype({"selected": "bool"}), "comparison.json")
+
+
+def _write_summary(store: Store, summary: RetrainingSummary, path: Path) -> None:
+    """``retraining_summary.json`` in the active run and at ``path`` (atomic replace)."""
+    text = json_text(summary.to_dict())
+    store.log_text(text, c.RETRAINING_SUMMARY_ARTIFACT)
+    atomic_write_text(path, text)
+
+
+# ----------------------------------------------------------------------------- decisions
+
+
+def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
+                   parent_run_id: str) -> dict[str, Any]:
+    """Why this version was promoted, as searchable model-version tags."""
+    return {
+        "candidate_roc_auc": round(decision.candidate_auc, 6),
+        "champion_roc_auc": round(decision.champion_auc, 6),
+        "required_roc_auc": round(decision.required_auc, 6),
+        "margin": decision.margin, "margin_mode": decision.mode,
+        "source_run_id": best.run_id, "parent_run_id": parent_run_id,
+        "promoted_at": job.now.isoformat(), "model_type": best.candidate.name,
+        "trained_by": "retraining", "champion_version_before": job.champion.version,
+        c.VTAG_VALIDATION_STATUS: "approved", c.VTAG_PROMOTION_STATUS: "pending",
+    }
+
+
+def _register_and_promote(job: _Job, best: _Evaluated, decision: GateDecision,
+                          parent_run_id: str) -> str:
+    """Register ``best`` with the gate's evidence, then move the aliases (backup first, then
+    ``champion`` in one call: a crash in between leaves the old champion serving)."""
+    store = job.store
+    version = register_model(store, best.model_uri,
+                             tags=_evidence_tags(job, best, decision, parent_run_id))
+    new_version = str(version.version)
+    store.set_tags({c.TAG_NEW_VERSION: new_version})  # a FAILED parent still shows it
+    try:
+        promote(store, new_version)
+    except Exception:
+        tag_version(store, new_version, {c.VTAG_PROMOTION_STATUS: "failed"}, best_effort=True)
+        raise
+    tag_version(store, new_version, {c.VTAG_PROMOTION_STATUS: "promoted"}, best_effort=True)
+    return new_version
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """Candidates and champion scored on the same holdout, and the gate's verdict."""
+
+    evaluated: list[_Evaluated]
+    best: _Evaluated
+    champion_metrics: dict[str, float]
+    decision: GateDecision
+
+
+def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
+    """Fit the candidates, log one nested run each, score everyone on the holdout, decide."""
+    threshold = job.settings.training.decision_threshold
+    fitted = fit_and_select(parts.train, parts.validation, parts.schema, job.settings.training)
+    evaluated = _evaluate(fitted, parts, threshold)
+    for ev in evaluated:
+        _log_candidate(job, ev, parts)
+    y = parts.holdout[parts.schema.target].to_numpy().astype(np.int8)
+    champion_metrics = classification_metrics(y, job.champion.score(parts.holdout), threshold)
+    best = max(evaluated, key=lambda ev: ev.metrics["roc_auc"])  # first of ties
+    gate = PromotionGate(job.settings.retraining.promotion_margin,
+                         job.settings.retraining.margin_mode)
+    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"])
+    logger.info("Gate: %s", decision.message)
+    return _Comparison(evaluated=evaluated, best=best, champion_metrics=champion_metrics,
+                       decision=decision)
+
+
+def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
+                  new_version: str | None) -> None:
+    best, decision, store = cmp.best, cmp.decision, job.store
+    store.set_tags({c.TAG_VERDICT: verdict,
+                    c.TAG_VERDICT_MESSAGE: decision.message[:c.TAG_LIMIT],
+                    c.TAG_NEW_VERSION: new_version or "", "best_candidate": best.candidate.name,
+                    "best_candidate_run_id": best.run_id})
+    store.log_metrics({
+        **_prefixed(cmp.champion_metrics, "champion_holdout_"),
+        "best_candidate_holdout_roc_auc": best.metrics["roc_auc"],
+        "margin": decision.margin, "required_roc_auc": decision.required_auc,
+        "promoted": float(decision.promote)})
+    _log_comparison(store, comparison_table(job, cmp.champion_metrics, cmp.evaluated, best))
+    store.log_json(decision.to_dict(), c.GATE_DECISION_ARTIFACT)
+
+
+def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
+    tracking = job.settings.tracking
+    sizes = {"n_train": len(parts.train), "n_validation": len(parts.validation),
+             "n_holdout": len(parts.holdout)}
+    with job.store.start_run(tracking.retraining_experiment, run_name=job.run_name,
+                             tags=_parent_tags(job)) as parent:
+        job.store.log_params({**_parent_params(job), **sizes})
+        _log_datasets(parts, job)
+        cmp = _fit_and_compare(job, parts)
+        new_version = (_register_and_promote(job, cmp.best, cmp.decision, parent.info.run_id)
+                       if cmp.decision.promote else None)
+        verdict: c.RetrainingVerdict = c.PROMOTED if cmp.decision.promote else c.REJECTED
+        _log_decision(job, cmp, verdict, new_version)
+        summary = RetrainingSummary(
+            decision=verdict, message=cmp.decision.message, reason=job.reason,
+            started_at=job.now.isoformat(), parent_run_id=parent.info.run_id,
+            experiment_id=parent.info.experiment_id,
+            champion_version_before=job.champion.version,
+            champion_holdout_metrics=dict(cmp.champion_metrics),
+            candidates=[ev.row() for ev in cmp.evaluated], best_candidate=cmp.best.row(),
+            gate=cmp.decision.to_dict(), new_version=new_version,
+            data={**job.data, **sizes}, summary_path=str(job.summary_path))
+        _write_summary(job.store, summary, job.summary_path)
+    logger.info("Retraining %s: %s (summary %s)", verdict, summary.message, job.summary_path)
+    return summary
+
+
+def _record_invalid(job: _Job, problems: Sequence[str]) -> RetrainingSummary:
+    """A parent run that says why nothing was trained; the champion is untouched."""
+    for problem in problems:
+        logger.error("Retraining data invalid: %s", problem)
+    message = "Training data invalid: " + "; ".join(problems)
+    tracking = job.settings.tracking
+    with job.store.start_run(tracking.retraining_experiment, run_name=job.run_name,
+                             tags=_parent_tags(job)) as parent:
+        job.store.log_params(_parent_params(job))
+        job.store.set_tags({c.TAG_VERDICT: c.INVALID_DATA,
+                            c.TAG_VERDICT_MESSAGE: message[:c.TAG_LIMIT],
+                            "invalid_data.reasons": "\n".join(problems)[:c.TAG_LIMIT],
+                            c.TAG_NEW_VERSION: ""})
+        summary = RetrainingSummary(
+            decision=c.INVALID_DATA, message=message, reason=job.reason,
+            started_at=job.now.isoformat(), parent_run_id=parent.info.run_id,
+            experiment_id=parent.info.experiment_id,
+            champion_version_before=job.champion.version, problems=list(problems),
+            data=job.data, summary_path=str(job.summary_path))
+        _write_summary(job.store, summary, job.summary_path)
+    return summary
+
+
+def retrain(settings: Settings, *, store: Store | None = None,
+            now: datetime | None = None, reason: str = "manual",
+            extra_tags: Mapping[str, str] | None = None) -> RetrainingSummary:
+    """Retrain on the champion's reference plus recent labelled batches; promote if the gate
+    passes. Invalid data give ``decision="invalid_data"`` (no exception, nothing trained).
+
+    Raises :class:`~pipelines.errors.ModelNotFoundError` when there is no champion and
+    :class:`~pipelines.errors.TrackingError` when the store cannot be used. Any exception
+    after the parent run opened marks it FAILED; the champion alias only ever moves last.
+    """
+    now = _utc(now)
+    job = _prepare(settings, store or connect(settings.tracking), now, reason, extra_tags)
+    problems = validate_training_data(job.frame, job.champion.schema, settings.retraining)
+    parts: _Parts | None = None
+    if not problems:
+        try:
+            parts = _split(job)
+        except RetrainingRefused as exc:
+            problems = [str(exc)]
+    summary = _record_invalid(job, problems) if parts is None else _train_and_decide(job, parts)
+    broadcast(notifiers_for(settings), Notification(
+        subject=f"retraining {summary.decision}: {summary.message}"[:500],
+        severity="warning" if summary.decision == c.INVALID_DATA else "info",
+        links={"run": summary.parent_run_id or "", "summary": str(job.summary_path)}))
+    return summary
