@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with only Python 3.11+ and make:
 #   make run    create .venv, install the project, run the full demo (python run_all.py)
-#   make test   same environment, run the whole test suite (what CI runs)
+#   make test   same environment, lint, then the whole test suite (what CI runs)
+# For the edit-test loop: make test-fast (no training, no servers, no subprocesses; seconds).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean ui
+.PHONY: run test test-fast lint bench install clean ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +20,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python run_all.py
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not server and not subprocess" -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks run_all.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
+	$(BIN)/python benchmarks/bench_generator.py
 
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db

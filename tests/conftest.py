@@ -1,13 +1,24 @@
-"""Shared fixtures: every test runs in its own temporary folder against its own SQLite store,
-never the working directory's, and with no CHURNMON_* / MLFLOW_* variables leaking in."""
+"""Shared fixtures: every test runs in its own temporary folder against its own store.
+
+- Each test starts in its own ``tmp_path`` with no CHURNMON_* / MLFLOW_* variables, and
+  MLflow's process-wide tracking and registry URIs pointed at a store inside that folder; both
+  are restored afterwards, so nothing leaks between tests or into ``./mlruns``.
+- Stores are never built twice: an empty migrated SQLite file is made once per session and
+  copied for every new store; a trained store (one baseline) is made once per session and
+  copied, artifacts included, for every test that uses it (:func:`copy_store`).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 
 from pipelines.config import Settings, load_settings
@@ -19,6 +30,7 @@ FAST_TRAINING: dict[str, Any] = {
     "training.rf_max_depth": 8,
     "training.xgb_n_estimators": 60,
 }
+_EMPTY_DB: list[Path] = []  # the session's empty migrated store, once made
 
 
 def _passthrough() -> dict[str, str]:
@@ -33,22 +45,49 @@ def _passthrough() -> dict[str, str]:
 PASSTHROUGH_ENV = _passthrough()  # at import, before the autouse fixture changes directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated MLflow SQLite database, made once per session: creating the
+    schema takes seconds, copying the file milliseconds."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    cwd = Path.cwd()
+    os.chdir(path.parent)  # MLflow's Default experiment points at ./mlruns: keep it in here
+    try:
+        MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
+    finally:
+        os.chdir(cwd)
+    _EMPTY_DB[:] = [path]
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in list(os.environ):
         if var.startswith(("CHURNMON_", "MLFLOW_")):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    own = f"sqlite:///{tmp_path / 'fluent-default.db'}"  # created only if something uses it
+    mlflow.set_tracking_uri(own)
+    mlflow.set_registry_uri(own)
     yield
-    import mlflow
-
     while mlflow.active_run() is not None:
         mlflow.end_run("FAILED")
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
 
 
 def make_settings(root: Path, **overrides: Any) -> Settings:
+    """Settings on the store ``root/mlflow.db`` (a copy of the empty template when new), with
+    reports under ``root/monitoring`` and tiny models; ``overrides`` (dotted keys) on top."""
+    db = root / "mlflow.db"
+    if _EMPTY_DB and not db.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_EMPTY_DB[0], db)
     values: dict[str, Any] = {
-        "tracking.uri": f"sqlite:///{root / 'mlflow.db'}",
+        "tracking.uri": f"sqlite:///{db}",
         "paths.output_dir": str(root / "monitoring"),
         "paths.inbox_dir": str(root / "monitoring" / "inbox"),
         **FAST_TRAINING,
@@ -57,22 +96,44 @@ def make_settings(root: Path, **overrides: Any) -> Settings:
     return load_settings(env={}, overrides=values)
 
 
+def copy_store(template: Path, root: Path) -> None:
+    """Copy a store folder (``mlflow.db`` and its artifacts) to ``root``, rewriting every
+    absolute path the database holds (artifact locations, model sources) to the copy's, so
+    the copy reads and writes only its own files."""
+    shutil.copytree(template, root)
+    old, new = str(template.resolve()), str(root.resolve())
+    with sqlite3.connect(root / "mlflow.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for column in db.execute(f"PRAGMA table_info('{table}')").fetchall():
+                name, kind = column[1], (column[2] or "").upper()
+                if "CHAR" in kind or "TEXT" in kind:
+                    db.execute(f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                               f'WHERE "{name}" LIKE ?', (old, new, f"%{old}%"))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
 @pytest.fixture(scope="session")
-def trained_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Any]:
-    """One baseline trained into a session-wide store, for tests that only read it or add
-    monitoring runs (each such test reads what it wrote, by run id)."""
-    import warnings
-
+def _trained_template(tmp_path_factory: pytest.TempPathFactory,
+                      _empty_store: Path) -> tuple[Path, Any]:
+    """One baseline trained once per session into a template store."""
     from pipelines.workflows.baseline import train_baseline
 
-    root = tmp_path_factory.mktemp("trained")
-    cfg = make_settings(root)
+    root = tmp_path_factory.mktemp("trained-template") / "store"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = train_baseline(cfg)
-    return cfg, result
+        result = train_baseline(make_settings(root))
+    return root, result
+
+
+@pytest.fixture
+def trained_store(tmp_path: Path, _trained_template: tuple[Path, Any]) -> tuple[Settings, Any]:
+    """A store of its own with one trained baseline (a copy of the session's template), and
+    the baseline's result."""
+    template, result = _trained_template
+    copy_store(template, tmp_path / "store")
+    return make_settings(tmp_path / "store"), result

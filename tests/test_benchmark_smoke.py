@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+pytestmark = pytest.mark.subprocess  # each measurement runs in a worker process
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

@@ -1,21 +1,26 @@
-"""`mlflow run . -e <step> --env-manager local` works for the monitor and retrain steps."""
+"""Every MLproject entry point through `mlflow run . -e <step> --env-manager local`, chained
+on one store as a user would: train, simulate, monitor, run_monitoring, retrain, train again,
+rollback, main."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pipelines.store import connect
+from pipelines.store import alias_version, connect
 from tests.conftest import PASSTHROUGH_ENV, make_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 REPO = Path(__file__).resolve().parents[1]
+MONITORING = "ChurnPrediction-Monitoring"
+RETRAINING = "ChurnPrediction-Retraining"
+PIPELINE = "ChurnPrediction-Pipeline"
 
 
 def _env(settings, tmp_path: Path) -> dict[str, str]:
@@ -27,46 +32,102 @@ def _env(settings, tmp_path: Path) -> dict[str, str]:
         "CHURNMON_PATHS__OUTPUT_DIR": str(tmp_path / "monitoring"),
         "CHURNMON_TRAINING__RF_N_ESTIMATORS": "30",
         "CHURNMON_TRAINING__XGB_N_ESTIMATORS": "60",
+        "CHURNMON_DATA__DEMO_ROWS": "3000",
     })
     return env
 
 
-def _mlflow_run(entry: str, experiment: str, params: dict[str, str], env: dict[str, str]) -> None:
+def _mlflow_run(entry: str, experiment: str, params: dict[str, str], env: dict[str, str],
+                cwd: Path) -> str:
     cmd = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry, "--env-manager",
            "local", "--experiment-name", experiment]
     for k, v in params.items():
         cmd += ["-P", f"{k}={v}"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-4000:])
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (entry, proc.stdout[-2000:], proc.stderr[-4000:])
+    return proc.stdout
 
 
-def test_monitor_and_retrain_entry_points(tmp_path: Path) -> None:
-    from pipelines.workflows.baseline import train_baseline
-
-    settings = make_settings(tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        train_baseline(settings)
-    env = _env(settings, tmp_path)
-    _mlflow_run("monitor", "ChurnPrediction-Monitoring",
-                {"scenario": "concept_drift", "rows": "2500"}, env)
-    client = connect(settings.tracking).client
-    exp = client.get_experiment_by_name("ChurnPrediction-Monitoring")
-    (run,) = client.search_runs([exp.experiment_id])
-    assert run.info.status == "FINISHED"
-    assert run.data.tags["mlflow.project.entryPoint"] == "monitor"
-    assert run.data.tags["monitoring.status"] == "critical"
-    assert run.data.params["scenario"] == "concept_drift"
-    assert {"roc_auc", "drift_share", "prediction_drift_pvalue"} <= set(run.data.metrics)
-
-    _mlflow_run("retrain", "ChurnPrediction-Retraining", {"reason": "test"}, env)
-    exp = client.get_experiment_by_name("ChurnPrediction-Retraining")
+def _project_runs(client, experiment: str, entry: str) -> list:
+    exp = client.get_experiment_by_name(experiment)
     runs = client.search_runs([exp.experiment_id])
-    parents = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "retrain"]
-    assert len(parents) == 1
-    parent = parents[0]
-    assert parent.info.status == "FINISHED"
+    return [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == entry]
+
+
+def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
+    declared = set(yaml.safe_load((REPO / "MLproject").read_text())["entry_points"])
+    settings = make_settings(tmp_path / "store")
+    env = _env(settings, tmp_path)
+    client = connect(settings.tracking).client
+    seen: set[str] = set()
+
+    # train: the declared empty `target` is resolved from the configuration, not refused
+    _mlflow_run("train", PIPELINE, {"demo_rows": "3000"}, env, tmp_path)
+    (train,) = _project_runs(client, PIPELINE, "train")
+    assert train.info.status == "FINISHED"
+    assert train.data.params["target"] in ("", "''")  # as mlflow run logged it
+    assert train.data.params["resolved.target"] == "churn"
+    assert str(alias_version(connect(settings.tracking), "champion").version) == "1"
+    seen.add("train")
+
+    # simulate: a batch file where -P out says
+    out = tmp_path / "batches"
+    printed = _mlflow_run("simulate", PIPELINE, {"scenario": "covariate_shift", "rows": "2000",
+                                                 "seed": "3", "out": str(out)}, env, tmp_path)
+    (batch,) = out.glob("production_batch_*.csv")
+    assert str(batch) in printed
+    seen.add("simulate")
+
+    # monitor that file
+    _mlflow_run("monitor", MONITORING, {"batch": str(batch)}, env, tmp_path)
+    (monitor,) = _project_runs(client, MONITORING, "monitor")
+    assert monitor.info.status == "FINISHED"
+    assert monitor.data.tags["batch_id"] == batch.stem
+    assert monitor.data.tags["monitoring.status"] in ("warning", "critical")
+    assert set(monitor.data.tags["drifted_features"].split(",")) >= {"monthly_charges"}
+    seen.add("monitor")
+
+    # run_monitoring: the project run is the batch's monitoring run; retraining gets its own
+    _mlflow_run("run_monitoring", MONITORING, {"scenario": "concept_drift", "rows": "3000"},
+                env, tmp_path)
+    (cycle,) = _project_runs(client, MONITORING, "run_monitoring")
+    assert cycle.data.tags["pipeline.step"] == "monitor"
+    assert cycle.data.tags["orchestrator.decision"] == "retrain"
+    parent_id = cycle.data.tags["orchestrator.retraining_run_id"]
+    parent = client.get_run(parent_id)
+    assert client.get_experiment(parent.info.experiment_id).name == RETRAINING
     assert parent.data.tags["decision"] in ("promoted", "rejected")
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert {c.data.tags.get("retraining.role") for c in children} == {"candidate"}
-    assert len(children) == 2, [(r.info.run_name, r.data.tags.get('mlflow.parentRunId'), r.data.tags.get('retraining.role')) for r in runs]
+    seen.add("run_monitoring")
+
+    # retrain by hand: one parent (the project run) with one nested run per candidate
+    _mlflow_run("retrain", RETRAINING, {"reason": "test"}, env, tmp_path)
+    (manual,) = _project_runs(client, RETRAINING, "retrain")
+    assert manual.info.status == "FINISHED"
+    assert manual.data.tags["retraining.reason"] == "test"
+    exp = client.get_experiment_by_name(RETRAINING)
+    children = client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{manual.info.run_id}'")
+    assert {c.data.tags["retraining.role"] for c in children} == {"candidate"}
+    assert len(children) == 2
+    seen.add("retrain")
+
+    # a second baseline becomes champion, the first one the fallback; rollback swaps them
+    store = connect(settings.tracking)
+    _mlflow_run("train", PIPELINE, {"demo_rows": "3000"}, env, tmp_path)
+    champion = str(alias_version(store, "champion").version)
+    previous = str(alias_version(store, "previous-champion").version)
+    assert champion != previous
+    printed = _mlflow_run("rollback", PIPELINE, {}, env, tmp_path)
+    assert f"version {champion} -> {previous}" in printed
+    assert str(alias_version(store, "champion").version) == previous
+    assert str(alias_version(store, "previous-champion").version) == champion
+    seen.add("rollback")
+
+    # main: the demo, continuing from the stored state
+    printed = _mlflow_run("main", MONITORING, {"rows": "1500"}, env, tmp_path)
+    assert "=== Demo summary ===" in printed
+    assert "continuing from the stored state" in printed
+    assert printed.count("batch ") >= 5
+    seen.add("main")
+
+    assert seen == declared

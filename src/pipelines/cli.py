@@ -17,7 +17,8 @@ logger = logging.getLogger("pipelines")
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("configuration")
-    g.add_argument("--config", help="TOML configuration file (default: ./monitoring.toml if present)")
+    g.add_argument("--config",
+                   help="TOML configuration file (default: ./monitoring.toml if present)")
     g.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", default=[],
                    help="override any configuration key; repeatable")
     g.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db)")

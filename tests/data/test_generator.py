@@ -8,7 +8,6 @@ every other feature column must not differ at p < 0.001.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pandas as pd
@@ -494,11 +493,10 @@ def test_trained_model_auc_base_and_concept() -> None:
 
 
 @pytest.mark.slow
-def test_one_million_rows_is_fast() -> None:
-    generate_reference(1_000, seed=0)  # warm-up (imports, cached scales)
-    began = time.perf_counter()
+def test_one_million_rows_have_unique_ids_and_the_shift() -> None:
+    """At scale too (how fast: benchmarks/bench_generator.py, run by `make bench`)."""
     frame = generate_batch("covariate_shift", 1_000_000, 1)
-    elapsed = time.perf_counter() - began
     assert len(frame) == 1_000_000
     assert frame[ID_COLUMN].is_unique
-    assert elapsed < 8.0  # ~0.7-2 s measured; generous for loaded CI machines
+    base = generate_batch("no_drift", 200_000, 1)
+    assert frame["monthly_charges"].mean() > base["monthly_charges"].mean() + 5

@@ -58,7 +58,8 @@ def test_env_lists_and_config_env_var(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "env", "match"),
     [
-        ({"monitoring.drift_p_value": 1.5}, {}, r"The 'monitoring\.drift_p_value' parameter of Settings must be a float in the range "
+        ({"monitoring.drift_p_value": 1.5}, {},
+         r"The 'monitoring\.drift_p_value' parameter of Settings must be a float in the range "
          r"\(0, 1\)\. Got 1\.5 instead \(from command line\)\."),
         ({}, {"CHURNMON_MONITORING__DRIFT_SHARE": "-1"},
          r"'monitoring\.drift_share' parameter of Settings must be a float in the range \(0, 1\]\. "
@@ -66,11 +67,14 @@ def test_env_lists_and_config_env_var(tmp_path: Path) -> None:
         ({"retraining.margin_mode": "percent"}, {},
          r"'retraining\.margin_mode' parameter of Settings must be one of 'absolute', 'relative'\. "
          r"Got 'percent' instead"),
-        ({"retraining.cooldown_days": "soon"}, {}, r"'retraining\.cooldown_days' parameter .* must be a valid number.*Got 'soon'"),
-        ({"monitoring.correction": "holm"}, {}, r"'monitoring\.correction' .* must be one of 'none', 'bonferroni', 'bh'"),
+        ({"retraining.cooldown_days": "soon"}, {},
+         r"'retraining\.cooldown_days' parameter .* must be a valid number.*Got 'soon'"),
+        ({"monitoring.correction": "holm"}, {},
+         r"'monitoring\.correction' .* must be one of 'none', 'bonferroni', 'bh'"),
         ({"monitoring.typo_key": 1}, {}, r"unknown key 'monitoring\.typo_key'.*allowed keys"),
         ({"nosection.key": 1}, {}, r"Unknown configuration key 'nosection\.key'"),
-        ({"training.candidates": ["svm"]}, {}, r"'training\.candidates' parameter .* Got 'svm' instead"),
+        ({"training.candidates": ["svm"]}, {},
+         r"'training\.candidates' parameter .* Got 'svm' instead"),
         ({"training.candidates": []}, {}, r"must be a non-empty list of random_forest, xgboost"),
         ({"monitoring.numeric_statistics": "wasserstein"}, {}, r"numeric_statistics' parameter"),
         ({}, {"CHURNMON_BADFORMAT": "1"}, r"CHURNMON_BADFORMAT is not a configuration key"),

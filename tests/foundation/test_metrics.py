@@ -31,7 +31,9 @@ def test_metrics_agree_with_scikit_learn(seed: int, threshold: float) -> None:
 def test_one_class_and_no_predicted_positive() -> None:
     got = classification_metrics(np.zeros(4, dtype=int), np.array([0.1, 0.2, 0.3, 0.4]))
     assert math.isnan(got["roc_auc"])
-    assert got["precision"] == 0.0 and got["recall"] == 0.0 and got["f1"] == 0.0
+    assert got["precision"] == 0.0
+    assert got["recall"] == 0.0
+    assert got["f1"] == 0.0
     assert got["accuracy"] == 1.0
 
 

@@ -11,13 +11,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from pipelines.data.generator import FEATURES, TARGET, generate_batch, generate_reference
-from pipelines.data.sources import load_training_data
 from pipelines.data.schema import infer_schema
+from pipelines.data.sources import load_training_data
 from pipelines.errors import DataError, SchemaError, TrackingError
+from pipelines.retraining.training import split_frame
 from pipelines.stats.classification import CORE_METRICS, classification_metrics
 from pipelines.store import connect, load_champion, load_reference_frame
 from pipelines.train_baseline import main as train_main
-from pipelines.retraining.training import split_frame
 from pipelines.workflows.baseline import train_baseline
 from tests.conftest import make_settings
 
@@ -73,7 +73,8 @@ def test_run_records_inputs_model_and_reference(trained_store) -> None:
     }
     assert contexts == {"training", "reference"}
     ref = load_reference_frame(connect(settings.tracking), result.run_id)
-    assert set(FEATURES) <= set(ref.columns) and {"__score__", TARGET} <= set(ref.columns)
+    assert set(FEATURES) <= set(ref.columns)
+    assert {"__score__", TARGET} <= set(ref.columns)
     assert int(run.data.params["n_validation"]) + int(run.data.params["n_test"]) == len(ref)
     arts = {a.path for a in client.list_artifacts(result.run_id, "reference")}
     assert arts == {"reference/reference.parquet", "reference/context.npz",
@@ -90,7 +91,6 @@ def test_skops_trusted_types_are_stored_for_random_forest(tmp_path: Path) -> Non
         warnings.simplefilter("ignore")
         result = train_baseline(settings)
     assert result.model_type == "random_forest"
-    client = connect(settings.tracking).client
     champ = load_champion(connect(settings.tracking))
     assert champ.flavor == "sklearn"
     info = mlflow.models.get_model_info(champ.model_uri)
@@ -136,7 +136,8 @@ def _registered(settings) -> list:
          r"must be binary 0/1"),
     ],
 )
-def test_bad_training_data_registers_nothing(tmp_path: Path, content: str | None, match: str) -> None:
+def test_bad_training_data_registers_nothing(tmp_path: Path, content: str | None,
+                                             match: str) -> None:
     path = tmp_path / ("missing.csv" if content is None else "bad.csv")
     if content is not None:
         path.write_text(content)
@@ -147,7 +148,8 @@ def test_bad_training_data_registers_nothing(tmp_path: Path, content: str | None
     assert _registered(settings) == []
 
 
-def test_cli_reports_bad_input_in_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_cli_reports_bad_input_in_one_line(tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
     from pipelines.cli import run_cli
 
     code = run_cli(train_main, ["--data", str(tmp_path / "absent.parquet"),

@@ -17,8 +17,8 @@ from mlflow.tracking import MlflowClient
 from pipelines.data.batch import Batch
 from pipelines.data.generator import TARGET, generate_batch
 from pipelines.errors import DataError, SchemaError
-from pipelines.workflows.monitor import Monitor, monitor_batch
 from pipelines.store import connect
+from pipelines.workflows.monitor import Monitor, monitor_batch
 from tests.conftest import PASSTHROUGH_ENV, make_settings
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,8 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     assert REQUIRED_METRICS <= set(m)
     for f in ("monthly_charges", "contract"):
         assert {f"drift/{f}/statistic", f"drift/{f}/pvalue", f"drift/{f}/pvalue_adjusted"} <= set(m)
-    assert "drift/monthly_charges/psi" in m and "drift/contract/cramers_v" in m
+    assert "drift/monthly_charges/psi" in m
+    assert "drift/contract/cramers_v" in m
     assert m["n_drifted_features"] == len(drifted)
     tags = run.data.tags
     assert tags["monitoring.status"] in ("ok", "warning", "critical")
@@ -46,11 +47,13 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     assert contexts == ["production"]
     arts = {a.path for a in client.list_artifacts(run_id)}
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
-    assert "monitoring_report.json" in arts and "batch" in arts
+    assert "monitoring_report.json" in arts
+    assert "batch" in arts
     assert {"plots/score_distribution.png", "plots/performance_over_time.png"} <= plots
     assert {f"plots/drift_{f}.png" for f in drifted} <= plots
     history = client.get_metric_history(run_id, "roc_auc")
-    assert len(history) == 1 and history[0].step >= 1
+    assert len(history) == 1
+    assert history[0].step >= 1
 
 
 def _monitor_shifted(settings) -> tuple:
@@ -69,7 +72,8 @@ def test_monitoring_run_contents_on_sqlite(trained_store) -> None:
     local = json.loads(outcome.report_path.read_text())
     assert outcome.report_path.name.startswith("monitoring_report_")
     assert outcome.report_path.parent == Path(settings.paths.output_dir)
-    assert local["batch_id"] == "shifted-batch" and local["drift"]["n_drifted_features"] == 3
+    assert local["batch_id"] == "shifted-batch"
+    assert local["drift"]["n_drifted_features"] == 3
     exp = client.get_experiment(outcome.experiment_id)
     assert exp.name == "ChurnPrediction-Monitoring"
 
@@ -90,7 +94,8 @@ def test_unlabelled_batch_file(trained_store, tmp_path: Path) -> None:
     generate_batch("no_drift", 1500, seed=41).drop(columns=[TARGET]).to_parquet(path)
     outcome = monitor_batch(settings, path)
     run = connect(settings.tracking).client.get_run(outcome.run_id)
-    assert "roc_auc" not in run.data.metrics and "drift_share" in run.data.metrics
+    assert "roc_auc" not in run.data.metrics
+    assert "drift_share" in run.data.metrics
     assert run.data.tags["has_labels"] == "false"
     assert run.data.tags["batch_id"] == "unlabelled"
 
@@ -105,12 +110,14 @@ def _runs(settings) -> list:
     ("write", "error", "match"),
     [
         (lambda p: generate_batch("no_drift", 200, 1).drop(columns=["tenure_months", "contract"])
-         .to_csv(p, index=False), SchemaError, r"required column\(s\) missing: tenure_months, contract"),
+         .to_csv(p, index=False), SchemaError,
+         r"required column\(s\) missing: tenure_months, contract"),
         (lambda p: p.write_bytes(b"\x00\x01garbage,\n\"unterminated"), DataError,
          r"could not be read as CSV|required column"),
         (lambda p: p.write_text(""), DataError, r"is empty"),
         (lambda p: generate_batch("no_drift", 200, 1).assign(monthly_charges="cheap")
-         .to_csv(p, index=False), SchemaError, r"numeric feature\(s\) hold non-numeric values: monthly_charges"),
+         .to_csv(p, index=False), SchemaError,
+         r"numeric feature\(s\) hold non-numeric values: monthly_charges"),
         (lambda p: generate_batch("no_drift", 200, 1).assign(churn=7).to_csv(p, index=False),
          DataError, r"target 'churn' must be 0/1"),
     ],
@@ -136,11 +143,13 @@ def test_empty_frame_is_refused(trained_store) -> None:
         Monitor(settings).evaluate(Batch(empty, "e", "frame"))
 
 
+@pytest.mark.subprocess
 def test_seed_style_script_on_simulated_batch(trained_store) -> None:
     settings, _ = trained_store
     script = Path(__file__).resolve().parents[2] / "src" / "pipelines" / "monitor_performance.py"
     env = {"PATH": "/usr/bin:/bin", "CHURNMON_TRACKING__URI": settings.tracking.uri,
-           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home()), **PASSTHROUGH_ENV}
+           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home()),
+           **PASSTHROUGH_ENV}
     proc = subprocess.run([sys.executable, str(script), "Seed-Style-Monitoring", "--rows", "800",
                            "--scenario", "covariate_shift"], env=env, capture_output=True,
                           text=True, timeout=300)
@@ -148,7 +157,8 @@ def test_seed_style_script_on_simulated_batch(trained_store) -> None:
     client = connect(settings.tracking).client
     exp = client.get_experiment_by_name("Seed-Style-Monitoring")
     runs = client.search_runs([exp.experiment_id])
-    assert len(runs) == 1 and runs[0].data.tags["monitoring.status"] in ("warning", "critical")
+    assert len(runs) == 1
+    assert runs[0].data.tags["monitoring.status"] in ("warning", "critical")
 
 
 def _free_port() -> int:
@@ -158,6 +168,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.server
+@pytest.mark.subprocess
 def test_same_run_against_a_real_mlflow_server(tmp_path: Path) -> None:
     port = _free_port()
     server_dir = tmp_path / "server"

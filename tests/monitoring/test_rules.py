@@ -112,6 +112,7 @@ def test_quality_checks_name_columns() -> None:
     assert checks == {("x", "missing_values"), ("x", "out_of_range"), ("c", "missing_values"),
                       ("c", "unseen_categories"), ("id", "duplicate_ids")}
     col = {c.column: c for c in report.columns}
-    assert col["x"].missing_share == 0.5 and col["x"].out_of_range_share == 0.25
+    assert col["x"].missing_share == 0.5
+    assert col["x"].out_of_range_share == 0.25
     assert col["c"].unseen_categories == ("z",)
     assert report.duplicate_ids == 97

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config import MonitoringSettings
+from pipelines.data.batch import Batch, prepare_batch
 from pipelines.data.generator import (
     CATEGORICAL_FEATURES,
     CATEGORY_LEVELS,
@@ -23,7 +24,6 @@ from pipelines.data.generator import (
     generate_batch,
     generate_reference,
 )
-from pipelines.data.batch import Batch, prepare_batch
 from pipelines.data.schema import FeatureSchema
 from pipelines.monitoring.engine import MonitoringReport, evaluate_batch
 from pipelines.monitoring.policy import MonitoringPolicy
@@ -82,15 +82,18 @@ def test_covariate_shift_flags_exactly_the_shifted_features(ctx: ReferenceContex
     assert report.drift_share == pytest.approx(3 / len(FEATURES))
     assert {a.rule for a in report.alerts} >= {"feature_drift"}
     per = {f.feature: f for f in report.feature_drift}
-    assert per["monthly_charges"].test == "ks" and per["contract"].test == "chi2"
+    assert per["monthly_charges"].test == "ks"
+    assert per["contract"].test == "chi2"
     assert per["monthly_charges"].pvalue_adjusted >= per["monthly_charges"].pvalue
 
 
 def test_label_shift_gives_target_drift(ctx: ReferenceContext) -> None:
     report = _evaluate(generate_batch("label_shift", 10_000, seed=8, label_rate=0.55), ctx)
-    assert report.target_drift is not None and report.target_drift.drifted
+    assert report.target_drift is not None
+    assert report.target_drift.drifted
     assert "target_drift" in {a.rule for a in report.alerts}
-    assert report.concept_drift is not None and not report.concept_drift.detected
+    assert report.concept_drift is not None
+    assert not report.concept_drift.detected
 
 
 def test_concept_drift_is_critical_with_low_drift_share(ctx: ReferenceContext) -> None:
@@ -100,7 +103,8 @@ def test_concept_drift_is_critical_with_low_drift_share(ctx: ReferenceContext) -
     assert rules["performance"].severity == "critical"
     assert report.performance["roc_auc"] < SETTINGS.roc_auc_floor
     assert report.drift_share < SETTINGS.drift_share
-    assert report.concept_drift.detected and "concept_drift" in rules
+    assert report.concept_drift.detected
+    assert "concept_drift" in rules
     assert report.retraining_recommended
     assert any("ROC-AUC" in r for r in report.verdict.reasons)
 
@@ -121,12 +125,14 @@ def test_data_quality_faults_name_the_columns(ctx: ReferenceContext) -> None:
 def test_batch_without_labels_gets_drift_but_no_performance(ctx: ReferenceContext) -> None:
     batch = generate_batch("covariate_shift", 5_000, seed=11).drop(columns=[TARGET])
     report = _evaluate(batch, ctx)
-    assert report.performance is None and report.target_drift is None
+    assert report.performance is None
+    assert report.target_drift is None
     assert report.concept_drift is None
     assert report.drifted_features  # drift still measured
     assert report.prediction_drift.pvalue < 0.05
     data = report.to_dict()
-    assert data["performance"] is None and data["has_labels"] is False
+    assert data["performance"] is None
+    assert data["has_labels"] is False
 
 
 def test_report_is_json_safe(ctx: ReferenceContext) -> None:
@@ -134,7 +140,8 @@ def test_report_is_json_safe(ctx: ReferenceContext) -> None:
 
     report = _evaluate(generate_batch("no_drift", 2_000, seed=12), ctx)
     text = json.dumps(report.to_dict(), allow_nan=False)
-    assert '"status"' in text and '"drift_share"' in text
+    assert '"status"' in text
+    assert '"drift_share"' in text
 
 
 def test_reference_context_round_trips_through_one_file(ctx: ReferenceContext, tmp_path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from pipelines.data.sources import InboxSource, SimulatedSource
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import connect, registry_lock
 from pipelines.workflows.orchestrate import run_cycle
-from tests.conftest import PASSTHROUGH_ENV, make_settings
+from tests.conftest import PASSTHROUGH_ENV
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -58,14 +57,8 @@ def _retraining_parents(client: MlflowClient, settings) -> list:
 
 
 @pytest.fixture
-def trained(tmp_path: Path):
-    from pipelines.workflows.baseline import train_baseline
-
-    settings = make_settings(tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        train_baseline(settings)
-    return settings
+def trained(trained_store):
+    return trained_store[0]
 
 
 @pytest.mark.slow
@@ -85,7 +78,8 @@ def test_inbox_batches_are_processed_exactly_once(trained, tmp_path: Path) -> No
     assert "missing" in (inbox / "rejected" / "broken.csv.reason.txt").read_text()
     # second run: nothing new
     second = run_cycle(settings, _inbox(settings))
-    assert second.batches == [] and second.decision == "no_batch"
+    assert second.batches == []
+    assert second.decision == "no_batch"
     # the same content dropped in again is recognised from MLflow, not from local state
     (inbox / "done" / "b0.csv").rename(inbox / "b0-again.csv")
     third = run_cycle(settings, _inbox(settings))
@@ -156,26 +150,66 @@ def test_cooldown_blocks_then_allows_with_injected_time(trained) -> None:
     assert later.decision == "retrain"
     forced = run_cycle(settings, SimulatedSource("no_drift", rows=1000, seed=82),
                        now=now + timedelta(days=9), force=True)
-    assert forced.decision == "retrain" and forced.forced
+    assert forced.decision == "retrain"
+    assert forced.forced
     assert len(_retraining_parents(client, settings)) == 3
 
 
+def _orchestrator_env(settings, **extra: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV,
+            "CHURNMON_TRACKING__URI": settings.tracking.uri,
+            "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir,
+            "CHURNMON_TRAINING__RF_N_ESTIMATORS": "30",
+            "CHURNMON_TRAINING__XGB_N_ESTIMATORS": "60", **extra}
+
+
+CYCLE = [sys.executable, "-m", "pipelines.run_monitoring", "--scenario", "concept_drift",
+         "--rows", "3000"]
+LOCK = "churn-model.orchestrator-lock"
+
+
 @pytest.mark.slow
-def test_two_concurrent_orchestrators_retrain_once(trained, tmp_path: Path) -> None:
+@pytest.mark.subprocess
+def test_a_held_lock_makes_another_orchestrator_skip_without_monitoring(
+        trained, tmp_path: Path) -> None:
     settings = trained
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV,
-           "CHURNMON_TRACKING__URI": settings.tracking.uri,
-           "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir,
-           "CHURNMON_TRAINING__RF_N_ESTIMATORS": "30",
-           "CHURNMON_TRAINING__XGB_N_ESTIMATORS": "60"}
-    cmd = [sys.executable, "-m", "pipelines.run_monitoring", "--scenario", "concept_drift",
-           "--rows", "3000"]
-    procs = [subprocess.Popen(cmd + ["--seed", str(90 + i)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(2)]
-    outputs = [p.communicate(timeout=600)[0] for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
-    client = connect(settings.tracking).client
-    assert len(_retraining_parents(client, settings)) == 1
-    joined = "\n".join(outputs)
-    assert ("skipped: another orchestrator" in joined) or ("cooldown" in joined)
+    store = connect(settings.tracking)
+    with registry_lock(store, LOCK) as held:
+        assert held.acquired
+        proc = subprocess.run(CYCLE + ["--seed", "95"], env=_orchestrator_env(settings),
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"skipped: another orchestrator ({held.holder}) holds {LOCK}" in proc.stderr
+    assert _monitoring_runs(store.client, settings) == []  # nothing was processed
+    assert _retraining_parents(store.client, settings) == []
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_two_concurrent_orchestrators_wait_in_turn_and_retrain_once(
+        trained, tmp_path: Path) -> None:
+    """Both orchestrators are started while the test holds the lock, and both are seen
+    waiting for it before it is released: the lock is contended, not merely passed through."""
+    settings = trained
+    store = connect(settings.tracking)
+    env = _orchestrator_env(settings, CHURNMON_RETRAINING__LOCK_TIMEOUT_SECONDS="600")
+    logs = [tmp_path / f"orchestrator-{i}.log" for i in range(2)]
+    with registry_lock(store, LOCK) as held:
+        assert held.acquired
+        procs = [subprocess.Popen(CYCLE + ["--seed", str(90 + i)], env=env, cwd=tmp_path,
+                                  stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+                 for i, log in enumerate(logs)]
+        deadline = time.monotonic() + 240
+        while not all(f"Waiting up to 600 s for lock {LOCK}" in log.read_text() for log in logs):
+            assert all(p.poll() is None for p in procs), [log.read_text() for log in logs]
+            assert time.monotonic() < deadline, [log.read_text() for log in logs]
+            time.sleep(0.5)
+    codes = [p.wait(timeout=600) for p in procs]
+    outputs = [log.read_text() for log in logs]
+    assert codes == [0, 0], outputs
+    assert len(_retraining_parents(store.client, settings)) == 1
+    runs = sorted(_monitoring_runs(store.client, settings), key=lambda r: r.info.start_time)
+    assert [r.data.tags["orchestrator.decision"] for r in runs] == ["retrain", "cooldown"]
+    # one after the other: the second batch was monitored after the first cycle ended
+    first_parent = _retraining_parents(store.client, settings)[0]
+    assert runs[1].info.start_time >= first_parent.info.end_time

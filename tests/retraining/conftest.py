@@ -1,47 +1,23 @@
-"""Fixtures for the retraining tests: an isolated SQLite store per test, tiny fast models."""
+"""Fixtures for the retraining tests: a store per test (a copy of the session's empty
+template, see tests/conftest.py), tiny fast models."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from pipelines.config import Settings, load_settings, with_overrides
-from pipelines.data.generator import generate_batch
 from pipelines.data.batch import Batch
+from pipelines.data.generator import generate_batch
 from pipelines.workflows.baseline import BaselineResult, train_baseline
 from pipelines.workflows.monitor import Monitor
 
 SettingsFactory = Callable[..., Settings]
-
-
-@pytest.fixture(autouse=True)
-def _retraining_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Run in tmp_path with no configuration leaking in from the environment (self-contained:
-    does not rely on the suite-wide conftest)."""
-    monkeypatch.chdir(tmp_path)
-    for var in list(os.environ):
-        if var.startswith(("CHURNMON_", "MLFLOW_")):
-            monkeypatch.delenv(var, raising=False)
-    yield
-    while mlflow.active_run() is not None:
-        mlflow.end_run("FAILED")
-
-
-@pytest.fixture(scope="session")
-def _empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, fully migrated MLflow SQLite database, made once per session: creating the
-    schema takes seconds, copying the file milliseconds."""
-    path = tmp_path_factory.mktemp("store-template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
-    return path
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from pipelines.config import Settings, with_overrides
+from pipelines.data.batch import Batch
 from pipelines.data.generator import generate_batch
 from pipelines.data.schema import categorical_as_str
 from pipelines.errors import ModelNotFoundError
-from pipelines.data.batch import Batch
 from pipelines.store import alias_version, connect, load_champion
 from pipelines.trigger_retraining import main
 from pipelines.workflows.baseline import train_baseline

@@ -13,8 +13,8 @@ from pipelines.data.generator import generate_batch
 from pipelines.errors import ModelNotFoundError, TrackingError
 from pipelines.rollback import main
 from pipelines.store import alias_version, connect, load_champion
-from pipelines.workflows.rollback import rollback
 from pipelines.workflows.baseline import train_baseline
+from pipelines.workflows.rollback import rollback
 
 from .conftest import SettingsFactory, weak_baseline
 

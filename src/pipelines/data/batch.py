@@ -97,7 +97,7 @@ def batch_labels(frame: pd.DataFrame, target: str, source: str) -> np.ndarray | 
             "send a batch with labels for every row, or drop the column."
         )
     values = set(pd.unique(y).tolist())
-    if not values <= {0, 1, True, False}:
+    if not values <= {0, 1}:
         shown = ", ".join(map(repr, sorted(values, key=str)[:10]))
         raise DataError(f"{source}: target {target!r} must be 0/1; found {shown}.")
     return y.astype("int8").to_numpy()

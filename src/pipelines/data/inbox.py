@@ -62,7 +62,8 @@ class Inbox:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / path.name
         if target.exists():
-            target = folder / f"{path.stem}.{hashlib.sha1(str(path).encode()).hexdigest()[:8]}{path.suffix}"
+            tag = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+            target = folder / f"{path.stem}.{tag}{path.suffix}"
         shutil.move(str(path), target)
         return target
 

@@ -101,7 +101,8 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
     overlap = set(numeric) & set(categorical)
     if overlap:
         raise SchemaError(
-            f"{source}: column(s) listed as both numeric and categorical: {', '.join(sorted(overlap))}."
+            f"{source}: column(s) listed as both numeric and categorical: "
+            f"{', '.join(sorted(overlap))}."
         )
     if not numeric and not categorical:
         raise SchemaError(f"{source}: no feature columns besides the target {data.target!r}.")
@@ -139,7 +140,7 @@ def binary_target(frame: pd.DataFrame, target: str, source: str) -> np.ndarray:
     if n_missing:
         raise DataError(f"{source}: target {target!r} has {n_missing} missing value(s).")
     values = set(pd.unique(y).tolist())
-    if not values <= {0, 1, True, False}:
+    if not values <= {0, 1}:
         shown = ", ".join(map(repr, sorted(values, key=str)[:10]))
         raise DataError(f"{source}: target {target!r} must be binary 0/1; found values {shown}.")
     out = y.astype("int8").to_numpy()

@@ -5,6 +5,7 @@ The MLflow side (collect labelled batches, train, log, register, promote) lives 
 :mod:`pipelines.workflows.retrain`; undoing a promotion in :mod:`pipelines.workflows.rollback`.
 """
 
+from pipelines.retraining.cooldown import CooldownCheck, check_cooldown
 from pipelines.retraining.dataset import (
     ORIGIN_COLUMN,
     REFERENCE_ORIGIN,
@@ -14,7 +15,6 @@ from pipelines.retraining.dataset import (
     train_validation_split,
     validate_training_data,
 )
-from pipelines.retraining.cooldown import CooldownCheck, check_cooldown
 from pipelines.retraining.gate import GateDecision, MarginMode, PromotionGate
 
 __all__ = [

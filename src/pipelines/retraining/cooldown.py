@@ -9,8 +9,7 @@ machines and fresh working directories pointed at the same tracking server.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)

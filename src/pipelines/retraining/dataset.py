@@ -20,8 +20,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from pipelines.config import RetrainingSettings, TrainingSettings
-from pipelines.data.schema import FeatureSchema
 from pipelines.constraints import OPEN_UNIT, validate_params
+from pipelines.data.schema import FeatureSchema
 from pipelines.errors import ConfigError, RetrainingRefused
 
 logger = logging.getLogger(__name__)

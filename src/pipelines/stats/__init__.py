@@ -22,6 +22,17 @@ from pipelines.stats.drift import (
     psi,
     wasserstein_normalised,
 )
+from pipelines.stats.methods import (
+    CategoricalSample,
+    CategoricalStatistic,
+    DriftStatistic,
+    NumericSample,
+    NumericStatistic,
+    StatisticResult,
+    get_statistic,
+    register_statistic,
+    statistic_names,
+)
 from pipelines.stats.profile import (
     PROFILE_FORMAT_VERSION,
     ColumnSource,
@@ -33,17 +44,6 @@ from pipelines.stats.profile import (
     load_profile,
     read_profile,
     save_profile,
-)
-from pipelines.stats.methods import (
-    CategoricalSample,
-    CategoricalStatistic,
-    DriftStatistic,
-    NumericSample,
-    NumericStatistic,
-    StatisticResult,
-    get_statistic,
-    register_statistic,
-    statistic_names,
 )
 
 __all__ = [

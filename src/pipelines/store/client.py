@@ -142,11 +142,10 @@ class Store:
                   tags: Mapping[str, str] | None = None, nested: bool = False) -> Iterator[Run]:
         """Start (or, inside ``mlflow run``, resume) a run. A failure marks the run FAILED.
 
-        Inside ``mlflow run`` the run is handed over through ``MLFLOW_RUN_ID`` and its
-        experiment is fixed by the project run, so the experiment is not switched there.
+        Inside ``mlflow run`` the first run is the project's, handed over through
+        ``MLFLOW_RUN_ID`` in the experiment given to ``mlflow run --experiment-name``.
         """
         self.use()
-        handed_over = os.environ.get("MLFLOW_RUN_ID")
         tags = {k: str(v) for k, v in (tags or {}).items()}
         if nested:
             parent = mlflow.active_run()
@@ -157,17 +156,15 @@ class Store:
                                   experiment_id=parent.info.experiment_id) as run:
                 yield run
             return
-        if handed_over and mlflow.active_run() is None:
+        if os.environ.get("MLFLOW_RUN_ID") and mlflow.active_run() is None:
+            # The run ``mlflow run`` handed over is this process's first run. start_run()
+            # without run_id reads MLFLOW_RUN_ID, so it is claimed once: nested runs become
+            # its children, and later runs (an orchestrator's retraining) are runs of their own.
+            handed_over = os.environ.pop("MLFLOW_RUN_ID")
             with mlflow.start_run(run_id=handed_over) as run:
                 if tags:
                     mlflow.set_tags(tags)
-                # start_run() without run_id reads MLFLOW_RUN_ID: while the handed-over run is
-                # active, hide it so nested runs are new children, not the parent again.
-                os.environ.pop("MLFLOW_RUN_ID", None)
-                try:
-                    yield run
-                finally:
-                    os.environ["MLFLOW_RUN_ID"] = handed_over
+                yield run
             return
         with mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name,
                               tags=tags) as run:

@@ -63,6 +63,7 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0,
     holder keeps it beyond ``timeout`` seconds (the caller then skips and says so)."""
     client = store.client
     deadline = time.monotonic() + timeout
+    waiting = False
     while True:
         if _try_create(client, name):
             info = LockInfo(True, _holder(), datetime.now(UTC).isoformat(timespec="seconds"),
@@ -80,6 +81,10 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0,
             info = LockInfo(False, holder, since_iso,
                             f"another orchestrator ({holder}) holds {name} since {since_iso}")
             break
+        if not waiting:
+            waiting = True
+            logger.info("Waiting up to %.0f s for lock %s held by %s", timeout, name,
+                        current[0] if current else "?")
         time.sleep(poll)
     try:
         yield info

@@ -110,7 +110,8 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
     info = mlflow.models.get_model_info(uri)
     metadata = info.metadata or {}
     if "feature_schema" not in metadata:
-        raise TrackingError(f"{uri} has no feature_schema metadata; it was not logged by this tool.")
+        raise TrackingError(f"{uri} has no feature_schema metadata; it was not logged by "
+                            "this tool.")
     schema = FeatureSchema.from_dict(metadata["feature_schema"])
     if "xgboost" in info.flavors:
         flavor: Flavor = "xgboost"
@@ -119,7 +120,8 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
         flavor = "sklearn"
         estimator = mlflow.sklearn.load_model(uri)
     else:
-        raise TrackingError(f"{uri} has flavors {sorted(info.flavors)}; expected sklearn or xgboost.")
+        raise TrackingError(f"{uri} has flavors {sorted(info.flavors)}; expected sklearn or "
+                            "xgboost.")
     return Champion(name=name, version=str(version.version), run_id=version.run_id,
                     model_uri=uri, flavor=flavor, schema=schema, estimator=estimator)
 

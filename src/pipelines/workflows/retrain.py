@@ -18,7 +18,6 @@ Cooldown and locking belong to the orchestrator; ``now`` can be injected for tes
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Settings
-from pipelines.data.io import json_text, to_jsonable, atomic_write_text
+from pipelines.data.io import atomic_write_text, json_text, to_jsonable
 from pipelines.data.schema import FeatureSchema
 from pipelines.errors import RetrainingRefused, TrackingError
 from pipelines.monitoring.reference import ReferenceContext

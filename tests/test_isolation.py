@@ -1,0 +1,44 @@
+"""The suite's own isolation: each test has its own tracking URI and its own store copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from pipelines.store import connect
+from pipelines.workflows.monitor import monitor_batch
+
+SEEN: list[str] = []
+
+
+@pytest.mark.parametrize("turn", [1, 2])
+def test_each_test_has_its_own_fluent_tracking_uri(tmp_path: Path, turn: int) -> None:
+    uri = mlflow.get_tracking_uri()
+    assert uri == f"sqlite:///{tmp_path / 'fluent-default.db'}"
+    assert mlflow.get_registry_uri() == uri
+    assert uri not in SEEN  # the other turn had another one, restored since
+    SEEN.append(uri)
+    mlflow.set_tracking_uri("sqlite:////nonexistent/leak.db")  # undone by the fixture
+
+
+@pytest.mark.slow
+def test_a_trained_store_copy_reads_and_writes_only_its_own_files(trained_store,
+                                                                  _trained_template) -> None:
+    from pipelines.data.generator import generate_batch
+
+    settings, result = trained_store
+    template, _ = _trained_template
+    copy_root = Path(settings.tracking.uri.removeprefix("sqlite:///")).parent
+    before = sorted(p.relative_to(template) for p in template.rglob("*"))
+    client = connect(settings.tracking).client
+    ours = [e for e in client.search_experiments() if e.name != "Default"]  # Default: unused
+    assert ours
+    for exp in ours:
+        assert exp.artifact_location.startswith(copy_root.resolve().as_uri())
+    outcome = monitor_batch(settings, generate_batch("no_drift", 500, seed=1), batch_id="iso")
+    run = client.get_run(outcome.run_id)
+    assert run.info.artifact_uri.startswith(copy_root.resolve().as_uri())
+    assert sorted(p.relative_to(template) for p in template.rglob("*")) == before
+    assert client.get_model_version("churn-model", result.model_version).run_id == result.run_id
