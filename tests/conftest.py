@@ -118,7 +118,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _trained_template(tmp_path_factory: pytest.TempPathFactory,
+def trained_template(tmp_path_factory: pytest.TempPathFactory,
                       _empty_store: Path) -> tuple[Path, Any]:
     """One baseline trained once per session into a template store."""
     from pipelines.workflows.baseline import train_baseline
@@ -131,9 +131,9 @@ def _trained_template(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture
-def trained_store(tmp_path: Path, _trained_template: tuple[Path, Any]) -> tuple[Settings, Any]:
+def trained_store(tmp_path: Path, trained_template: tuple[Path, Any]) -> tuple[Settings, Any]:
     """A store of its own with one trained baseline (a copy of the session's template), and
     the baseline's result."""
-    template, result = _trained_template
+    template, result = trained_template
     copy_store(template, tmp_path / "store")
     return make_settings(tmp_path / "store"), result

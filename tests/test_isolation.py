@@ -25,11 +25,11 @@ def test_each_test_has_its_own_fluent_tracking_uri(tmp_path: Path, turn: int) ->
 
 @pytest.mark.slow
 def test_a_trained_store_copy_reads_and_writes_only_its_own_files(trained_store,
-                                                                  _trained_template) -> None:
+                                                                  trained_template) -> None:
     from pipelines.data.generator import generate_batch
 
     settings, result = trained_store
-    template, _ = _trained_template
+    template, _ = trained_template
     copy_root = Path(settings.tracking.uri.removeprefix("sqlite:///")).parent
     before = sorted(p.relative_to(template) for p in template.rglob("*"))
     client = connect(settings.tracking).client

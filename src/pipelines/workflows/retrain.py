@@ -361,7 +361,7 @@ def _register_and_promote(job: _Job, best: _Evaluated, decision: GateDecision,
     except Exception:
         tag_version(store, new_version, {c.VTAG_PROMOTION_STATUS: "failed"}, best_effort=True)
         raise
-    tag_version(store, new_version, {c.VTAG_PROMOTION_STATUS: "promoted"}, best_effort=True)
+    tag_version(store, new_version, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
     return new_version
 
 
