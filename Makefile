@@ -20,8 +20,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python run_all.py
 
+# Two workers (the CI machine's cores), one test file per worker at a time: the long
+# subprocess tests (mlflow run, a real server) run while the other worker does the rest.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not server and not subprocess" -q

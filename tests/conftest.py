@@ -137,3 +137,11 @@ def trained_store(tmp_path: Path, trained_template: tuple[Path, Any]) -> tuple[S
     template, result = trained_template
     copy_store(template, tmp_path / "store")
     return make_settings(tmp_path / "store"), result
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that run the product in other processes first: under ``pytest -n 2 --dist
+    loadfile`` (make test) their files start first and the other worker runs the many short
+    tests meanwhile, instead of one long file finishing alone at the end."""
+    items.sort(key=lambda item: not (item.get_closest_marker("subprocess")
+                                     or item.get_closest_marker("server")))

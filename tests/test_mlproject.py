@@ -111,9 +111,13 @@ def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
     assert len(children) == 2
     seen.add("retrain")
 
-    # a second baseline becomes champion, the first one the fallback; rollback swaps them
+    # a second baseline (trained in-process: the train step was run above) becomes champion,
+    # the first one the fallback; rollback swaps them
     store = connect(settings.tracking)
-    _mlflow_run("train", PIPELINE, {"demo_rows": "3000"}, env, tmp_path)
+    from pipelines.config import with_overrides
+    from pipelines.workflows.baseline import train_baseline
+
+    train_baseline(with_overrides(settings, {"training.candidates": ["xgboost"]}), store)
     champion = str(alias_version(store, "champion").version)
     previous = str(alias_version(store, "previous-champion").version)
     assert champion != previous
