@@ -61,6 +61,10 @@ class PeakMemory:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
         except (OSError, AttributeError):
             pass
+        if "pyarrow" in sys.modules:  # Arrow's allocator (mimalloc) returns freed pages
+            # only after a delay: without this, reading the Parquet input left pages that
+            # were released during the setup or the first run and lowered the peak seen
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
         try:
             with open("/proc/self/clear_refs", "w") as handle:
                 handle.write("5")

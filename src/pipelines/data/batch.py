@@ -67,17 +67,18 @@ class PreparedBatch(Mapping[str, Any]):
     def stored_frame(self, scores: np.ndarray) -> pd.DataFrame:
         """What a monitoring run keeps of the batch: ids, timestamp, features (numeric as the
         converted arrays), labels if any, and the scores."""
-        schema = self.schema
+        schema, frame = self.schema, self.frame
         out: dict[str, Any] = {}
         for column in (schema.id_column, schema.timestamp_column):
-            if column and column in self.frame.columns:
-                out[column] = self.frame[column].to_numpy()
-        out.update(self.numeric)
-        out.update({k: v.to_numpy() for k, v in self.categorical.items()})
+            if column and column in frame.columns:
+                out[column] = frame[column]
+        out.update({k: pd.Series(v, index=frame.index, copy=False)
+                    for k, v in self.numeric.items()})
+        out.update(self.categorical)  # as they came (Arrow strings stay Arrow strings)
         if self.labels is not None:
-            out[schema.target] = self.labels
-        out[SCORE_COLUMN] = scores
-        return pd.DataFrame(out)
+            out[schema.target] = pd.Series(self.labels, index=frame.index, copy=False)
+        out[SCORE_COLUMN] = pd.Series(scores, index=frame.index, copy=False)
+        return pd.DataFrame(out, copy=False)
 
 
 def batch_labels(frame: pd.DataFrame, target: str, source: str) -> np.ndarray | None:
@@ -103,6 +104,15 @@ def batch_labels(frame: pd.DataFrame, target: str, source: str) -> np.ndarray | 
     return y.astype("int8").to_numpy()
 
 
+def _as_float64(column: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with missing values as NaN; no copy when it already is."""
+    if column.dtype == np.float64:
+        return column.to_numpy(copy=False)
+    if not pd.api.types.is_numeric_dtype(column):  # all missing (else check_columns refused it)
+        column = pd.to_numeric(column, errors="coerce")
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def prepare_batch(batch: Batch, schema: FeatureSchema) -> PreparedBatch:
     """Validate ``batch`` against ``schema`` and convert its columns once.
 
@@ -114,12 +124,7 @@ def prepare_batch(batch: Batch, schema: FeatureSchema) -> PreparedBatch:
         raise DataError(f"{source}: the batch has no rows.")
     check_columns(frame, schema, source)
     labels = batch_labels(frame, schema.target, source)
-    numeric = {}
-    for name in schema.numeric:
-        column = frame[name]
-        if not pd.api.types.is_numeric_dtype(column):  # all missing (else check_columns fails)
-            column = pd.to_numeric(column, errors="coerce")
-        numeric[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    numeric = {name: _as_float64(frame[name]) for name in schema.numeric}
     categorical = {name: frame[name] for name in schema.categorical}
     return PreparedBatch(batch=batch, schema=schema, numeric=numeric, categorical=categorical,
                          labels=labels)
