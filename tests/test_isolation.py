@@ -42,3 +42,19 @@ def test_a_trained_store_copy_reads_and_writes_only_its_own_files(trained_store,
     assert run.info.artifact_uri.startswith(copy_root.resolve().as_uri())
     assert sorted(p.relative_to(template) for p in template.rglob("*")) == before
     assert client.get_model_version("churn-model", result.model_version).run_id == result.run_id
+
+
+def test_two_stores_in_one_process_never_write_into_each_other(tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+
+    a = connect(make_settings(tmp_path / "a").tracking)
+    with a.start_run("exp-a", run_name="in-a") as run:
+        b = connect(make_settings(tmp_path / "b").tracking)  # points the fluent API at b
+        a.log_metrics({"m": 1.0})
+        a.set_tags({"t": "a"})
+        a.log_text("hello", "note.txt")
+    stored = a.client.get_run(run.info.run_id)
+    assert stored.data.metrics == {"m": 1.0}
+    assert stored.data.tags["t"] == "a"
+    assert [f.path for f in a.client.list_artifacts(run.info.run_id)] == ["note.txt"]
+    assert b.client.search_experiments(filter_string="name = 'exp-a'") == []

@@ -32,11 +32,12 @@ from pydantic import (
 
 from pipelines.constraints import (
     CORRECTIONS,
+    DURATION,
     MARGIN,
     MARGIN_MODES,
     NON_NEGATIVE,
     OPEN_UNIT,
-    POSITIVE,
+    POSITIVE_DURATION,
     UNIT,
     Interval,
     Options,
@@ -70,7 +71,7 @@ class TrackingSettings(_Section):
     registered_model_name: NonEmpty = "churn-model"
     champion_alias: NonEmpty = "champion"
     previous_alias: NonEmpty = "previous-champion"
-    request_timeout_seconds: Annotated[float, POSITIVE] = 10.0
+    request_timeout_seconds: Annotated[float, POSITIVE_DURATION] = 10.0
 
     @property
     def pipeline_experiment(self) -> str:
@@ -149,24 +150,40 @@ class MonitoringSettings(_Section):
     categorical_statistics: tuple[str, ...] = ()
     """Further drift statistics per categorical feature, besides chi-square and Cramér's V."""
     store_batch: bool = True
+
+    @field_validator("numeric_statistics", "categorical_statistics")
+    @classmethod
+    def _registered(cls, value: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        """Every named statistic resolves now (importing ``module:Class`` entries), so a typo
+        stops start-up instead of the first monitored batch."""
+        from pipelines.stats.methods import get_statistic
+
+        kind = "numeric" if info.field_name == "numeric_statistics" else "categorical"
+        for ref in value:
+            try:
+                get_statistic(kind, ref)
+            except ConfigError as exc:
+                raise ValueError(f"must be registered {kind} drift statistics or module:Class "
+                                 f"paths ({exc})") from None
+        return value
     """Log each batch (ids, features, labels, scores) as a Parquet artifact of its run;
     retraining reads labelled batches back from there."""
 
 
 class RetrainingSettings(_Section):
-    cooldown_days: Annotated[float, NON_NEGATIVE] = 7.0
+    cooldown_days: Annotated[float, DURATION] = 7.0
     promotion_margin: Annotated[float, MARGIN] = 0.01
     margin_mode: Annotated[str, Options(MARGIN_MODES)] = "absolute"
     """absolute: candidate AUC > champion AUC + margin; relative: > champion AUC * (1 + margin)."""
     min_rows: Annotated[int, Interval(int, 10, None)] = 500
     max_missing_share: Annotated[float, UNIT] = 0.3
-    window_days: Annotated[float, POSITIVE] = 30.0
+    window_days: Annotated[float, POSITIVE_DURATION] = 30.0
     """Labelled production batches monitored within this window join the training data."""
     holdout_fraction: Annotated[float, OPEN_UNIT] = 0.3
     """Share of the most recent labelled rows held out to compare champion and candidates."""
-    lock_timeout_seconds: Annotated[float, NON_NEGATIVE] = 0.0
+    lock_timeout_seconds: Annotated[float, DURATION] = 0.0
     """How long a second orchestrator waits for the cycle lock before skipping."""
-    lock_stale_seconds: Annotated[float, POSITIVE] = 6 * 3600.0
+    lock_stale_seconds: Annotated[float, POSITIVE_DURATION] = 6 * 3600.0
     """A lock older than this is taken to be left by a crashed orchestrator and broken."""
 
 

@@ -58,13 +58,17 @@ class Interval(Constraint):
     left: float | None
     right: float | None
     closed: Closed = "both"
+    allow_inf: bool = False
+    """Accept +inf (for "never" limits: an infinite cooldown or timeout)."""
 
     def is_satisfied_by(self, value: object) -> bool:
         if self.kind is int:
             if not isinstance(value, Integral) or isinstance(value, bool):
                 return False
-        elif not _is_real(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+        elif not _is_real(value) or math.isnan(float(value)):  # type: ignore[arg-type]
             return False
+        elif math.isinf(float(value)):  # type: ignore[arg-type]
+            return self.allow_inf and float(value) > 0 and self.right is None  # type: ignore[arg-type]
         x = float(value)  # type: ignore[arg-type]
         if self.left is not None:
             if x < self.left or (x == self.left and self.closed in ("right", "neither")):
@@ -75,7 +79,8 @@ class Interval(Constraint):
         return True
 
     def __str__(self) -> str:
-        noun = "an int" if self.kind is int else "a float"
+        noun = "an int" if self.kind is int else ("a float (inf allowed)" if self.allow_inf
+                                                  else "a float")
         if self.left is not None and self.right is None:
             op = ">=" if self.closed in ("left", "both") else ">"
             return f"{noun} {op} {self.left:g}"
@@ -162,6 +167,9 @@ UNIT = Interval(float, 0.0, 1.0, closed="both")
 NON_NEGATIVE = Interval(float, 0.0, None, closed="left")
 #: Strictly positive finite numbers.
 POSITIVE = Interval(float, 0.0, None, closed="neither")
+#: Durations where +inf means "never": cooldowns, timeouts, windows.
+DURATION = Interval(float, 0.0, None, closed="left", allow_inf=True)
+POSITIVE_DURATION = Interval(float, 0.0, None, closed="neither", allow_inf=True)
 #: The promotion margin: [0, 1).
 MARGIN = Interval(float, 0.0, 1.0, closed="left")
 #: p-value corrections across the features of one batch.

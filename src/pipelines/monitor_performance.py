@@ -9,7 +9,7 @@ Usage::
 The batch is read and validated (required columns, dtypes, labels) *before* a run is opened,
 so a refused batch leaves no monitoring run behind. Scores come from the batch's prediction
 column when configured and present, otherwise from ``models:/<name>@champion``. The work is
-:func:`pipelines.workflows.monitor.monitor_batch`.
+:func:`pipelines.workflows.monitor.monitor_source`.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ if __name__ == "__main__" and not __package__:  # run as a script: import the pa
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
 from pipelines.data.generator import SCENARIOS
-from pipelines.data.sources import SimulatedSource
-from pipelines.workflows.monitor import monitor_batch
+from pipelines.data.sources import BatchSource, FileSource, SimulatedSource
+from pipelines.workflows.monitor import monitor_source
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,13 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args)
-    if args.batch:
-        batch = args.batch
-    else:
-        (pending,) = SimulatedSource(args.scenario, rows=args.rows, seed=args.seed).pending()
-        batch = pending.load()
-    monitor_batch(settings, batch, batch_id=args.batch_id or None,
-                  experiment=args.experiment or None)
+    batch_id = args.batch_id or None
+    source: BatchSource = (
+        FileSource(Path(args.batch), settings.data, batch_id) if args.batch else
+        SimulatedSource(args.scenario, rows=args.rows, seed=args.seed, batch_id=batch_id))
+    monitor_source(settings, source, experiment=args.experiment or None)
     return 0
 
 

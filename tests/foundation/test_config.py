@@ -87,6 +87,16 @@ def test_bad_values_are_rejected_naming_key_value_and_rule(
         load_settings(env=env, overrides=overrides)
 
 
+def test_infinite_durations_mean_never_and_other_infinities_are_refused() -> None:
+    s = load_settings(env={}, overrides={"retraining.cooldown_days": "inf",
+                                         "retraining.lock_timeout_seconds": float("inf")})
+    assert s.retraining.cooldown_days == float("inf")
+    with pytest.raises(ConfigError, match=r"'monitoring\.min_psi' parameter .* Got inf"):
+        load_settings(env={}, overrides={"monitoring.min_psi": float("inf")})
+    with pytest.raises(ConfigError, match=r"'retraining\.cooldown_days' .* Got -inf"):
+        load_settings(env={}, overrides={"retraining.cooldown_days": float("-inf")})
+
+
 def test_config_error_is_a_value_error_and_monitoring_error() -> None:
     with pytest.raises(ValueError, match="drift_share"):
         load_settings(env={}, overrides={"monitoring.drift_share": 2})

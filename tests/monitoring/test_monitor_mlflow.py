@@ -201,3 +201,53 @@ def test_same_run_against_a_real_mlflow_server(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_verdict_reaches_every_notifier(trained_store) -> None:
+    from pipelines.workflows.monitor import Monitor
+
+    settings, _ = trained_store
+    received = []
+
+    class Collector:
+        def notify(self, notification) -> None:
+            received.append(notification)
+
+    frame = generate_batch("concept_drift", 3000, seed=51)
+    outcome = Monitor(settings, notifiers=[Collector()]).run(Batch(frame, "b51", "test"))
+    (note,) = received
+    assert note.severity == "critical"
+    assert note.subject == "batch b51: critical (retraining recommended)"
+    assert {text.split(":")[0] for _, text in note.findings} == {
+        a.rule for a in outcome.report.alerts}
+    assert note.links["run"] == outcome.run_id
+
+
+def test_a_changed_decision_threshold_refits_the_baseline(trained_store,
+                                                          caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    from pipelines.config import with_overrides
+    from pipelines.workflows.monitor import Monitor
+
+    settings, _ = trained_store
+    frame = generate_batch("no_drift", 2000, seed=52)
+    at_half = Monitor(settings).evaluate(Batch(frame, "t", "test"))[0]
+    strict = with_overrides(settings, {"training.decision_threshold": 0.8})
+    at_strict = Monitor(strict).evaluate(Batch(frame, "t", "test"))[0]
+    assert "refitting the baseline" in caplog.text
+    assert at_strict.baseline["roc_auc"] == pytest.approx(at_half.baseline["roc_auc"])
+    assert at_strict.baseline["recall"] < at_half.baseline["recall"]  # fewer predicted churners
+
+
+def test_cli_batch_id_names_a_simulated_batch(trained_store) -> None:
+    from pipelines.monitor_performance import main
+
+    settings, _ = trained_store
+    code = main(["--rows", "800", "--scenario", "no_drift", "--batch-id", "my-batch",
+                 "--tracking-uri", settings.tracking.uri,
+                 "--set", f"paths.output_dir={settings.paths.output_dir}"])
+    assert code == 0
+    client = connect(settings.tracking).client
+    exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.data.tags["batch_id"] == "my-batch"

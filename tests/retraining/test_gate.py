@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import FrozenInstanceError
 
+import numpy as np
 import pytest
 
 from pipelines.errors import ConfigError, DataError
@@ -56,7 +57,8 @@ def test_message_explains_the_decision() -> None:
 
 
 @pytest.mark.parametrize(("candidate", "champion", "which"),
-                         [(math.nan, 0.8, "candidate"), (0.9, math.nan, "champion")])
+                         [(math.nan, 0.8, "candidate"), (0.9, math.nan, "champion"),
+                          (np.float32("nan"), 0.8, "candidate")])
 def test_nan_auc_is_never_promoted(candidate: float, champion: float, which: str) -> None:
     decision = PromotionGate(0.0).decide(candidate, champion)
     assert decision.promote is False

@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.errors import ConfigError
-from pipelines.monitoring.engine import drift_thresholds
+from pipelines.monitoring.policy import drift_thresholds
 from pipelines.stats import (
     CategoricalStatistic,
     NumericStatistic,
@@ -98,9 +98,8 @@ def test_the_documented_hellinger_example(profile) -> None:
     ],
 )
 def test_bad_statistic_entries_fail_at_start_up(overrides: dict, match: str) -> None:
-    settings = load_settings(env={}, overrides=overrides)
     with pytest.raises(ConfigError, match=match):
-        drift_thresholds(settings.monitoring)
+        load_settings(env={}, overrides=overrides)
 
 
 def test_names_must_be_metric_safe_and_unique() -> None:
@@ -116,8 +115,16 @@ def test_names_must_be_metric_safe_and_unique() -> None:
         def compute(self, ref, sample) -> StatisticResult:
             return StatisticResult(0.0)
 
+    class KolmogorovSmirnov(NumericStatistic):  # same class name as the built-in one
+        name = "ks"
+
+        def compute(self, ref, sample) -> StatisticResult:
+            return StatisticResult(0.0)
+
     with pytest.raises(ConfigError, match="needs a `name` of letters"):
         register_statistic(Bad)
     with pytest.raises(ConfigError, match="named 'ks' is already registered"):
         register_statistic(Clash)
+    with pytest.raises(ConfigError, match="named 'ks' is already registered"):
+        register_statistic(KolmogorovSmirnov)
     assert type(get_statistic("numeric", "ks")).__name__ == "KolmogorovSmirnov"

@@ -1,4 +1,6 @@
-"""Synthetic churn data: seeded generator with named drift scenarios."""
+"""Data: files (io), the feature schema, batches validated and converted once, where batches
+come from (sources, inbox), and the seeded churn generator with named drift scenarios (its
+names are re-exported here)."""
 
 from pipelines.data.generator import (
     CATEGORICAL_FEATURES,

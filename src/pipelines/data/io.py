@@ -1,4 +1,5 @@
-"""Reading and writing tables (CSV or Parquet) with errors that name the file and the problem."""
+"""Files: tables (CSV or Parquet) read with errors that name the file and the problem, and the
+one atomic write and one JSON sanitiser everything else uses."""
 
 from __future__ import annotations
 
@@ -109,10 +110,6 @@ def to_jsonable(value: Any) -> Any:
 def json_text(data: Any) -> str:
     """``data`` as indented strict JSON (see :func:`to_jsonable`)."""
     return json.dumps(to_jsonable(data), indent=2, allow_nan=False)
-
-
-def write_json(path: str | Path, data: Any) -> Path:
-    return atomic_write_text(path, json_text(data))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:

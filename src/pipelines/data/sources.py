@@ -5,7 +5,9 @@ A source offers :class:`Pending` batches (loaded lazily, so a file that cannot b
 refused like any bad batch) and is told how each one ended (:meth:`BatchSource.settle`):
 monitored, refused, failed or a duplicate. Today: one file (:class:`FileSource`), an inbox
 folder processed exactly once (:class:`InboxSource`), the demo generator in memory
-(:class:`SimulatedSource`); a Spark table is the next one.
+(:class:`SimulatedSource`); a Spark table is the next one. The monitor's command line and
+the orchestrator both take a source (``workflows.monitor.monitor_source``,
+``workflows.orchestrate.run_cycle``).
 """
 
 from __future__ import annotations
@@ -88,18 +90,6 @@ class FileSource(BatchSource):
 
 
 @dataclass
-class FrameSource(BatchSource):
-    """A frame handed over in Python."""
-
-    frame: pd.DataFrame
-    batch_id: str
-    source: str = "dataframe"
-
-    def pending(self) -> Iterator[Pending]:
-        yield Pending(self.batch_id, lambda: Batch(self.frame, self.batch_id, self.source))
-
-
-@dataclass
 class InboxSource(BatchSource):
     """Every file in an inbox folder, each exactly once (see :class:`~pipelines.data.inbox.Inbox`).
 
@@ -129,11 +119,10 @@ class InboxSource(BatchSource):
         claimed = pending.handle
         assert isinstance(claimed, Path)
         if outcome == "refused":
-            moved = self.inbox.reject(claimed, reason)
-            logger.error("Batch %s refused, moved to %s: %s", pending.name, moved, reason)
+            logger.info("Batch %s moved to %s", pending.name, self.inbox.reject(claimed, reason))
         elif outcome == "failed":
             self.inbox.release(claimed)
-            logger.error("Batch %s failed; left in the inbox to retry", pending.name)
+            logger.info("Batch %s left in the inbox to retry", pending.name)
         else:
             self.inbox.complete(claimed)
 
@@ -160,9 +149,10 @@ class SimulatedSource(BatchSource):
     rows: int = 5000
     seed: int | None = None
     start_time: pd.Timestamp | None = None
+    batch_id: str | None = None
 
     def pending(self) -> Iterator[Pending]:
-        batch_id = f"production_batch_{_stamp()}"
+        batch_id = self.batch_id or f"production_batch_{_stamp()}"
 
         def load() -> Batch:
             frame = simulate_frame(self.scenario, rows=self.rows, seed=self.seed,

@@ -16,16 +16,13 @@ import numpy as np
 from pipelines.data.batch import PreparedBatch
 from pipelines.monitoring.alerts import ScoreDrift, evaluate_alerts
 from pipelines.monitoring.performance import assess_concept_drift
-from pipelines.monitoring.policy import MonitoringPolicy, drift_thresholds
+from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.quality import check_quality
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport
 from pipelines.stats import chi2_test, compute_feature_drift
 from pipelines.stats.classification import classification_metrics
 from pipelines.stats.methods import NumericSample, get_statistic
-
-__all__ = ["MonitoringReport", "ReferenceContext", "drift_thresholds", "evaluate_batch",
-           "prediction_drift", "target_drift"]
 
 
 def prediction_drift(ref: ReferenceContext, scores: np.ndarray,

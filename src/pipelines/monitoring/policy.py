@@ -20,17 +20,12 @@ class Threshold:
 
     limit: float
     bad: Literal["below", "above"]
-    name: str = ""
 
     def breached(self, value: float) -> bool:
         """True when ``value`` lies on the bad side (NaN never breaches)."""
         if value != value:  # NaN
             return False
         return value < self.limit if self.bad == "below" else value > self.limit
-
-    def describe(self, fmt: str = "g") -> str:
-        side = "below" if self.bad == "below" else "above"
-        return f"{side} {self.limit:{fmt}}"
 
 
 @dataclass(frozen=True)
@@ -70,18 +65,15 @@ class MonitoringPolicy:
                       decision_threshold: float = 0.5) -> MonitoringPolicy:
         return cls(
             drift=drift_thresholds(settings),
-            roc_auc=Threshold(settings.roc_auc_floor, "below", "ROC-AUC floor"),
-            drift_share=Threshold(settings.drift_share, "above", "drifted-feature share"),
+            roc_auc=Threshold(settings.roc_auc_floor, "below"),
+            drift_share=Threshold(settings.drift_share, "above"),
             prediction_drift=ScoreDriftRule(settings.drift_p_value, settings.prediction_min_psi),
             target_drift=ScoreDriftRule(settings.drift_p_value, settings.target_min_cramers_v),
             concept_drift_auc_drop=settings.concept_drift_auc_drop,
             quality=QualityPolicy(
-                missing_share_increase=Threshold(settings.max_missing_share_increase, "above",
-                                                 "missing-share increase"),
-                out_of_range_share=Threshold(settings.max_out_of_range_share, "above",
-                                             "out-of-range share"),
-                unseen_category_share=Threshold(settings.max_unseen_category_share, "above",
-                                                "unseen-category share"),
+                missing_share_increase=Threshold(settings.max_missing_share_increase, "above"),
+                out_of_range_share=Threshold(settings.max_out_of_range_share, "above"),
+                unseen_category_share=Threshold(settings.max_unseen_category_share, "above"),
             ),
             decision_threshold=decision_threshold,
         )

@@ -27,6 +27,12 @@ def metric_key(*parts: str) -> str:
     return "/".join(safe_name(p) for p in parts)[:250]
 
 
+def _feature_entry(f: FeatureDrift) -> dict[str, Any]:
+    """One feature's verdict; its extra statistics also as keys of their own (``wasserstein``
+    stays where report readers found it before statistics were configurable)."""
+    return {**asdict(f), **f.statistics}
+
+
 @dataclass(frozen=True)
 class MonitoringReport:
     batch_id: str
@@ -79,7 +85,7 @@ class MonitoringReport:
                 "n_drifted_features": len(self.drifted_features),
                 "n_features": len(self.feature_drift),
                 "drifted_features": list(self.drifted_features),
-                "features": [asdict(f) for f in self.feature_drift],
+                "features": [_feature_entry(f) for f in self.feature_drift],
             },
             "prediction_drift": self.prediction_drift.to_dict(),
             "target_drift": self.target_drift.to_dict() if self.target_drift else None,

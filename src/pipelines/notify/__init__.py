@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Severity = Literal["info", "warning", "critical"]
+_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.ERROR}
 
 
 @dataclass(frozen=True)
 class Notification:
-    """What happened, how bad it is, and where to look (run ids, links)."""
+    """What happened, how bad it is, the findings (each with its own severity), and where to
+    look (run ids, files)."""
 
     subject: str
     severity: Severity
-    lines: tuple[str, ...] = ()
+    findings: tuple[tuple[Severity, str], ...] = ()
     links: dict[str, str] = field(default_factory=dict)
 
 
@@ -31,17 +33,17 @@ class Notifier(Protocol):
 
 
 class LogNotifier:
-    """Every notification as log records: the subject at its severity, then its lines."""
+    """Every notification as log records: the subject at its severity, each finding at its
+    own (critical as ERROR, warning as WARNING), links at the subject's."""
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger or logging.getLogger("pipelines.alerts")
 
     def notify(self, notification: Notification) -> None:
-        level = {"info": logging.INFO, "warning": logging.WARNING,
-                 "critical": logging.ERROR}[notification.severity]
+        level = _LEVELS[notification.severity]
         self.logger.log(level, "[%s] %s", notification.severity.upper(), notification.subject)
-        for line in notification.lines:
-            self.logger.log(level, "  %s", line)
+        for severity, text in notification.findings:
+            self.logger.log(_LEVELS[severity], "  %s: %s", severity, text)
         for name, link in notification.links.items():
             self.logger.log(level, "  %s: %s", name, link)
 

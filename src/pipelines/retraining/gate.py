@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from numbers import Real
 from typing import Any, ClassVar, Literal
 
 from pipelines.constraints import (
@@ -108,8 +109,8 @@ class PromotionGate:
 
 def _check_auc(name: str, value: object) -> float:
     """A ROC-AUC in [0, 1] or NaN; anything else is a caller's bug worth a clear error."""
-    if isinstance(value, float) and math.isnan(value):
-        return value
+    if isinstance(value, Real) and not isinstance(value, bool) and math.isnan(value):
+        return math.nan
     if not AUC.is_satisfied_by(value):
         raise DataError(message(name, "PromotionGate.decide", "a float in the range [0, 1] or "
                                 "NaN", value))

@@ -134,6 +134,10 @@ class CategoricalStatistic(DriftStatistic):
 _REGISTRY: dict[tuple[Kind, str], DriftStatistic] = {}
 
 
+def _path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def register_statistic(cls: type[DriftStatistic]) -> type[DriftStatistic]:
     """Register ``cls`` under ``(cls.kind, cls.name)``; returns ``cls`` (a decorator)."""
     name = getattr(cls, "name", None)
@@ -145,9 +149,9 @@ def register_statistic(cls: type[DriftStatistic]) -> type[DriftStatistic]:
         raise ConfigError(f"Drift statistic {cls.__qualname__} must derive from NumericStatistic "
                           f"or CategoricalStatistic; its kind is {kind!r}.")
     existing = _REGISTRY.get((kind, name))
-    if existing is not None and type(existing).__qualname__ != cls.__qualname__:
+    if existing is not None and _path(type(existing)) != _path(cls):  # re-import: same path
         raise ConfigError(f"A {kind} drift statistic named {name!r} is already registered "
-                          f"({type(existing).__module__}.{type(existing).__qualname__}).")
+                          f"({_path(type(existing))}); choose another name.")
     _REGISTRY[(kind, name)] = cls()
     return cls
 

@@ -20,7 +20,6 @@ from pipelines.store.registry import (
     register_model,
     set_alias,
     tag_version,
-    version_count,
 )
 
 __all__ = [
@@ -41,5 +40,4 @@ __all__ = [
     "registry_lock",
     "set_alias",
     "tag_version",
-    "version_count",
 ]

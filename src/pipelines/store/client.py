@@ -2,8 +2,8 @@
 
 :class:`Store` is opened once per entry point (:func:`connect`) and handed to every workflow;
 nothing else creates clients. MLflow's model-logging helpers work on the *fluent* API, whose
-tracking URI is process-global: every method that reaches it first points it at this store, so
-two stores in one process (tests) never write into each other.
+tracking URI is process-global: every method here that reaches it first points it at this
+store (:meth:`Store.use`), so two stores in one process (tests) never write into each other.
 """
 
 from __future__ import annotations
@@ -181,6 +181,7 @@ class Store:
         parameters before the step starts and MLflow refuses to change a param: a key the run
         already has is left out when equal, and logged as ``resolved.<key>`` when the step
         resolved it to another value (an empty default replaced by the configuration)."""
+        self.use()
         have = self.client.get_run(self.active_run_id()).data.params
         fresh: dict[str, Any] = {}
         for key, value in params.items():
@@ -196,27 +197,32 @@ class Store:
         finite = {k: float(v) for k, v in metrics.items()
                   if v is not None and np.isfinite(float(v))}
         if finite:
+            self.use()
             mlflow.log_metrics(finite, step=step)
 
     def set_tags(self, tags: Mapping[str, Any], run_id: str | None = None) -> None:
         """Tags on the active run, or on ``run_id`` (which may be finished)."""
         text = {k: str(v) for k, v in tags.items()}
         if run_id is None:
+            self.use()
             mlflow.set_tags(text)
             return
         for key, value in text.items():
             self.client.set_tag(run_id, key, value)
 
     def log_text(self, text: str, artifact_file: str) -> None:
+        self.use()
         mlflow.log_text(text, artifact_file)
 
     def log_json(self, data: Any, artifact_file: str) -> None:
-        mlflow.log_text(json_text(data), artifact_file)
+        self.log_text(json_text(data), artifact_file)
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
+        self.use()
         mlflow.log_figure(figure, artifact_file)
 
     def log_table(self, frame: pd.DataFrame, artifact_file: str) -> None:
+        self.use()
         mlflow.log_table(data=frame, artifact_file=artifact_file)
 
     def log_artifact(self, run_id: str, path: Path, artifact_dir: str | None = None) -> None:
@@ -224,6 +230,7 @@ class Store:
         self.client.log_artifact(run_id, str(path), artifact_dir)
 
     def log_artifacts(self, folder: Path, artifact_dir: str) -> None:
+        self.use()
         mlflow.log_artifacts(str(folder), artifact_path=artifact_dir)
 
     def download(self, run_id: str, artifact_path: str, dst: str | Path | None = None) -> Path:
@@ -235,13 +242,9 @@ class Store:
         except (MlflowException, OSError) as exc:
             raise TrackingError(f"Run {run_id} has no artifact {artifact_path}: {exc}") from exc
 
-    def read_parquet_artifact(self, run_id: str, artifact_path: str,
-                              columns: list[str] | None = None) -> pd.DataFrame:
+    def read_parquet_artifact(self, run_id: str, artifact_path: str) -> pd.DataFrame:
         with tempfile.TemporaryDirectory() as tmp:
-            return pd.read_parquet(self.download(run_id, artifact_path, tmp), columns=columns)
-
-    def run(self, run_id: str) -> Run:
-        return self.client.get_run(run_id)
+            return pd.read_parquet(self.download(run_id, artifact_path, tmp))
 
     # ------------------------------------------------------------------------- data sets
 
@@ -262,6 +265,7 @@ class Store:
             sample = PandasDataset(frame.head(DATASET_SCHEMA_ROWS), source=dataset.source,
                                    name=name, targets=target, digest=dataset.digest)
             dataset.__dict__["schema"] = sample.schema  # fills MLflow's cached property
+            self.use()
             mlflow.log_input(dataset, context=context)
 
 

@@ -2,8 +2,9 @@
 other steps (or a reviewer's search) rely on, declared once.
 
 Steps write these keys and other steps search on them (the cooldown reads the retraining
-``decision`` tag, retraining reads the monitoring runs' ``batch/batch.parquet``, the inbox
-reads ``batch_digest``), so a name is never spelt out anywhere else. No MLflow import: this is
+``decision`` tag, retraining reads the monitoring runs' ``batch/batch.parquet``, the
+orchestrator looks a file's ``batch_digest`` up before monitoring it), so a name is never
+spelt out anywhere else. No MLflow import: this is
 data, usable by pure code too.
 """
 

@@ -1,8 +1,9 @@
 """A cross-process, cross-machine lock kept in the MLflow model registry.
 
 Registered-model names are unique in every MLflow store, so creating the registered model
-``<name>.lock`` either succeeds (we hold the lock) or fails because it exists (someone else
-does). Releasing deletes it. A lock older than ``stale_after`` (its holder crashed) is broken.
+named by :func:`pipelines.store.contract.lock_name` (``<model>.orchestrator-lock``) either
+succeeds (we hold the lock) or fails because it exists (someone else does). Releasing deletes
+it. A lock older than ``stale_after`` (its holder crashed) is broken.
 """
 
 from __future__ import annotations

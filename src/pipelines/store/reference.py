@@ -45,8 +45,10 @@ def load_reference_frame(store: Store, run_id: str) -> pd.DataFrame:
 
 def load_reference_context(store: Store, champion: Champion, *, n_bins: int,
                            decision_threshold: float) -> ReferenceContext:
-    """The champion's fitted reference context; fitted from its stored reference rows (and
-    said so) for versions registered before contexts were stored."""
+    """The champion's fitted reference context. Fitted from its stored reference rows instead
+    (and said so) for versions registered before contexts were stored, and when the
+    configured decision threshold differs from the one the context was fitted at (the baseline
+    accuracy, precision, recall and F1 depend on it)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = store.download(champion.run_id,
@@ -57,4 +59,13 @@ def load_reference_context(store: Store, champion: Champion, *, n_bins: int,
             return ReferenceContext.from_reference_frame(
                 load_reference_frame(store, champion.run_id), champion.schema, n_bins=n_bins,
                 decision_threshold=decision_threshold)
-        return ReferenceContext.load(path)
+        context = ReferenceContext.load(path)
+    if context.decision_threshold != decision_threshold:
+        logger.warning("%s v%s: its reference context was fitted at decision threshold %g, "
+                       "the configuration says %g; refitting the baseline from its reference "
+                       "rows", champion.name, champion.version, context.decision_threshold,
+                       decision_threshold)
+        return ReferenceContext.from_reference_frame(
+            load_reference_frame(store, champion.run_id), champion.schema, n_bins=n_bins,
+            decision_threshold=decision_threshold)
+    return context

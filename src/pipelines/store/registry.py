@@ -76,8 +76,3 @@ def tag_version(store: Store, version: str, tags: Mapping[str, Any], *,
                 raise
             logger.warning("Could not tag %s version %s with %s=%s: %s", name, version, key,
                            value, exc)
-
-
-def version_count(store: Store) -> int:
-    name = store.tracking.registered_model_name
-    return len(store.client.search_model_versions(f"name='{name}'"))

@@ -57,21 +57,17 @@ def _search_all(store: Store, experiment: str, filter_string: str) -> list[Run]:
 
 # ----------------------------------------------------------------------------- monitoring
 
-def monitoring_runs(store: Store, experiment: str | None = None) -> list[Run]:
-    """Monitoring runs, newest first."""
-    return _search(store, experiment or store.tracking.monitoring_experiment,
-                   _tag(c.TAG_STEP, c.STEP_MONITOR))
-
-
 def next_sequence(store: Store, experiment: str) -> int:
     """The sequence number of the next monitored batch in ``experiment`` (1 for the first)."""
     runs = _search(store, experiment, _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=1)
     return int(runs[0].data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if runs else 1
 
 
-def monitoring_history(store: Store, experiment: str, limit: int = 500) -> pd.DataFrame:
-    """roc_auc and drift_share of the monitoring runs so far, by sequence."""
-    runs = _search(store, experiment, _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=limit)
+def monitoring_history(store: Store, experiment_id: str, limit: int = 500) -> pd.DataFrame:
+    """roc_auc and drift_share of the monitoring runs in ``experiment_id`` so far, by sequence
+    (by id: inside ``mlflow run`` a run's experiment is the project's, not the configured one)."""
+    runs = store.client.search_runs([experiment_id], _tag(c.TAG_STEP, c.STEP_MONITOR),
+                                    max_results=limit, order_by=_NEWEST_FIRST)
     rows = [{
         "sequence": int(r.data.tags.get(c.TAG_SEQUENCE, "0")),
         "roc_auc": r.data.metrics.get("roc_auc", np.nan),
@@ -113,8 +109,3 @@ def last_retraining_time(store: Store) -> datetime | None:
         if run.data.tags.get(c.TAG_VERDICT) in c.COUNTED_VERDICTS:
             return datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
     return None
-
-
-def candidate_runs(store: Store, parent_run_id: str) -> list[Run]:
-    return _search(store, store.tracking.retraining_experiment,
-                   _tag("mlflow.parentRunId", parent_run_id))

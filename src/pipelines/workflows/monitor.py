@@ -21,7 +21,7 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.io import atomic_write_text, json_text
-from pipelines.data.sources import read_batch_file
+from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
 from pipelines.monitoring import plots
 from pipelines.monitoring.engine import evaluate_batch
@@ -79,7 +79,7 @@ def _notification(report: MonitoringReport, run_id: str, report_path: Path) -> N
         subject=f"batch {report.batch_id}: {report.status}"
                 + (" (retraining recommended)" if report.retraining_recommended else ""),
         severity=severity,  # type: ignore[arg-type]
-        lines=tuple(f"{a.severity}: {a.rule}: {a.message}" for a in report.alerts),
+        findings=tuple((a.severity, f"{a.rule}: {a.message}") for a in report.alerts),
         links={"run": run_id, "report": str(report_path)})
 
 
@@ -146,7 +146,7 @@ class Monitor:
                 # while the plots render (a client call: no active run needed in the thread)
                 pending = (pool.submit(self._store_batch, prepared, scores, Path(tmp), run_id)
                            if settings.monitoring.store_batch else None)
-                self._log_plots(report, prepared, scores)
+                self._log_plots(report, prepared, scores, run.info.experiment_id)
                 if pending is not None:
                     pending.result()
             experiment_id = run.info.experiment_id
@@ -168,7 +168,7 @@ class Monitor:
         self.store.log_artifact(run_id, path, str(Path(c.BATCH_ARTIFACT).parent))
 
     def _log_plots(self, report: MonitoringReport, prepared: PreparedBatch,
-                   scores: np.ndarray) -> None:
+                   scores: np.ndarray, experiment_id: str) -> None:
         limit = self.settings.monitoring.max_drift_plots
         ref = self.reference
         for f in [f for f in report.feature_drift if f.drifted][:limit]:
@@ -185,7 +185,7 @@ class Monitor:
         self._log_figure(plots.numeric_distribution(
             ref.score_reference, scores, f"Model scores P({target}): reference vs current"),
             "plots/score_distribution.png")
-        past = monitoring_history(self.store, self.experiment)
+        past = monitoring_history(self.store, experiment_id)
         self._log_figure(plots.timeline(past, self.policy.roc_auc.limit,
                                         self.policy.drift_share.limit),
                          "plots/performance_over_time.png")
@@ -197,15 +197,39 @@ class Monitor:
             plots.close(fig)  # type: ignore[arg-type]
 
 
+def monitor_source(settings: Settings, source: BatchSource, *, experiment: str | None = None,
+                   store: Store | None = None) -> list[MonitorOutcome]:
+    """Monitor every batch ``source`` offers (no cooldown, no retraining: that is the
+    orchestrator's). A refused or failed batch is settled with its source and re-raised."""
+    store = store or connect(settings.tracking)
+    name = store.experiment_name(experiment) if experiment else None
+    monitor = Monitor(settings, store=store, experiment=name)
+    outcomes = []
+    for pending in source.pending():
+        try:
+            outcomes.append(monitor.run(pending.load()))
+        except DataError as exc:
+            source.settle(pending, "refused", str(exc))
+            raise
+        except Exception as exc:
+            source.settle(pending, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        source.settle(pending, "monitored")
+    return outcomes
+
+
 def monitor_batch(settings: Settings, batch: Batch | str | Path | pd.DataFrame, *,
                   batch_id: str | None = None, source: str | None = None,
                   experiment: str | None = None, store: Store | None = None) -> MonitorOutcome:
-    """Monitor one batch (a :class:`Batch`, a file path or a frame) end to end."""
-    store = store or connect(settings.tracking)
+    """Monitor one batch (a :class:`Batch`, a file path or a frame) end to end; ``batch_id``
+    and ``source`` name a path's or a frame's batch."""
     if isinstance(batch, str | Path):
-        batch = read_batch_file(batch, settings.data, batch_id=batch_id)
-    elif isinstance(batch, pd.DataFrame):
+        (outcome,) = monitor_source(settings, FileSource(Path(batch), settings.data, batch_id),
+                                    experiment=experiment, store=store)
+        return outcome
+    if isinstance(batch, pd.DataFrame):
         batch = Batch(batch, batch_id or datetime.now(UTC).strftime("batch-%Y%m%dT%H%M%SZ"),
                       source or "dataframe")
+    store = store or connect(settings.tracking)
     name = store.experiment_name(experiment) if experiment else None
     return Monitor(settings, store=store, experiment=name).run(batch)

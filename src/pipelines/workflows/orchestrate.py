@@ -70,6 +70,7 @@ def _process(monitor: Monitor, store: Store, source: BatchSource,
     try:
         outcome = monitor.run(pending.load())
     except DataError as exc:
+        logger.error("Batch %s refused: %s", pending.name, exc)
         source.settle(pending, "refused", str(exc))
         return BatchResult(pending.name, "refused", message=str(exc))
     except Exception as exc:  # kept for retry, reported, the cycle goes on with the next batch
