@@ -174,6 +174,9 @@ class RetrainingSettings(_Section):
     cooldown_days: Annotated[float, DURATION] = 7.0
     promotion_margin: Annotated[float, MARGIN] = 0.01
     margin_mode: Annotated[str, Options(MARGIN_MODES)] = "absolute"
+    promotion_alpha: Annotated[float, OPEN_UNIT] = 0.05
+    """The candidate must also beat the champion in a paired one-sided DeLong test on the
+    holdout rows at this level, so a lucky split does not promote a model."""
     """absolute: candidate AUC > champion AUC + margin; relative: > champion AUC * (1 + margin)."""
     min_rows: Annotated[int, Interval(int, 10, None)] = 500
     max_missing_share: Annotated[float, UNIT] = 0.3

@@ -98,11 +98,72 @@ def test_frozen_and_serialisable() -> None:
     gate = PromotionGate(0.05, "relative")
     with pytest.raises(FrozenInstanceError, match="margin"):
         gate.margin = 0.5  # type: ignore[misc]
-    assert gate.to_dict() == {"margin": 0.05, "mode": "relative"}
+    assert gate.to_dict() == {"margin": 0.05, "mode": "relative", "alpha": None}
     decision = gate.decide(0.9, 0.8)
     assert isinstance(decision, GateDecision)
     assert decision.to_dict() == {
         "promote": True, "candidate_auc": 0.9, "champion_auc": 0.8,
         "required_auc": pytest.approx(0.84), "margin": 0.05, "mode": "relative",
-        "message": decision.message,
+        "message": decision.message, "margin_passed": True, "alpha": None, "pvalue": None,
+        "test_passed": None, "margin_gain": pytest.approx(0.1),
     }
+
+
+@pytest.mark.parametrize(
+    ("candidate", "pvalue", "promote", "says"),
+    [
+        (0.85, 0.01, True, ["margin passed", "paired test passed: p = 0.01 < 0.05"]),
+        (0.85, 0.20, False, ["margin passed", "paired test failed: p = 0.2 is not below 0.05"]),
+        (0.805, 0.001, False, ["margin failed", "paired test passed"]),
+        (0.85, None, False, ["paired test failed: not computed"]),
+    ],
+)
+def test_margin_and_paired_test_must_both_pass(candidate: float, pvalue: float | None,
+                                               promote: bool, says: list[str]) -> None:
+    decision = PromotionGate(0.01, alpha=0.05).decide(candidate, 0.80, pvalue)
+    assert decision.promote is promote
+    assert decision.message.startswith("candidate ROC-AUC")
+    assert ("PROMOTED" if promote else "REJECTED") in decision.message
+    for text in says:
+        assert text in decision.message
+    assert decision.margin_gain == pytest.approx(candidate - 0.80)
+    assert decision.pvalue == pvalue
+
+
+def test_alpha_is_validated() -> None:
+    with pytest.raises(ConfigError, match=r"'alpha' parameter of PromotionGate .* Got 1\.5"):
+        PromotionGate(0.01, alpha=1.5)
+
+
+def _scored_holdout(n: int, seed: int, gap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels and two correlated models' scores; the candidate's signal is ``gap`` stronger."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    shared = rng.normal(0, 1, n)
+    champion = 1.0 * y + shared + rng.normal(0, 0.7, n)
+    candidate = (1.0 + gap) * y + shared + rng.normal(0, 0.7, n)
+    return y, champion, candidate
+
+
+def test_small_holdout_margin_passes_but_the_paired_test_does_not() -> None:
+    from pipelines.stats.delong import delong_test
+
+    y, champion, candidate = _scored_holdout(80, seed=3, gap=0.25)
+    paired = delong_test(y, champion, candidate)
+    assert paired.difference > 0.01  # the margin alone would promote
+    decision = PromotionGate(0.01, alpha=0.05).decide(paired.auc_b, paired.auc_a, paired.pvalue)
+    assert not decision.promote
+    assert decision.margin_passed
+    assert "paired test failed" in decision.message
+
+
+def test_large_holdout_significant_but_below_the_margin() -> None:
+    from pipelines.stats.delong import delong_test
+
+    y, champion, candidate = _scored_holdout(60_000, seed=4, gap=0.04)
+    paired = delong_test(y, champion, candidate)
+    assert paired.pvalue < 0.05  # the test alone would promote
+    decision = PromotionGate(0.01, alpha=0.05).decide(paired.auc_b, paired.auc_a, paired.pvalue)
+    assert not decision.promote
+    assert decision.test_passed
+    assert "margin failed" in decision.message

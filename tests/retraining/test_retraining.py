@@ -91,6 +91,12 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     assert tags["new_version"] == "2"
     assert tags["champion_version_before"] == "1"
     assert "PROMOTED" in tags["decision.message"]
+    assert "paired test passed" in tags["decision.message"]
+    metrics = parent.data.metrics
+    assert metrics["promotion_pvalue"] < 0.05
+    assert metrics["promotion_margin_gain"] == pytest.approx(
+        gate["candidate_auc"] - gate["champion_auc"])
+    assert "delong_test.json" in {f.path for f in client.list_artifacts(summary.parent_run_id)}
     exp = client.get_experiment(parent.info.experiment_id)
     assert exp.name == settings.tracking.retraining_experiment
     m = parent.data.metrics

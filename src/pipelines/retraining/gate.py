@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 from pipelines.constraints import (
     MARGIN,
     MARGIN_MODES,
+    OPEN_UNIT,
     Constraint,
     Interval,
     Options,
@@ -47,9 +48,20 @@ class GateDecision:
     margin: float
     mode: MarginMode
     message: str
+    margin_passed: bool = False
+    alpha: float | None = None
+    """Level of the paired test; None when the gate does not ask for one."""
+    pvalue: float | None = None
+    """One-sided p-value of "candidate better than champion" (DeLong), when tested."""
+    test_passed: bool | None = None
+
+    @property
+    def margin_gain(self) -> float:
+        """Candidate ROC-AUC minus champion ROC-AUC."""
+        return self.candidate_auc - self.champion_auc
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "margin_gain": self.margin_gain}
 
 
 @dataclass(frozen=True)
@@ -62,10 +74,14 @@ class PromotionGate:
 
     margin: float
     mode: MarginMode = "absolute"
+    alpha: float | None = None
+    """With a level, the candidate must also beat the champion in a paired one-sided test on
+    the same holdout rows (DeLong) at that level; None: the margin alone decides."""
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "margin": [MARGIN],
         "mode": [Options(MARGIN_MODES)],
+        "alpha": [OPEN_UNIT, Options((None,))],
     }
 
     def __post_init__(self) -> None:
@@ -77,8 +93,11 @@ class PromotionGate:
             return float(champion_auc) + self.margin
         return float(champion_auc) * (1.0 + self.margin)
 
-    def decide(self, candidate_auc: float, champion_auc: float) -> GateDecision:
-        """Compare ``candidate_auc`` with ``champion_auc``; NaN on either side never promotes."""
+    def decide(self, candidate_auc: float, champion_auc: float,
+               pvalue: float | None = None) -> GateDecision:
+        """Compare ``candidate_auc`` with ``champion_auc`` (and, when the gate has an
+        ``alpha``, the paired test's one-sided ``pvalue``); NaN on either side never promotes.
+        The message says which condition failed."""
         candidate = _check_auc("candidate_auc", candidate_auc)
         champion = _check_auc("champion_auc", champion_auc)
         required = self.required_auc(champion)
@@ -86,25 +105,35 @@ class PromotionGate:
                 else "champion * (1 + margin)")
         head = (f"candidate ROC-AUC {candidate:.4f} vs champion ROC-AUC {champion:.4f}, "
                 f"{self.mode} margin {self.margin:g}")
+        if self.alpha is not None:
+            head += f", paired DeLong test at alpha {self.alpha:g}"
+        test_passed: bool | None = None
+        if self.alpha is not None:
+            test_passed = pvalue is not None and math.isfinite(pvalue) and pvalue < self.alpha
         if math.isnan(candidate) or math.isnan(champion):
             which = "candidate" if math.isnan(candidate) else "champion"
-            promote = False
-            verdict = (f"REJECTED: the {which} ROC-AUC is undefined (NaN; the holdout holds "
-                       "one class only?), so no comparison is possible")
-        elif candidate > required + FLOAT_TOLERANCE:
-            promote = True
-            verdict = f"PROMOTED: {candidate:.4f} > {required:.4f} ({rule})"
+            margin_passed = False
+            verdicts = [f"the {which} ROC-AUC is undefined (NaN; the holdout holds one class "
+                        "only?), so no comparison is possible"]
         else:
-            promote = False
-            verdict = (f"REJECTED: {candidate:.4f} is not more than {required:.4f} ({rule})")
+            margin_passed = candidate > required + FLOAT_TOLERANCE
+            verdicts = [f"margin {'passed' if margin_passed else 'failed'}: {candidate:.4f} "
+                        f"{'>' if margin_passed else 'is not more than'} {required:.4f} ({rule})"]
+            if self.alpha is not None:
+                shown = "not computed" if pvalue is None else f"p = {pvalue:.3g}"
+                verdicts.append(f"paired test {'passed' if test_passed else 'failed'}: {shown} "
+                                f"{'<' if test_passed else 'is not below'} {self.alpha:g}")
+        promote = margin_passed and test_passed is not False
+        verdict = ("PROMOTED: " if promote else "REJECTED: ") + "; ".join(verdicts)
         return GateDecision(
             promote=promote, candidate_auc=candidate, champion_auc=champion,
             required_auc=required, margin=float(self.margin), mode=self.mode,
-            message=f"{head}: {verdict}.",
+            message=f"{head}: {verdict}.", margin_passed=margin_passed, alpha=self.alpha,
+            pvalue=pvalue, test_passed=test_passed,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"margin": float(self.margin), "mode": self.mode}
+        return {"margin": float(self.margin), "mode": self.mode, "alpha": self.alpha}
 
 
 def _check_auc(name: str, value: object) -> float:

@@ -30,7 +30,7 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.data.io import atomic_write_text, json_text, to_jsonable
 from pipelines.data.schema import FeatureSchema
-from pipelines.errors import RetrainingRefused, TrackingError
+from pipelines.errors import DataError, RetrainingRefused, TrackingError
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.notify import Notification, broadcast, notifiers_for
 from pipelines.retraining import (
@@ -47,6 +47,7 @@ from pipelines.retraining import (
 from pipelines.retraining.candidates import FittedCandidate, positive_scores
 from pipelines.retraining.training import fit_and_select
 from pipelines.stats.classification import classification_metrics
+from pipelines.stats.delong import DeLongResult, delong_test
 from pipelines.store import (
     Champion,
     Store,
@@ -339,6 +340,8 @@ def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
         "candidate_roc_auc": round(decision.candidate_auc, 6),
         "champion_roc_auc": round(decision.champion_auc, 6),
         "required_roc_auc": round(decision.required_auc, 6),
+        "promotion_pvalue": "" if decision.pvalue is None else f"{decision.pvalue:.3g}",
+        "promotion_alpha": "" if decision.alpha is None else decision.alpha,
         "margin": decision.margin, "margin_mode": decision.mode,
         "source_run_id": best.run_id, "parent_run_id": parent_run_id,
         "promoted_at": job.now.isoformat(), "model_type": best.candidate.name,
@@ -373,6 +376,7 @@ class _Comparison:
     best: _Evaluated
     champion_metrics: dict[str, float]
     decision: GateDecision
+    paired: DeLongResult | None = None
 
 
 def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
@@ -383,14 +387,21 @@ def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
     for ev in evaluated:
         _log_candidate(job, ev, parts)
     y = parts.holdout[parts.schema.target].to_numpy().astype(np.int8)
-    champion_metrics = classification_metrics(y, job.champion.score(parts.holdout), threshold)
+    champion_scores = job.champion.score(parts.holdout)
+    champion_metrics = classification_metrics(y, champion_scores, threshold)
     best = max(evaluated, key=lambda ev: ev.metrics["roc_auc"])  # first of ties
-    gate = PromotionGate(job.settings.retraining.promotion_margin,
-                         job.settings.retraining.margin_mode)
-    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"])
+    try:
+        paired: DeLongResult | None = delong_test(y, champion_scores, best.scores)
+    except DataError as exc:  # one class or too few rows: the gate says it was not computed
+        logger.warning("Paired DeLong test not possible on the holdout: %s", exc)
+        paired = None
+    r = job.settings.retraining
+    gate = PromotionGate(r.promotion_margin, r.margin_mode, r.promotion_alpha)  # type: ignore[arg-type]
+    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"],
+                           paired.pvalue if paired else None)
     logger.info("Gate: %s", decision.message)
     return _Comparison(evaluated=evaluated, best=best, champion_metrics=champion_metrics,
-                       decision=decision)
+                       decision=decision, paired=paired)
 
 
 def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
@@ -404,7 +415,12 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
         **_prefixed(cmp.champion_metrics, "champion_holdout_"),
         "best_candidate_holdout_roc_auc": best.metrics["roc_auc"],
         "margin": decision.margin, "required_roc_auc": decision.required_auc,
+        "promotion_margin_gain": decision.margin_gain,
+        "promotion_pvalue": decision.pvalue if decision.pvalue is not None else float("nan"),
+        "promotion_alpha": decision.alpha if decision.alpha is not None else float("nan"),
         "promoted": float(decision.promote)})
+    if cmp.paired is not None:
+        store.log_json(cmp.paired.to_dict(), "delong_test.json")
     _log_comparison(store, comparison_table(job, cmp.champion_metrics, cmp.evaluated, best))
     store.log_json(decision.to_dict(), c.GATE_DECISION_ARTIFACT)
 
