@@ -183,7 +183,16 @@ class RetrainingSettings(_Section):
     window_days: Annotated[float, POSITIVE_DURATION] = 30.0
     """Labelled production batches monitored within this window join the training data."""
     holdout_fraction: Annotated[float, OPEN_UNIT] = 0.3
-    """Share of the most recent labelled rows held out to compare champion and candidates."""
+    """Share of the newest batch's rows (the most recent ones) held out to compare champion
+    and candidates; the rest of that batch trains. Without labelled batches: of the reference."""
+    holdout_batches: Annotated[int, POSITIVE_INT] = 1
+    """How many of the newest labelled batches the holdout is drawn from (1: the batch that
+    triggered retraining): never a share that mixes old and new regimes."""
+    recency_half_life_batches: Annotated[float, DURATION] = 0.25
+    """Training rows weigh 0.5 ** (age / half-life), age counted in batches (newest 0, the
+    reference after the oldest batch). Short: the model learns the regime that triggered
+    retraining (concept drift); long or inf: older data keep their weight (covariate shift).
+    0 trains on the newest batch alone."""
     lock_timeout_seconds: Annotated[float, DURATION] = 0.0
     """How long a second orchestrator waits for the cycle lock before skipping."""
     lock_stale_seconds: Annotated[float, POSITIVE_DURATION] = 6 * 3600.0

@@ -16,7 +16,9 @@ from pipelines.retraining import (
     ORIGIN_COLUMN,
     REFERENCE_ORIGIN,
     assemble_training_data,
+    batches_newest_first,
     holdout_split,
+    recency_weights,
     refresh_categories,
     train_validation_split,
     validate_training_data,
@@ -151,27 +153,37 @@ def _assembled(schema: FeatureSchema, seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5])
-def test_holdout_is_the_most_recent_production_rows(schema: FeatureSchema, seed: int,
-                                                    fraction: float) -> None:
+def test_holdout_is_the_most_recent_rows_of_the_newest_batch(schema: FeatureSchema, seed: int,
+                                                             fraction: float) -> None:
     frame = _assembled(schema, seed)
     # shuffle rows: the split must use the timestamps, not the order
     frame = frame.sample(frac=1.0, random_state=seed)
     train, holdout = holdout_split(frame, schema, fraction)
-    n_prod = int((frame[ORIGIN_COLUMN] != REFERENCE_ORIGIN).sum())
-    assert len(holdout) == math.ceil(fraction * n_prod)
+    assert len(holdout) == math.ceil(fraction * 150)  # b10 (2026-03-10) is the newest batch
+    assert set(holdout[ORIGIN_COLUMN]) == {"b10"}
     assert set(train.index).isdisjoint(holdout.index)
     assert sorted([*train.index, *holdout.index]) == sorted(frame.index)
-    assert (holdout[ORIGIN_COLUMN] != REFERENCE_ORIGIN).all()
-    prod_train = train[train[ORIGIN_COLUMN] != REFERENCE_ORIGIN]
-    assert holdout[TS].min() >= prod_train[TS].max()
-    if fraction <= 0.3:  # the newest batch alone is 150 / 370 rows
-        assert set(holdout[ORIGIN_COLUMN]) == {"b10"}
+    rest_of_b10 = train[train[ORIGIN_COLUMN] == "b10"]
+    assert len(rest_of_b10) == 150 - len(holdout)  # the rest of the batch trains
+    assert holdout[TS].min() >= rest_of_b10[TS].max()
+
+
+def test_holdout_can_span_the_newest_batches(schema: FeatureSchema) -> None:
+    frame = _assembled(schema, 3)
+    assert batches_newest_first(frame, TS) == ["b10", "b06", "b02"]
+    train, holdout = holdout_split(frame, schema, 0.5, batches=2)
+    assert len(holdout) == math.ceil(0.5 * (150 + 120))
+    assert set(holdout[ORIGIN_COLUMN]) <= {"b10", "b06"}
+    assert "b02" not in set(holdout[ORIGIN_COLUMN])
+    with pytest.raises(ConfigError, match=r"'batches' parameter of holdout_split .* Got 0"):
+        holdout_split(frame, schema, 0.5, batches=0)
 
 
 def test_holdout_without_timestamps_uses_order(schema: FeatureSchema) -> None:
-    frame = _assembled(schema, 0).drop(columns=[TS])
+    frame = _assembled(schema, 0).drop(columns=[TS])  # assembled in time order: b02, b06, b10
+    assert batches_newest_first(frame, None) == ["b10", "b06", "b02"]
     train, holdout = holdout_split(frame, schema, 0.2)
-    assert holdout.index.tolist() == list(range(len(frame) - 74, len(frame)))  # ceil(0.2*370)
+    assert holdout.index.tolist() == list(range(len(frame) - 30, len(frame)))  # ceil(0.2*150)
     assert set(train.index).isdisjoint(holdout.index)
 
 
@@ -215,3 +227,21 @@ def test_refresh_categories_adds_new_values(schema: FeatureSchema) -> None:
     assert set(schema.categories["contract"]) <= set(refreshed.categories["contract"])
     assert refreshed.features == schema.features
     assert NUMERIC_FEATURES[0] in refreshed.numeric
+
+
+@pytest.mark.parametrize(
+    ("half_life", "expected"),  # ages: b10 0, b06 1, b02 2, reference 3
+    [
+        (1.0, {"b10": 1.0, "b06": 0.5, "b02": 0.25, "reference": 0.125}),
+        (0.5, {"b10": 1.0, "b06": 0.25, "b02": 0.0625, "reference": 0.015625}),
+        (0.0, {"b10": 1.0, "b06": 0.0, "b02": 0.0, "reference": 0.0}),
+        (math.inf, {"b10": 1.0, "b06": 1.0, "b02": 1.0, "reference": 1.0}),
+    ],
+)
+def test_recency_weights_halve_per_batch_of_age(schema: FeatureSchema, half_life: float,
+                                                expected: dict[str, float]) -> None:
+    frame = _assembled(schema, 0)
+    weights = recency_weights(frame, TS, half_life)
+    by_origin = pd.Series(weights).groupby(frame[ORIGIN_COLUMN].to_numpy()).agg(["min", "max"])
+    assert by_origin["min"].to_dict() == pytest.approx(expected)
+    assert by_origin["max"].to_dict() == pytest.approx(expected)

@@ -71,10 +71,10 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     assert gate is not None
     assert gate["promote"] is True
     assert gate["candidate_auc"] > gate["champion_auc"] + settings.retraining.promotion_margin
-    # only the three labelled batches joined; the holdout is production data
+    # only the three labelled batches joined; the holdout is the newest batch's latest 30%
     assert summary.data["n_batches"] == 3
     assert summary.data["n_production_rows"] == 3000
-    assert summary.data["n_holdout"] == 900
+    assert summary.data["n_holdout"] == 300
     assert {c["name"] for c in summary.candidates} == CANDIDATES
     assert all(set(c["holdout"]) >= {"roc_auc", "accuracy", "precision", "recall", "f1"}
                for c in summary.candidates)
@@ -125,6 +125,9 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     assert float(vtags["champion_roc_auc"]) == pytest.approx(gate["champion_auc"], abs=1e-6)
     assert datetime.fromisoformat(vtags["promoted_at"]).tzinfo is not None
     assert vtags["promotion_status"] == "promoted"
+    # the new champion's reference is the regime it was promoted for: the newest batch
+    assert vtags["reference_batches"] == "concept_drift-l2"
+    assert vtags["reference_rows"] == "300"
 
     # summary file
     path = Path(summary.summary_path or "")

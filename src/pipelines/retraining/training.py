@@ -56,16 +56,22 @@ def split_frame(frame: pd.DataFrame, schema: FeatureSchema, training: TrainingSe
 
 
 def fit_and_select(train: pd.DataFrame, validation: pd.DataFrame, schema: FeatureSchema,
-                   training: TrainingSettings,
-                   names: Sequence[str] | None = None) -> list[FittedCandidate]:
-    """Fit each candidate on ``train``; record validation ROC-AUC; best first."""
+                   training: TrainingSettings, names: Sequence[str] | None = None,
+                   weight_column: str | None = None) -> list[FittedCandidate]:
+    """Fit each candidate on ``train``; record validation ROC-AUC; best first.
+
+    With ``weight_column`` the rows are weighted in training and in the validation ROC-AUC
+    (model selection judges what the weights say matters: recent data)."""
     y_train = train[schema.target].to_numpy().astype(np.int8)
     y_val = validation[schema.target].to_numpy().astype(np.int8)
+    w_train = train[weight_column].to_numpy() if weight_column else None
+    w_val = validation[weight_column].to_numpy() if weight_column else None
     fitted = []
     for name in names or training.candidates:
-        cand = fit_candidate(name, train, y_train, schema, training)
+        cand = fit_candidate(name, train, y_train, schema, training, sample_weight=w_train)
         val_scores = positive_scores(cand.estimator, cand.flavor, validation, schema)
-        cand.metrics["val_roc_auc"] = float(roc_auc_score(y_val, val_scores))
+        cand.metrics["val_roc_auc"] = float(roc_auc_score(y_val, val_scores,
+                                                          sample_weight=w_val))
         logger.info("Candidate %s: validation ROC-AUC %.4f", name, cand.metrics["val_roc_auc"])
         fitted.append(cand)
     return sorted(fitted, key=lambda c: -c.metrics["val_roc_auc"])

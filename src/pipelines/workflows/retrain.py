@@ -40,6 +40,7 @@ from pipelines.retraining import (
     PromotionGate,
     assemble_training_data,
     holdout_split,
+    recency_weights,
     refresh_categories,
     train_validation_split,
     validate_training_data,
@@ -68,6 +69,8 @@ logger = logging.getLogger(__name__)
 #: Holdout metrics reported per model (all of :func:`classification_metrics` are logged).
 HOLDOUT_COLUMNS: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1",
                                     "log_loss", "brier")
+#: Column of the training weights (recency) in the training and validation parts.
+WEIGHT_COLUMN = "__weight__"
 
 
 # ----------------------------------------------------------------------------- results
@@ -225,8 +228,12 @@ def _prepare(settings: Settings, store: Store, now: datetime, reason: str,
 
 
 def _split(job: _Job) -> _Parts:
-    schema = job.champion.schema
-    rest, holdout = holdout_split(job.frame, schema, job.settings.retraining.holdout_fraction)
+    """Holdout from the newest batch(es); the rest weighted by recency, zero weights dropped,
+    then split for model selection."""
+    schema, r = job.champion.schema, job.settings.retraining
+    rest, holdout = holdout_split(job.frame, schema, r.holdout_fraction, r.holdout_batches)
+    weights = recency_weights(rest, schema.timestamp_column, r.recency_half_life_batches)
+    rest = rest.assign(**{WEIGHT_COLUMN: weights}).loc[weights > 0]
     train, validation = train_validation_split(rest, schema, job.settings.training)
     return _Parts(train=train, validation=validation, holdout=holdout,
                   schema=refresh_categories(schema, train))
@@ -251,7 +258,8 @@ def _parent_params(job: _Job) -> dict[str, Any]:
     return {
         "reason": job.reason[:500], "window_days": r.window_days,
         "promotion_margin": r.promotion_margin, "margin_mode": r.margin_mode,
-        "holdout_fraction": r.holdout_fraction, "min_rows": r.min_rows,
+        "holdout_fraction": r.holdout_fraction, "holdout_batches": r.holdout_batches,
+        "recency_half_life_batches": r.recency_half_life_batches, "min_rows": r.min_rows,
         "max_missing_share": r.max_missing_share,
         "candidates": ",".join(job.settings.training.candidates),
         "n_batches": job.data["n_batches"], "n_rows": job.data["n_rows"],
@@ -334,9 +342,12 @@ def _write_summary(store: Store, summary: RetrainingSummary, path: Path) -> None
 
 
 def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
-                   parent_run_id: str) -> dict[str, Any]:
-    """Why this version was promoted, as searchable model-version tags."""
+                   parent_run_id: str, holdout: pd.DataFrame) -> dict[str, Any]:
+    """Why this version was promoted, and what its reference is, as searchable tags."""
     return {
+        "reference_rows": len(holdout),
+        "reference_batches": ",".join(dict.fromkeys(holdout[ORIGIN_COLUMN].astype(str)))[
+            :c.TAG_LIMIT],
         "candidate_roc_auc": round(decision.candidate_auc, 6),
         "champion_roc_auc": round(decision.champion_auc, 6),
         "required_roc_auc": round(decision.required_auc, 6),
@@ -351,12 +362,12 @@ def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
 
 
 def _register_and_promote(job: _Job, best: _Evaluated, decision: GateDecision,
-                          parent_run_id: str) -> str:
+                          parent_run_id: str, holdout: pd.DataFrame) -> str:
     """Register ``best`` with the gate's evidence, then move the aliases (backup first, then
     ``champion`` in one call: a crash in between leaves the old champion serving)."""
     store = job.store
     version = register_model(store, best.model_uri,
-                             tags=_evidence_tags(job, best, decision, parent_run_id))
+                             tags=_evidence_tags(job, best, decision, parent_run_id, holdout))
     new_version = str(version.version)
     store.set_tags({c.TAG_NEW_VERSION: new_version})  # a FAILED parent still shows it
     try:
@@ -382,7 +393,8 @@ class _Comparison:
 def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
     """Fit the candidates, log one nested run each, score everyone on the holdout, decide."""
     threshold = job.settings.training.decision_threshold
-    fitted = fit_and_select(parts.train, parts.validation, parts.schema, job.settings.training)
+    fitted = fit_and_select(parts.train, parts.validation, parts.schema, job.settings.training,
+                            weight_column=WEIGHT_COLUMN)
     evaluated = _evaluate(fitted, parts, threshold)
     for ev in evaluated:
         _log_candidate(job, ev, parts)
@@ -434,7 +446,8 @@ def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
         job.store.log_params({**_parent_params(job), **sizes})
         _log_datasets(parts, job)
         cmp = _fit_and_compare(job, parts)
-        new_version = (_register_and_promote(job, cmp.best, cmp.decision, parent.info.run_id)
+        new_version = (_register_and_promote(job, cmp.best, cmp.decision, parent.info.run_id,
+                                             parts.holdout)
                        if cmp.decision.promote else None)
         verdict: c.RetrainingVerdict = c.PROMOTED if cmp.decision.promote else c.REJECTED
         _log_decision(job, cmp, verdict, new_version)
