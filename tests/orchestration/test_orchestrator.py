@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -222,3 +223,17 @@ def test_two_concurrent_orchestrators_wait_in_turn_and_retrain_once(
     second = ("nothing_to_do" if first_parent.data.tags["decision"] == "promoted"
               else "cooldown")
     assert [r.data.tags["orchestrator.decision"] for r in runs] == ["retrain", second]
+
+
+@pytest.mark.slow
+def test_simulated_time_moves_batch_by_batch(trained) -> None:
+    settings = trained
+    client = connect(settings.tracking).client
+    spans = []
+    for seed in (1, 2):
+        cycle = run_cycle(settings, SimulatedSource("no_drift", rows=400, seed=seed))
+        tags = client.get_run(cycle.batches[0].run_id).data.tags
+        spans.append((pd.Timestamp(tags["batch.time_start"]), pd.Timestamp(tags["batch.time_end"])))
+    assert spans[0][0] == pd.Timestamp("2026-01-02")  # the day after the demo's training data
+    assert spans[1][0] == pd.Timestamp("2026-01-03")
+    assert spans[0][1] < spans[1][0]

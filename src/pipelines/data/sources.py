@@ -75,6 +75,10 @@ class BatchSource(ABC):
     def settle(self, pending: Pending, outcome: Outcome, reason: str = "") -> None:  # noqa: B027
         """Told how ``pending`` ended; the default keeps nothing."""
 
+    def begin(self, latest_time: pd.Timestamp | None) -> None:  # noqa: B027
+        """Told, before :meth:`pending`, the data time of the newest batch monitored so far
+        (None: none yet); a source that makes batches up continues from there."""
+
 
 @dataclass
 class FileSource(BatchSource):
@@ -153,6 +157,16 @@ class SimulatedSource(BatchSource):
     start_time: pd.Timestamp | None = None
     batch_id: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def begin(self, latest_time: pd.Timestamp | None) -> None:
+        """Without a given start time, the batch covers the day after the newest batch (the
+        day after the demo's training data for the first one): time moves batch by batch."""
+        if self.start_time is not None:
+            return
+        from pipelines.data.generator import DEFAULT_PERIOD, DEFAULT_START_TIME
+
+        last = DEFAULT_START_TIME if latest_time is None else pd.Timestamp(latest_time)
+        self.start_time = last.floor("D") + DEFAULT_PERIOD
 
     def pending(self) -> Iterator[Pending]:
         batch_id = self.batch_id or f"production_batch_{_stamp()}"

@@ -32,6 +32,9 @@ TAG_CHAMPION_VERSION: Final = "champion_version"
 TAG_CHAMPION_MODEL: Final = "champion_model"
 TAG_ALERTS: Final = "alerts"
 TAG_DRIFTED_FEATURES: Final = "drifted_features"
+#: Earliest and latest time in the batch's timestamp column (ISO 8601), when it has one.
+TAG_BATCH_TIME_START: Final = "batch.time_start"
+TAG_BATCH_TIME_END: Final = "batch.time_end"
 
 #: What the orchestrator decided after monitoring a batch (tagged on its monitoring run).
 TAG_CYCLE_DECISION: Final = "orchestrator.decision"

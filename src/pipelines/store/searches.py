@@ -77,6 +77,16 @@ def monitoring_history(store: Store, experiment_id: str, limit: int = 500) -> pd
         "sequence")
 
 
+def latest_batch_time(store: Store, experiment: str | None = None) -> pd.Timestamp | None:
+    """The latest data time of the monitored batches (their ``batch.time_end`` tags), or None
+    when no monitored batch had a timestamp column."""
+    runs = _search(store, experiment or store.tracking.monitoring_experiment,
+                   _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=100)
+    times = [pd.Timestamp(r.data.tags[c.TAG_BATCH_TIME_END]) for r in runs
+             if r.data.tags.get(c.TAG_BATCH_TIME_END)]
+    return max(times) if times else None
+
+
 def find_processed_batch(store: Store, digest: str) -> str | None:
     """The run id of a finished monitoring run of a batch with this content digest, if any."""
     runs = _search(store, store.tracking.monitoring_experiment,

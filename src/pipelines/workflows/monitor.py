@@ -30,7 +30,7 @@ from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_n
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
 from pipelines.store import Champion, Store, connect, load_champion, load_reference_context
 from pipelines.store import contract as c
-from pipelines.store.searches import monitoring_history, next_sequence
+from pipelines.store.searches import latest_batch_time, monitoring_history, next_sequence
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,18 @@ def report_tags(report: MonitoringReport, champion: Champion, sequence: int) -> 
         c.TAG_ALERTS: ",".join(dict.fromkeys(a.rule for a in report.alerts)) or "none",
         c.TAG_DRIFTED_FEATURES: ",".join(report.drifted_features)[:c.TAG_LIMIT] or "none",
     }
+
+
+def _time_tags(prepared: PreparedBatch) -> dict[str, str]:
+    """The batch's data time span, from its timestamp column (none without one)."""
+    column = prepared.schema.timestamp_column
+    if not column or column not in prepared.frame.columns:
+        return {}
+    times = pd.to_datetime(prepared.frame[column], errors="coerce").dropna()
+    if times.empty:
+        return {}
+    return {c.TAG_BATCH_TIME_START: times.min().isoformat(),
+            c.TAG_BATCH_TIME_END: times.max().isoformat()}
 
 
 def _notification(report: MonitoringReport, run_id: str, report_path: Path) -> Notification:
@@ -125,6 +137,7 @@ class Monitor:
             tags[c.TAG_BATCH_DIGEST] = batch.digest
         if batch.file_name:
             tags[c.TAG_BATCH_FILE] = batch.file_name
+        tags.update(_time_tags(prepared))
         report_text = json_text(report.to_dict())
         with self.store.start_run(self.experiment, run_name=f"monitor-{batch.batch_id}",
                                   tags=tags) as run:
@@ -204,6 +217,7 @@ def monitor_source(settings: Settings, source: BatchSource, *, experiment: str |
     store = store or connect(settings.tracking)
     name = store.experiment_name(experiment) if experiment else None
     monitor = Monitor(settings, store=store, experiment=name)
+    source.begin(latest_batch_time(store, monitor.experiment))
     outcomes = []
     for pending in source.pending():
         try:

@@ -21,7 +21,11 @@ from pipelines.errors import DataError
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import Store, connect, registry_lock
 from pipelines.store import contract as c
-from pipelines.store.searches import find_processed_batch, last_retraining_time
+from pipelines.store.searches import (
+    find_processed_batch,
+    last_retraining_time,
+    latest_batch_time,
+)
 from pipelines.workflows.monitor import Monitor, MonitorOutcome
 from pipelines.workflows.retrain import retrain
 
@@ -119,6 +123,7 @@ def run_cycle(
             cycle = CycleResult("lock_busy", f"skipped: {lock.message}")
             logger.warning("Orchestrator %s", cycle.message)
             return cycle
+        source.begin(latest_batch_time(store))
         results = process_batches(Monitor(settings, store=store), store, source)
         cycle = decide_and_retrain(settings, store, results, now=now, force=force,
                                    retrain_fn=retrain_fn)
