@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import mlflow
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -49,9 +50,12 @@ def test_rollback_restores_the_previous_champion_and_is_undoable(
     assert restored["rollback.role"] == "restored"
     champion = load_champion(connect(settings.tracking))
     assert champion.version == "1"
-    model = mlflow.sklearn.load_model(f"models:/{name}@champion")
-    assert model is not None
-    assert champion.score(generate_batch("no_drift", 50, 1)).shape == (50,)
+    # what serves through the alias is version 1 again, not version 2
+    batch = generate_batch("no_drift", 50, 1)
+    served = np.asarray(mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(batch))
+    np.testing.assert_allclose(served, champion.score(batch))
+    v2 = np.asarray(mlflow.pyfunc.load_model(f"models:/{name}/2").predict(batch))
+    assert not np.allclose(served, v2)
 
     # the command line undoes the rollback
     assert main(["--tracking-uri", settings.tracking.uri]) == 0

@@ -181,11 +181,14 @@ def prepare_features(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame
     for c in schema.numeric:
         out[c] = frame[c].astype("float64")
     for c in schema.categorical:
-        dtype = pd.CategoricalDtype(list(schema.categories.get(c, ())))
+        known = list(schema.categories.get(c, ()))
         col = frame[c]
         if not (pd.api.types.is_string_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype)):
             col = _as_text(col)  # numbers etc.: compare by their text, as in training
-        out[c] = col.astype(dtype)  # hash lookup, no Python objects for string columns
+        # unseen values become missing first (pandas 4 refuses them in astype); isin and
+        # astype are hash lookups, no Python objects for string columns
+        col = col.where(col.isin(known))
+        out[c] = col.astype(pd.CategoricalDtype(known))
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -1,11 +1,14 @@
-"""Models in the store: log a fitted candidate, load a registered version through its native
-flavor (scores are P(class 1), never a pyfunc's class labels)."""
+"""Models in the store: log a fitted candidate as a pyfunc scorer around its native model
+(:mod:`pipelines.store.scoring`: ``predict`` gives P(class 1), never class labels), load a
+registered version back to its native estimator."""
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -20,6 +23,7 @@ from pipelines.errors import ModelNotFoundError, TrackingError
 from pipelines.retraining.candidates import FittedCandidate, Flavor, positive_scores
 from pipelines.store.client import Store
 from pipelines.store.registry import alias_version
+from pipelines.store.scoring import NATIVE_ARTIFACT, SCHEMA_ARTIFACT, PositiveClassScorer
 
 logger = logging.getLogger(__name__)
 
@@ -71,19 +75,27 @@ def log_model(store: Store, candidate: FittedCandidate, schema: FeatureSchema,
         warnings.simplefilter("ignore", UserWarning)  # "integer column" hint: ours are floats
         signature = infer_signature(raw, scores)
     metadata = {"feature_schema": schema.to_dict(), "candidate": candidate.name,
-                "flavor": candidate.flavor}
-    if candidate.flavor == "sklearn":
-        return mlflow.sklearn.log_model(
-            candidate.estimator, name="model", signature=signature, input_example=raw.head(5),
-            metadata=metadata, skops_trusted_types=_skops_trusted_types(candidate.estimator),
-            pip_requirements=pip_requirements("sklearn"),
-        )
-    # The pyfunc flavor of an XGBoost model needs categorical dtypes; we score through the
-    # native flavor and prepare_features, so no input example is validated through pyfunc.
-    return mlflow.xgboost.log_model(
-        candidate.estimator, name="model", signature=signature, metadata=metadata,
-        model_format="ubj", pip_requirements=pip_requirements("xgboost"),
-    )
+                "flavor": candidate.flavor, "output": "P(positive class) per row"}
+    requirements = pip_requirements(candidate.flavor)
+    with tempfile.TemporaryDirectory() as tmp:
+        native = Path(tmp) / NATIVE_ARTIFACT
+        if candidate.flavor == "sklearn":
+            mlflow.sklearn.save_model(
+                candidate.estimator, str(native), serialization_format="skops",
+                skops_trusted_types=_skops_trusted_types(candidate.estimator),
+                pip_requirements=requirements)
+        else:
+            mlflow.xgboost.save_model(candidate.estimator, str(native), model_format="ubj",
+                                      pip_requirements=requirements)
+        schema_file = Path(tmp) / f"{SCHEMA_ARTIFACT}.json"
+        schema_file.write_text(schema.to_json())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return mlflow.pyfunc.log_model(
+                name="model", python_model=str(Path(__file__).with_name("scorer_model.py")),
+                artifacts={NATIVE_ARTIFACT: str(native), SCHEMA_ARTIFACT: str(schema_file)},
+                signature=signature, input_example=raw.head(5), metadata=metadata,
+                pip_requirements=requirements)
 
 
 @dataclass
@@ -113,6 +125,16 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
         raise TrackingError(f"{uri} has no feature_schema metadata; it was not logged by "
                             "this tool.")
     schema = FeatureSchema.from_dict(metadata["feature_schema"])
+    pyfunc = info.flavors.get("python_function", {})
+    if "xgboost" not in info.flavors and "sklearn" not in info.flavors and pyfunc:
+        scorer = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+        if not isinstance(scorer, PositiveClassScorer):
+            raise TrackingError(f"{uri} is a pyfunc model of another kind "
+                                f"({type(scorer).__name__}); it was not logged by this tool.")
+        return Champion(name=name, version=str(version.version), run_id=version.run_id,
+                        model_uri=uri, flavor=scorer.flavor, schema=schema,
+                        estimator=scorer.estimator)
+    # versions logged before the pyfunc scorer: the native flavor at the top level
     if "xgboost" in info.flavors:
         flavor: Flavor = "xgboost"
         estimator = mlflow.xgboost.load_model(uri)
