@@ -75,6 +75,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run("FAILED")
+    for var in [v for v in os.environ if v.startswith(("CHURNMON_", "MLFLOW_"))]:
+        monkeypatch.delenv(var)  # set by the code under test (HTTP limits): not for the next
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(registry)
 

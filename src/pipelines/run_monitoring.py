@@ -9,7 +9,8 @@ Usage::
 One cycle holds a lock kept in the MLflow registry, so two orchestrators started at once
 (say by cron) never monitor the same batch or retrain twice. Retraining is triggered when a
 batch recommends it and the cooldown (read from MLflow) allows it, or with ``--force``.
-Exit code 1 when a batch failed (it stays in the inbox for the next run). The work is
+Exit codes: 0 done, 1 a batch failed (it stays in the inbox for the next run), 2 bad input or
+configuration, 75 skipped because another orchestrator holds the lock. The work is
 :func:`pipelines.workflows.orchestrate.run_cycle`.
 """
 
@@ -29,6 +30,10 @@ from pipelines.cli import (
 from pipelines.data.generator import SCENARIOS
 from pipelines.data.sources import BatchSource, InboxSource, SimulatedSource
 from pipelines.workflows.orchestrate import run_cycle
+
+#: Exit code when another orchestrator holds the lock (EX_TEMPFAIL: "try again later"), so
+#: cron and schedulers see the skip; 0 done, 1 a batch failed, 2 bad input or configuration.
+EXIT_LOCK_BUSY = 75
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            if args.source == "inbox" else
                            SimulatedSource(args.scenario, rows=args.rows, seed=args.seed))
     cycle = run_cycle(settings, source, force=args.force)
+    if cycle.decision == "lock_busy":
+        return EXIT_LOCK_BUSY
     return 1 if any(b.status == "failed" for b in cycle.batches) else 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -190,6 +191,10 @@ def test_same_run_against_a_real_mlflow_server(tmp_path: Path) -> None:
                     pytest.fail("mlflow server did not start")
                 time.sleep(1)
         settings = make_settings(tmp_path, **{"tracking.uri": uri})
+        connect(settings.tracking)
+        # every later call to the server is bounded: an outage ends a cycle, it does not hang
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "10"
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
         from pipelines.workflows.baseline import train_baseline
 
         with warnings.catch_warnings():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import tempfile
 import urllib.error
@@ -58,6 +59,25 @@ def _probe_server(uri: str, timeout: float) -> None:
         ) from exc
 
 
+#: Retries of a failed HTTP call to the tracking server (MLflow's default retries for minutes).
+HTTP_MAX_RETRIES = 2
+HTTP_BACKOFF_FACTOR = 1
+
+
+def _bound_http_calls(timeout: float) -> None:
+    """Every later call to the tracking server gives up after ``timeout`` seconds per request
+    and a few quick retries, so an outage ends a cycle in about a minute instead of hanging in
+    MLflow's default retries. Variables the user set are kept. MLflow reads them per request,
+    from the environment."""
+    limits = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(HTTP_MAX_RETRIES),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(HTTP_BACKOFF_FACTOR),
+    }
+    for name, value in limits.items():
+        os.environ.setdefault(name, value)
+
+
 def connect(tracking: TrackingSettings) -> Store:
     """Open the store at ``tracking.uri`` and check it answers.
 
@@ -69,6 +89,7 @@ def connect(tracking: TrackingSettings) -> Store:
         db.parent.mkdir(parents=True, exist_ok=True)
     if uri.startswith(("http://", "https://")):
         _probe_server(uri, tracking.request_timeout_seconds)
+        _bound_http_calls(tracking.request_timeout_seconds)
     store = Store(tracking, MlflowClient(tracking_uri=uri, registry_uri=uri))
     try:
         store.client.search_experiments(max_results=1)

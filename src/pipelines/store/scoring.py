@@ -40,8 +40,10 @@ def load_native(path: str | Path) -> tuple[Flavor, Any, dict[str, Any]]:
     raise TrackingError(f"{path} holds flavors {sorted(flavors)}; expected sklearn or xgboost.")
 
 
-with warnings.catch_warnings():  # MLflow asks for type hints; the signature is the schema
-    warnings.filterwarnings("ignore", message=".*type hints.*")
+# MLflow warns at class creation that predict has no type hints (they would become an input
+# schema; the signature logged with each model is the schema), under its own "once" filter:
+# record that warning here instead of printing it on every command.
+with warnings.catch_warnings(record=True):
 
     class PositiveClassScorer(mlflow.pyfunc.PythonModel):
         """``predict(frame)`` -> one float per row, P(positive class), as a numpy array."""
