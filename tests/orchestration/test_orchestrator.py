@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -74,15 +75,17 @@ def test_inbox_batches_are_processed_exactly_once(trained, tmp_path: Path) -> No
     first = run_cycle(settings, _inbox(settings))
     assert [b.status for b in first.batches] == ["monitored", "monitored", "refused"]
     assert first.decision == "nothing_to_do"
-    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["b0.csv", "b1.csv"]
-    assert (inbox / "rejected" / "broken.csv").exists()
-    assert "missing" in (inbox / "rejected" / "broken.csv.reason.txt").read_text()
+    done = sorted((inbox / "done").iterdir())
+    assert [p.name.split(".")[0] for p in done] == ["b0", "b1"]  # b0.<content digest>.csv
+    assert all(re.fullmatch(r"b\d\.[0-9a-f]{16}\.csv", p.name) for p in done)
+    (rejected,) = (inbox / "rejected").glob("broken.*.csv")
+    assert "missing" in rejected.with_name(rejected.name + ".reason.txt").read_text()
     # second run: nothing new
     second = run_cycle(settings, _inbox(settings))
     assert second.batches == []
     assert second.decision == "no_batch"
     # the same content dropped in again is recognised from MLflow, not from local state
-    (inbox / "done" / "b0.csv").rename(inbox / "b0-again.csv")
+    done[0].rename(inbox / "b0-again.csv")
     third = run_cycle(settings, _inbox(settings))
     assert [b.status for b in third.batches] == ["duplicate"]
     client = connect(settings.tracking).client
@@ -237,3 +240,27 @@ def test_simulated_time_moves_batch_by_batch(trained) -> None:
     assert spans[0][0] == pd.Timestamp("2026-01-02")  # the day after the demo's training data
     assert spans[1][0] == pd.Timestamp("2026-01-03")
     assert spans[0][1] < spans[1][0]
+
+
+@pytest.mark.slow
+def test_one_name_many_contents_nothing_overwritten_nothing_dropped(trained) -> None:
+    """Fault 6: b.csv dropped with contents X, Y, Z, X, one cycle each."""
+    from pipelines.workflows.retrain import collect_labelled_batches
+
+    settings = trained
+    inbox = Path(settings.paths.inbox_dir)
+    inbox.mkdir(parents=True)
+    contents = [generate_batch("no_drift", 700, seed=s) for s in (71, 72, 73)]
+    statuses = []
+    for frame in (*contents, contents[0]):
+        frame.to_csv(inbox / "b.csv", index=False)
+        statuses += [b.status for b in run_cycle(settings, _inbox(settings)).batches]
+    assert statuses == ["monitored", "monitored", "monitored", "duplicate"]
+    archived = sorted((inbox / "done").iterdir())
+    assert len(archived) == 3  # X, Y, Z each once, none overwritten
+    assert all(p.name.startswith("b.") and p.suffix == ".csv" for p in archived)
+    assert {len(pd.read_csv(p)) for p in archived} == {700}
+    store = connect(settings.tracking)
+    batches = collect_labelled_batches(store, settings, datetime.now(UTC))
+    assert len(batches) == 3  # same name, three contents: all three count
+    assert sum(len(b.frame) for b in batches) == 2100

@@ -58,20 +58,29 @@ class Inbox:
             return None
         return target
 
-    def _move(self, path: Path, folder: Path) -> Path:
+    def _move(self, path: Path, folder: Path, *, archive: bool = False) -> Path:
+        """Move ``path`` into ``folder``. Archived files (done/, rejected/) carry their content
+        digest in the name, so two files dropped under one name never overwrite each other;
+        the same content archived twice is one file (the second copy is dropped, its
+        monitoring run says duplicate)."""
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / path.name
-        if target.exists():
-            tag = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-            target = folder / f"{path.stem}.{tag}{path.suffix}"
+        if archive:
+            target = folder / f"{path.stem}.{file_digest(path)[:16]}{path.suffix}"
+            if target.exists():
+                path.unlink()
+                return target
+        else:
+            target = folder / path.name
+            if target.exists():  # a new file of that name arrived meanwhile: keep both
+                target = folder / f"{path.stem}.{file_digest(path)[:16]}{path.suffix}"
         shutil.move(str(path), target)
         return target
 
     def complete(self, path: Path) -> Path:
-        return self._move(path, self.done)
+        return self._move(path, self.done, archive=True)
 
     def reject(self, path: Path, reason: str) -> Path:
-        moved = self._move(path, self.rejected)
+        moved = self._move(path, self.rejected, archive=True)
         atomic_write_text(moved.with_name(moved.name + ".reason.txt"), reason + "\n")
         return moved
 

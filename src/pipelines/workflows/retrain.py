@@ -170,8 +170,9 @@ def _utc(now: datetime | None) -> datetime:
 def collect_labelled_batches(store: Store, settings: Settings,
                              now: datetime) -> list[LabelledBatch]:
     """The labelled batches of FINISHED monitoring runs started within the window, oldest
-    first. A batch monitored twice counts once (its latest run); runs without the batch
-    artifact are skipped with a warning."""
+    first. A batch is identified by its content digest (files), else by its run: the same
+    content monitored twice counts once (its latest run, said in the log), two batches that
+    share a name both count. Runs without the batch artifact are skipped with a warning."""
     since = _utc(now) - timedelta(days=settings.retraining.window_days)
     by_id: dict[str, LabelledBatch] = {}
     for run in labelled_batch_runs(store, since):
@@ -182,10 +183,11 @@ def collect_labelled_batches(store: Store, settings: Settings,
                            c.BATCH_ARTIFACT, exc)
             continue
         batch_id = run.data.tags.get(c.TAG_BATCH_ID) or run.info.run_id
-        if batch_id in by_id:
-            logger.warning("Batch %s was monitored more than once; using run %s, not %s",
-                           batch_id, run.info.run_id, by_id[batch_id].run_id)
-        by_id[batch_id] = LabelledBatch(
+        key = run.data.tags.get(c.TAG_BATCH_DIGEST) or run.info.run_id
+        if key in by_id:
+            logger.warning("Batch %s (content %s) was monitored more than once; using run %s, "
+                           "not %s", batch_id, key[:16], run.info.run_id, by_id[key].run_id)
+        by_id[key] = LabelledBatch(
             run_id=run.info.run_id, batch_id=batch_id,
             start_time=datetime.fromtimestamp(run.info.start_time / 1000, UTC), frame=frame)
     batches = sorted(by_id.values(), key=lambda b: b.start_time)
