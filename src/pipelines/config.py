@@ -195,8 +195,10 @@ class RetrainingSettings(_Section):
     0 trains on the newest batch alone."""
     lock_timeout_seconds: Annotated[float, DURATION] = 0.0
     """How long a second orchestrator waits for the cycle lock before skipping."""
-    lock_stale_seconds: Annotated[float, POSITIVE_DURATION] = 6 * 3600.0
-    """A lock older than this is taken to be left by a crashed orchestrator and broken."""
+    lock_lease_seconds: Annotated[float, POSITIVE_DURATION] = 120.0
+    """The cycle lock's lease, renewed every third of it while a cycle runs: a crashed or
+    frozen holder's lock is free after this long (at once when its process is provably dead
+    on the same host)."""
 
 
 class PathSettings(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -126,12 +127,46 @@ def test_registry_lock_is_exclusive(settings) -> None:
         assert third.acquired
 
 
-def test_stale_lock_is_broken(settings) -> None:
+@pytest.mark.parametrize(
+    ("tags", "why"),
+    [
+        ({"lock.lease_until": "0"}, "lease"),  # expired lease, holder elsewhere
+        ({"lock.lease_until": "9e12", "lock.host": socket.gethostname(), "lock.pid": "999999"},
+         "dead"),  # lease far ahead, but the holder's process is gone on this host
+    ],
+)
+def test_a_stale_or_dead_holders_lock_is_taken_over(settings, tags: dict, why: str,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     store = connect(settings.tracking)
-    store.client.create_registered_model("m.lock", tags={"lock.holder": "dead:1",
-                                                         "lock.acquired_at": "0"})
-    with registry_lock(store, "m.lock", stale_after=60) as info:
+    store.client.create_registered_model("m.lock.1", tags={"lock.holder": "gone:999999",
+                                                           "lock.acquired_at": "0", **tags})
+    with registry_lock(store, "m.lock") as info:
         assert info.acquired
+        assert info.epoch == 2
+    assert why in caplog.text
+
+
+def test_a_live_holders_lock_is_not_taken_over_and_release_is_its_own(settings) -> None:
+    store = connect(settings.tracking)
+    with registry_lock(store, "m.lock", lease=60) as first:
+        with registry_lock(store, "m.lock", timeout=0) as second:
+            assert not second.acquired
+        released = store.client.get_registered_model(f"m.lock.{first.epoch}").tags
+        assert "lock.released_at" not in released  # the loser released nothing
+    assert "lock.released_at" in store.client.get_registered_model(f"m.lock.{first.epoch}").tags
+
+
+def test_the_lease_is_renewed_while_held(settings) -> None:
+    store = connect(settings.tracking)
+    with registry_lock(store, "m.lock", lease=1.5) as info:
+        first = float(store.client.get_registered_model(f"m.lock.{info.epoch}")
+                      .tags["lock.lease_until"])
+        time.sleep(2.0)  # longer than the lease: only the heartbeat keeps it alive
+        later = float(store.client.get_registered_model(f"m.lock.{info.epoch}")
+                      .tags["lock.lease_until"])
+        assert later > first
+        with registry_lock(store, "m.lock", timeout=0) as other:
+            assert not other.acquired
 
 
 @pytest.mark.slow

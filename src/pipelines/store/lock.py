@@ -1,9 +1,18 @@
-"""A cross-process, cross-machine lock kept in the MLflow model registry.
+"""A cross-process, cross-machine lease lock kept in the MLflow model registry.
 
-Registered-model names are unique in every MLflow store, so creating the registered model
-named by :func:`pipelines.store.contract.lock_name` (``<model>.orchestrator-lock``) either
-succeeds (we hold the lock) or fails because it exists (someone else does). Releasing deletes
-it. A lock older than ``stale_after`` (its holder crashed) is broken.
+The only atomic operation every MLflow store offers is creating a registered model under a
+name nobody has used: exactly one of several concurrent creators succeeds. The lock is a
+sequence of such names, ``<lock>.<epoch>`` (``<model>.orchestrator-lock.1``, ``.2``, ...):
+
+* **acquire**: read the newest epoch; when it is free (released, its lease expired, or its
+  holder provably dead: same host, process gone) create the next epoch. Of two contenders
+  only one creates it; the other sees a live lock and waits or skips. Nobody ever deletes or
+  overwrites another holder's epoch, so breaking a stale lock cannot hit a live one.
+* **lease**: the holder's epoch carries ``lock.lease_until``, renewed by a heartbeat thread
+  every third of the lease while the ``with`` block runs; a holder that froze or lost the
+  store stops renewing and its lease runs out in ``lease`` seconds (minutes, not hours).
+* **release**: the holder marks its own epoch released (tags only it writes); old epochs
+  are pruned, never the newest two.
 """
 
 from __future__ import annotations
@@ -11,7 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +35,9 @@ from pipelines.store.client import Store
 
 logger = logging.getLogger(__name__)
 
+#: Epochs kept behind the newest (older ones are pruned on release).
+KEEP_EPOCHS = 2
+
 
 @dataclass(frozen=True)
 class LockInfo:
@@ -31,17 +45,82 @@ class LockInfo:
     holder: str
     since: str
     message: str
+    epoch: int = 0
 
 
-def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+@dataclass(frozen=True)
+class _Epoch:
+    number: int
+    holder: str
+    host: str
+    pid: int
+    pid_start: str
+    token: str
+    acquired_at: float
+    lease_until: float
+    released: bool
 
 
-def _try_create(client: MlflowClient, name: str) -> bool:
+def _pid_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), '' elsewhere: a pid that
+    was reused by another process has another start time."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(epoch: _Epoch) -> bool:
+    """False only when provably dead: on this host, and the process is gone or its pid now
+    belongs to another process. A holder on another host is judged by its lease alone."""
+    if epoch.host != socket.gethostname() or epoch.pid <= 0:
+        return True
+    try:
+        os.kill(epoch.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not epoch.pid_start or _pid_start(epoch.pid) == epoch.pid_start
+
+
+def _epochs(client: MlflowClient, base: str) -> list[_Epoch]:
+    """Every epoch of lock ``base`` in the store, newest first."""
+    found = []
+    prefix = f"{base}."
+    for model in client.search_registered_models(filter_string=f"name LIKE '{prefix}%'"):
+        suffix = model.name[len(prefix):]
+        if not suffix.isdigit():
+            continue
+        tags = model.tags
+        found.append(_Epoch(
+            number=int(suffix), holder=tags.get("lock.holder", "?"),
+            host=tags.get("lock.host", ""), pid=int(tags.get("lock.pid", "0") or 0),
+            pid_start=tags.get("lock.pid_start", ""), token=tags.get("lock.token", ""),
+            acquired_at=float(tags.get("lock.acquired_at", "0") or 0),
+            lease_until=float(tags.get("lock.lease_until", "0") or 0),
+            released="lock.released_at" in tags))
+    return sorted(found, key=lambda e: e.number, reverse=True)
+
+
+def _free(epoch: _Epoch | None, now: float) -> tuple[bool, str]:
+    if epoch is None:
+        return True, "no lock yet"
+    if epoch.released:
+        return True, "released"
+    if now > epoch.lease_until:
+        return True, f"lease of {epoch.holder} expired"
+    if not _alive(epoch):
+        return True, f"holder {epoch.holder} is dead"
+    return False, "held"
+
+
+def _try_create(client: MlflowClient, name: str, tags: dict[str, str]) -> bool:
     try:
         client.create_registered_model(
-            name, tags={"lock.holder": _holder(), "lock.acquired_at": str(time.time())},
-            description="Orchestrator lock: exists while a monitoring/retraining cycle runs.")
+            name, tags=tags,
+            description="Orchestrator lock epoch: see pipelines.store.lock.")
         return True
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_ALREADY_EXISTS" or "already exists" in str(exc).lower():
@@ -49,53 +128,87 @@ def _try_create(client: MlflowClient, name: str) -> bool:
         raise
 
 
-def _current(client: MlflowClient, name: str) -> tuple[str, float] | None:
-    try:
-        model = client.get_registered_model(name)
-    except MlflowException:
-        return None
-    return model.tags.get("lock.holder", "?"), float(model.tags.get("lock.acquired_at", "0"))
+class _Heartbeat(threading.Thread):
+    """Renews the lease of one epoch every third of the lease until stopped."""
+
+    def __init__(self, client: MlflowClient, name: str, lease: float) -> None:
+        super().__init__(name=f"lease-{name}", daemon=True)
+        self.client, self.lock_name, self.lease = client, name, lease
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.lease / 3):
+            try:
+                self.client.set_registered_model_tag(self.lock_name, "lock.lease_until",
+                                                     str(time.time() + self.lease))
+            except Exception as exc:  # the store is down: the lease runs out on its own
+                logger.warning("Could not renew lock lease %s: %s", self.lock_name, exc)
 
 
 @contextmanager
-def registry_lock(store: Store, name: str, *, timeout: float = 0.0,
-                  stale_after: float = 6 * 3600, poll: float = 1.0) -> Iterator[LockInfo]:
-    """Hold ``name`` for the ``with`` block; yields ``LockInfo(acquired=False)`` if another
-    holder keeps it beyond ``timeout`` seconds (the caller then skips and says so)."""
+def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float = 120.0,
+                  poll: float = 1.0) -> Iterator[LockInfo]:
+    """Hold lock ``name`` for the ``with`` block, its lease renewed meanwhile; yields
+    ``LockInfo(acquired=False)`` if a live holder keeps it beyond ``timeout`` seconds (the
+    caller then skips and says so)."""
     client = store.client
     deadline = time.monotonic() + timeout
+    me = f"{socket.gethostname()}:{os.getpid()}"
     waiting = False
     while True:
-        if _try_create(client, name):
-            info = LockInfo(True, _holder(), datetime.now(UTC).isoformat(timespec="seconds"),
-                            f"lock {name} acquired")
-            break
-        current = _current(client, name)
-        if current is not None and time.time() - current[1] > stale_after:
-            logger.warning("Breaking stale lock %s held by %s since %s", name, current[0],
-                           datetime.fromtimestamp(current[1], tz=UTC).isoformat())
-            _release(client, name)
-            continue
+        epochs = _epochs(client, name)
+        newest = epochs[0] if epochs else None
+        free, why = _free(newest, time.time())
+        if free:
+            number = (newest.number if newest else 0) + 1
+            now = time.time()
+            tags = {"lock.holder": me, "lock.host": socket.gethostname(),
+                    "lock.pid": str(os.getpid()), "lock.pid_start": _pid_start(os.getpid()),
+                    "lock.token": uuid.uuid4().hex, "lock.acquired_at": str(now),
+                    "lock.lease_until": str(now + lease)}
+            if _try_create(client, f"{name}.{number}", tags):
+                if newest is not None and not newest.released:
+                    logger.warning("Took over lock %s: %s", name, why)
+                info = LockInfo(True, me, datetime.now(UTC).isoformat(timespec="seconds"),
+                                f"lock {name} acquired (epoch {number})", number)
+                break
+            continue  # another contender created that epoch first: look again
+        holder = newest.holder if newest else "?"
+        since = datetime.fromtimestamp(newest.acquired_at if newest else 0, tz=UTC)
         if time.monotonic() >= deadline:
-            holder, since = current or ("?", 0.0)
-            since_iso = datetime.fromtimestamp(since, tz=UTC).isoformat(timespec="seconds")
-            info = LockInfo(False, holder, since_iso,
-                            f"another orchestrator ({holder}) holds {name} since {since_iso}")
+            info = LockInfo(False, holder, since.isoformat(timespec="seconds"),
+                            f"another orchestrator ({holder}) holds {name} since "
+                            f"{since.isoformat(timespec='seconds')}")
             break
         if not waiting:
             waiting = True
-            logger.info("Waiting up to %.0f s for lock %s held by %s", timeout, name,
-                        current[0] if current else "?")
+            logger.info("Waiting up to %.0f s for lock %s held by %s", timeout, name, holder)
         time.sleep(poll)
+    if not info.acquired:
+        yield info
+        return
+    epoch_name = f"{name}.{info.epoch}"
+    heartbeat = _Heartbeat(MlflowClient(tracking_uri=store.uri, registry_uri=store.uri),
+                           epoch_name, lease)
+    heartbeat.start()
     try:
         yield info
     finally:
-        if info.acquired:
-            _release(client, name)
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=5)
+        _release(client, name, info.epoch)
 
 
-def _release(client: MlflowClient, name: str) -> None:
+def _release(client: MlflowClient, name: str, number: int) -> None:
+    """Mark our own epoch released, then prune epochs older than the newest few."""
     try:
-        client.delete_registered_model(name)
+        client.set_registered_model_tag(f"{name}.{number}", "lock.released_at", str(time.time()))
     except MlflowException as exc:
-        logger.warning("Could not release lock %s: %s", name, exc)
+        logger.warning("Could not release lock %s (epoch %d): %s; its lease will expire",
+                       name, number, exc)
+        return
+    for epoch in _epochs(client, name)[KEEP_EPOCHS + 1:]:
+        try:
+            client.delete_registered_model(f"{name}.{epoch.number}")
+        except MlflowException:  # pruning is housekeeping: another process may be at it
+            pass

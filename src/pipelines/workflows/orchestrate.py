@@ -118,7 +118,7 @@ def run_cycle(
     now = now or datetime.now(UTC)
     with registry_lock(store, c.lock_name(settings.tracking.registered_model_name),
                        timeout=settings.retraining.lock_timeout_seconds,
-                       stale_after=settings.retraining.lock_stale_seconds) as lock:
+                       lease=settings.retraining.lock_lease_seconds) as lock:
         if not lock.acquired:
             cycle = CycleResult("lock_busy", f"skipped: {lock.message}")
             logger.warning("Orchestrator %s", cycle.message)

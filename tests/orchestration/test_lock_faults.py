@@ -1,0 +1,123 @@
+"""The lease lock under real faults: holders killed with SIGKILL, contenders racing to take
+over a stale lock (real processes on a real SQLite store)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.store import connect, registry_lock
+from tests.conftest import PASSTHROUGH_ENV
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
+HOLD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from pipelines.config import load_settings
+    from pipelines.store import connect, registry_lock
+    uri, name, barrier, out, hold = sys.argv[1:6]
+    store = connect(load_settings(env={}, overrides={"tracking.uri": uri}).tracking)
+    while not Path(barrier).exists():
+        time.sleep(0.01)
+    with registry_lock(store, name, timeout=0, lease=60) as info:
+        if info.acquired:
+            start = time.time()
+            Path(out).write_text(f"{start}")
+            time.sleep(float(hold))
+            Path(out).write_text(f"{start} {time.time()}")
+""")
+
+
+def _env() -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV}
+
+
+def _spawn(uri: str, name: str, barrier: Path, out: Path, hold: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", HOLD, uri, name, str(barrier), str(out),
+                             str(hold)], env=_env(), stderr=subprocess.PIPE, text=True)
+
+
+def test_a_holder_killed_with_sigkill_frees_the_lock_at_once(settings, tmp_path: Path) -> None:
+    """Fault 1: the rerun after `kill -9` does not wait for a lease (or 6 hours)."""
+    barrier = tmp_path / "go"
+    barrier.touch()
+    holder = _spawn(settings.tracking.uri, "m.lock", barrier, tmp_path / "held", 300)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "held").exists():
+        assert holder.poll() is None, holder.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    store = connect(settings.tracking)
+    with registry_lock(store, "m.lock", timeout=0) as blocked:
+        assert not blocked.acquired  # alive: held
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    began = time.monotonic()
+    with registry_lock(store, "m.lock", timeout=0) as info:
+        assert info.acquired
+    assert time.monotonic() - began < 30  # taken over at once, not after the 60 s lease
+
+
+RACE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from pipelines.config import load_settings
+    from pipelines.store import connect, registry_lock
+    uri, folder, me, trials = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    store = connect(load_settings(env={}, overrides={"tracking.uri": uri}).tracking)
+    (folder / f"ready-{me}").touch()
+    for trial in range(trials):
+        while not (folder / f"go{trial}").exists():
+            time.sleep(0.005)
+        with registry_lock(store, f"race{trial}.lock", timeout=0, lease=60) as info:
+            if info.acquired:
+                start = time.time()
+                time.sleep(0.3)
+                (folder / f"held{trial}-{me}").write_text(f"{start} {time.time()}")
+        (folder / f"done{trial}-{me}").touch()
+""")
+
+
+def test_contenders_racing_for_a_stale_lock_never_overlap(settings, tmp_path: Path) -> None:
+    """Fault 3: three processes take over a stale lock at the same instant, in each of 20
+    trials; never two at once (a loser that comes after the winner released may hold it
+    next), and nobody releases or overwrites another holder's lock."""
+    store = connect(settings.tracking)
+    trials, contenders = 20, 3
+    for trial in range(trials):
+        store.client.create_registered_model(f"race{trial}.lock.1", tags={
+            "lock.holder": "gone:1", "lock.lease_until": "0", "lock.acquired_at": "0"})
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, settings.tracking.uri,
+                               str(tmp_path), str(i), str(trials)], env=_env(),
+                              stderr=subprocess.PIPE, text=True) for i in range(contenders)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-*"))) < contenders:
+        assert all(p.poll() is None for p in procs), [p.stderr.read() for p in procs]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for trial in range(trials):
+        (tmp_path / f"go{trial}").touch()  # all three race for the same stale lock
+        while len(list(tmp_path.glob(f"done{trial}-*"))) < contenders:
+            assert all(p.poll() is None for p in procs), [p.stderr.read() for p in procs]
+            assert time.monotonic() < deadline + 60 * (trial + 1)
+            time.sleep(0.02)
+        spans = sorted(tuple(map(float, p.read_text().split()))
+                       for p in tmp_path.glob(f"held{trial}-*"))
+        assert spans, trial
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert start >= end, (trial, spans)  # one after the other, never together
+        epochs = store.client.search_registered_models(
+            filter_string=f"name LIKE 'race{trial}.lock.%'")
+        assert len(epochs) == 1 + len(spans)  # one new epoch per holder, none overwritten
+        for epoch in epochs:
+            if not epoch.name.endswith(".1"):
+                assert "lock.released_at" in epoch.tags  # released by its own holder
+    for proc in procs:
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
