@@ -121,3 +121,52 @@ def test_contenders_racing_for_a_stale_lock_never_overlap(settings, tmp_path: Pa
                 assert "lock.released_at" in epoch.tags  # released by its own holder
     for proc in procs:
         assert proc.wait(timeout=60) == 0, proc.stderr.read()
+
+
+ABANDON = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from pipelines.config import load_settings
+    from pipelines.store import connect, registry_lock
+    from pipelines.store import contract as c
+    uri, out = sys.argv[1:3]
+    settings = load_settings(env={}, overrides={"tracking.uri": uri})
+    store = connect(settings.tracking)
+    name = c.lock_name(settings.tracking.registered_model_name)
+    with registry_lock(store, name, lease=600) as info:
+        tags = {c.TAG_STEP: c.STEP_MONITOR, c.TAG_SEQUENCE: "1",
+                c.TAG_CYCLE_LOCK: info.epoch_name(name)}
+        with store.start_run(settings.tracking.monitoring_experiment, tags=tags) as run:
+            store.log_metrics({"roc_auc": 0.5}, step=1)
+            Path(out).write_text(run.info.run_id)
+            time.sleep(600)  # killed here, mid-batch
+""")
+
+
+def test_runs_of_a_killed_cycle_are_failed_and_left_out(trained_store, tmp_path: Path) -> None:
+    """Fault 1: `kill -9` mid-batch leaves no run RUNNING and nothing twice in the history."""
+    from pipelines.data.sources import SimulatedSource
+    from pipelines.store.searches import monitoring_history
+    from pipelines.workflows.orchestrate import run_cycle
+
+    settings, _ = trained_store
+    out = tmp_path / "run_id"
+    proc = subprocess.Popen([sys.executable, "-c", ABANDON, settings.tracking.uri, str(out)],
+                            env=_env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not out.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    abandoned = out.read_text()
+    store = connect(settings.tracking)
+    assert store.client.get_run(abandoned).info.status == "RUNNING"
+    cycle = run_cycle(settings, SimulatedSource("no_drift", rows=500, seed=5), store=store)
+    assert cycle.decision == "nothing_to_do"  # the lock was taken over at once
+    run = store.client.get_run(abandoned)
+    assert run.info.status == "FAILED"
+    assert "abandoned" in run.data.tags["failure.reason"]
+    history = monitoring_history(store, run.info.experiment_id)
+    assert len(history) == 1  # the new batch only, not the abandoned one

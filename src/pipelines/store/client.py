@@ -31,6 +31,7 @@ from mlflow.tracking import MlflowClient
 from pipelines.config import TrackingSettings
 from pipelines.data.io import json_text
 from pipelines.errors import TrackingError
+from pipelines.store import contract
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,11 @@ class Store:
     def log_artifacts(self, folder: Path, artifact_dir: str) -> None:
         self.use()
         mlflow.log_artifacts(str(folder), artifact_path=artifact_dir)
+
+    def fail_run(self, run_id: str, reason: str) -> None:
+        """Mark an unfinished run FAILED, with the reason as a tag (a client call)."""
+        self.client.set_tag(run_id, contract.TAG_FAILURE_REASON, reason[:contract.TAG_LIMIT])
+        self.client.set_terminated(run_id, status="FAILED")
 
     def download(self, run_id: str, artifact_path: str, dst: str | Path | None = None) -> Path:
         """One artifact of ``run_id`` as a local path. Raises :class:`TrackingError`."""

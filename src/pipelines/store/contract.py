@@ -42,6 +42,10 @@ TAG_CYCLE_MESSAGE: Final = "orchestrator.message"
 TAG_CYCLE_NEXT_ELIGIBLE: Final = "orchestrator.next_eligible"
 TAG_CYCLE_FORCED: Final = "orchestrator.forced"
 TAG_CYCLE_RETRAINING_RUN: Final = "orchestrator.retraining_run_id"
+#: The lock epoch of the cycle that opened a run: a cycle that takes over the lock from a dead
+#: holder finds that holder's unfinished runs by it.
+TAG_CYCLE_LOCK: Final = "orchestrator.lock"
+TAG_FAILURE_REASON: Final = "failure.reason"
 
 CycleDecision = Literal["retrain", "cooldown", "nothing_to_do", "lock_busy", "no_batch"]
 

@@ -46,6 +46,12 @@ class LockInfo:
     since: str
     message: str
     epoch: int = 0
+    took_over: str | None = None
+    """The epoch (``<lock>.<n>``) of a holder that died or whose lease expired without
+    releasing: its unfinished work is the new holder's to clean up."""
+
+    def epoch_name(self, lock: str) -> str:
+        return f"{lock}.{self.epoch}"
 
 
 @dataclass(frozen=True)
@@ -167,10 +173,12 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float
                     "lock.token": uuid.uuid4().hex, "lock.acquired_at": str(now),
                     "lock.lease_until": str(now + lease)}
             if _try_create(client, f"{name}.{number}", tags):
+                took_over = None
                 if newest is not None and not newest.released:
                     logger.warning("Took over lock %s: %s", name, why)
+                    took_over = f"{name}.{newest.number}"
                 info = LockInfo(True, me, datetime.now(UTC).isoformat(timespec="seconds"),
-                                f"lock {name} acquired (epoch {number})", number)
+                                f"lock {name} acquired (epoch {number})", number, took_over)
                 break
             continue  # another contender created that epoch first: look again
         holder = newest.holder if newest else "?"

@@ -65,8 +65,10 @@ def next_sequence(store: Store, experiment: str) -> int:
 
 def monitoring_history(store: Store, experiment_id: str, limit: int = 500) -> pd.DataFrame:
     """roc_auc and drift_share of the monitoring runs in ``experiment_id`` so far, by sequence
-    (by id: inside ``mlflow run`` a run's experiment is the project's, not the configured one)."""
-    runs = store.client.search_runs([experiment_id], _tag(c.TAG_STEP, c.STEP_MONITOR),
+    (by id: inside ``mlflow run`` a run's experiment is the project's, not the configured one).
+    Failed runs (a crashed cycle's) are left out: their batch was processed again."""
+    runs = store.client.search_runs([experiment_id], _where(
+        _tag(c.TAG_STEP, c.STEP_MONITOR), "attributes.status != 'FAILED'"),
                                     max_results=limit, order_by=_NEWEST_FIRST)
     rows = [{
         "sequence": int(r.data.tags.get(c.TAG_SEQUENCE, "0")),
@@ -103,6 +105,17 @@ def labelled_batch_runs(store: Store, since: datetime) -> list[Run]:
 
 
 # ----------------------------------------------------------------------------- retraining
+
+def unfinished_runs_of_lock(store: Store, lock_epoch: str) -> list[Run]:
+    """Runs still RUNNING that a cycle holding ``lock_epoch`` opened (monitoring and
+    retraining, parents and candidates)."""
+    found: list[Run] = []
+    for experiment in (store.tracking.monitoring_experiment,
+                       store.tracking.retraining_experiment):
+        found += _search(store, experiment, _where(_tag(c.TAG_CYCLE_LOCK, lock_epoch),
+                                                   "attributes.status = 'RUNNING'"))
+    return found
+
 
 def retraining_parents(store: Store, limit: int = 200) -> list[Run]:
     """Parent retraining runs, newest first."""

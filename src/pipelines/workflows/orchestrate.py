@@ -25,6 +25,7 @@ from pipelines.store.searches import (
     find_processed_batch,
     last_retraining_time,
     latest_batch_time,
+    unfinished_runs_of_lock,
 )
 from pipelines.workflows.monitor import Monitor, MonitorOutcome
 from pipelines.workflows.retrain import retrain
@@ -61,8 +62,8 @@ def _monitored(name: str, outcome: MonitorOutcome) -> BatchResult:
                        "; ".join(r.verdict.reasons))
 
 
-def _process(monitor: Monitor, store: Store, source: BatchSource,
-             pending: Pending) -> BatchResult:
+def _process(monitor: Monitor, store: Store, source: BatchSource, pending: Pending,
+             tags: dict[str, str] | None = None) -> BatchResult:
     """Monitor one pending batch and tell the source how it ended."""
     if pending.digest:
         seen = find_processed_batch(store, pending.digest)
@@ -72,7 +73,7 @@ def _process(monitor: Monitor, store: Store, source: BatchSource,
             return BatchResult(pending.name, "duplicate", seen,
                                message=f"already monitored in run {seen}; not again")
     try:
-        outcome = monitor.run(pending.load())
+        outcome = monitor.run(pending.load(), extra_tags=tags)
     except DataError as exc:
         logger.error("Batch %s refused: %s", pending.name, exc)
         source.settle(pending, "refused", str(exc))
@@ -85,9 +86,23 @@ def _process(monitor: Monitor, store: Store, source: BatchSource,
     return _monitored(pending.name, outcome)
 
 
-def process_batches(monitor: Monitor, store: Store, source: BatchSource) -> list[BatchResult]:
+def process_batches(monitor: Monitor, store: Store, source: BatchSource,
+                    tags: dict[str, str] | None = None) -> list[BatchResult]:
     """Every batch the source offers, oldest first. Call while holding the lock."""
-    return [_process(monitor, store, source, pending) for pending in source.pending()]
+    return [_process(monitor, store, source, pending, tags) for pending in source.pending()]
+
+
+def fail_abandoned_runs(store: Store, lock_epoch: str) -> list[str]:
+    """Runs a dead cycle left RUNNING become FAILED, saying why; their batches are processed
+    again (the inbox recovers its files) and they stay out of history and de-duplication."""
+    failed = []
+    for run in unfinished_runs_of_lock(store, lock_epoch):
+        store.fail_run(run.info.run_id, f"abandoned: the cycle holding {lock_epoch} died or "
+                                        "lost its lease before finishing this run")
+        failed.append(run.info.run_id)
+        logger.warning("Marked run %s FAILED: left RUNNING by the dead cycle of %s",
+                       run.info.run_id, lock_epoch)
+    return failed
 
 
 def _tag_decision(store: Store, results: Sequence[BatchResult], cycle: CycleResult) -> None:
@@ -116,17 +131,21 @@ def run_cycle(
     """One orchestrator cycle over ``source``. ``now`` is injectable for the cooldown (tests)."""
     store = store or connect(settings.tracking)
     now = now or datetime.now(UTC)
-    with registry_lock(store, c.lock_name(settings.tracking.registered_model_name),
+    lock_name = c.lock_name(settings.tracking.registered_model_name)
+    with registry_lock(store, lock_name,
                        timeout=settings.retraining.lock_timeout_seconds,
                        lease=settings.retraining.lock_lease_seconds) as lock:
         if not lock.acquired:
             cycle = CycleResult("lock_busy", f"skipped: {lock.message}")
             logger.warning("Orchestrator %s", cycle.message)
             return cycle
+        if lock.took_over:
+            fail_abandoned_runs(store, lock.took_over)
+        cycle_tags = {c.TAG_CYCLE_LOCK: lock.epoch_name(lock_name)}
         source.begin(latest_batch_time(store))
-        results = process_batches(Monitor(settings, store=store), store, source)
+        results = process_batches(Monitor(settings, store=store), store, source, cycle_tags)
         cycle = decide_and_retrain(settings, store, results, now=now, force=force,
-                                   retrain_fn=retrain_fn)
+                                   retrain_fn=retrain_fn, tags=cycle_tags)
         _tag_decision(store, results, cycle)
     logger.info("Cycle decision: %s (%s)", cycle.decision, cycle.message)
     return cycle
@@ -134,7 +153,8 @@ def run_cycle(
 
 def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResult],
                        *, now: datetime, force: bool,
-                       retrain_fn: Callable[..., Any] = retrain) -> CycleResult:
+                       retrain_fn: Callable[..., Any] = retrain,
+                       tags: dict[str, str] | None = None) -> CycleResult:
     monitored = [b for b in results if b.status == "monitored"]
     if not monitored:
         return CycleResult("no_batch", "no new batch was monitored", results)
@@ -150,7 +170,8 @@ def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResu
     if force:
         logger.warning("Retraining forced (--force): %s", cooldown.message)
     reason = "forced" if force and not wanted else "; ".join(b.message for b in wanted)[:4000]
-    summary = retrain_fn(settings, store=store, now=now, reason=reason or "forced")
+    summary = retrain_fn(settings, store=store, now=now, reason=reason or "forced",
+                         extra_tags=tags)
     info = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
     return CycleResult("retrain", f"retraining ran: {info.get('decision')}; {cooldown.message}",
                        results, retraining=info, next_eligible=next_eligible, forced=force)

@@ -291,8 +291,8 @@ def _log_candidate(job: _Job, ev: _Evaluated, parts: _Parts) -> None:
     """One nested run: params, validation and holdout metrics, model, reference + context."""
     name = ev.candidate.name
     store, settings = job.store, job.settings
-    tags = {c.TAG_STEP: c.STEP_RETRAIN, c.TAG_RETRAINING_ROLE: c.ROLE_CANDIDATE,
-            "model_type": name}
+    tags = {**job.extra_tags, c.TAG_STEP: c.STEP_RETRAIN,
+            c.TAG_RETRAINING_ROLE: c.ROLE_CANDIDATE, "model_type": name}
     context = ReferenceContext.fit(parts.holdout, parts.schema, ev.scores,
                                    n_bins=settings.monitoring.psi_bins,
                                    decision_threshold=settings.training.decision_threshold)
