@@ -137,6 +137,11 @@ class MonitoringSettings(_Section):
     min_cramers_v: Annotated[float, UNIT] = 0.1
     prediction_min_psi: Annotated[float, NON_NEGATIVE] = 0.1
     target_min_cramers_v: Annotated[float, UNIT] = 0.05
+    min_rows_for_performance: Annotated[int, POSITIVE_INT] = 200
+    """Below this many labelled rows performance is logged but not judged (a low_sample
+    warning instead of a performance or concept-drift verdict)."""
+    min_class_rows: Annotated[int, POSITIVE_INT] = 20
+    """Likewise when either class has fewer rows than this."""
     concept_drift_auc_drop: Annotated[float, OPEN_UNIT] = 0.05
     """ROC-AUC drop from baseline that, unexplained by feature drift, is concept drift."""
     max_missing_share_increase: Annotated[float, UNIT] = 0.05

@@ -43,6 +43,10 @@ def test_read_table_errors(tmp_path: Path) -> None:
     txt.write_text("x")
     with pytest.raises(DataError, match=r"unsupported type '\.xlsx'"):
         read_table(txt)
+    semicolons = tmp_path / "eu.csv"
+    semicolons.write_text("tenure;plan;churn\n1;a;0\n2;b;1\n")
+    with pytest.raises(DataError, match=r"eu\.csv has one column .* looks semicolon-delimited"):
+        read_table(semicolons)
 
 
 def test_round_trip_csv_and_parquet(tmp_path: Path) -> None:

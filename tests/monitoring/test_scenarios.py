@@ -156,3 +156,34 @@ def test_reference_context_round_trips_through_one_file(ctx: ReferenceContext, t
     assert loaded.expected_auc == ctx.expected_auc
     batch = generate_batch("covariate_shift", 3_000, seed=13)
     assert _evaluate(batch, loaded).to_dict()["drift"] == _evaluate(batch, ctx).to_dict()["drift"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "mutate", "says"),
+    [
+        (150, lambda b: b, "low sample: 150 labelled rows"),
+        (2000, lambda b: b.assign(churn=0), "one class only (2000 x 0): ROC-AUC cannot be"),
+    ],
+)
+def test_small_or_one_class_batches_are_not_judged_on_performance(ctx: ReferenceContext,
+                                                                  rows: int, mutate,
+                                                                  says: str) -> None:
+    batch = mutate(generate_batch("concept_drift", rows, seed=14))  # would be critical
+    report = _evaluate(batch, ctx)
+    rules = {a.rule for a in report.alerts}
+    assert "low_sample" in rules
+    assert not rules & {"performance", "concept_drift"}
+    assert not report.retraining_recommended
+    assert says in next(a.message for a in report.alerts if a.rule == "low_sample")
+    assert report.performance is not None  # still logged
+
+
+def test_infinite_values_are_named_as_infinite_not_missing(ctx: ReferenceContext) -> None:
+    batch = generate_batch("no_drift", 2000, seed=15)
+    batch.loc[:99, "monthly_charges"] = np.inf
+    report = _evaluate(batch, ctx)
+    issue = next(i for i in report.quality.issues if i.column == "monthly_charges")
+    assert issue.check == "infinite_values"
+    assert "5.0% of values are infinite" in issue.detail
+    column = next(c for c in report.quality.columns if c.column == "monthly_charges")
+    assert column.missing_share == 0.0

@@ -51,6 +51,11 @@ def read_table(path: str | Path, *, parse_dates: tuple[str, ...] = ()) -> pd.Dat
     except Exception as exc:  # parsers raise many types; all mean "cannot read this file"
         kind = "CSV" if suffix == ".csv" else "Parquet"
         raise DataError(f"Data file {p} could not be read as {kind}: {exc}") from exc
+    if suffix == ".csv" and frame.shape[1] == 1 and ";" in str(frame.columns[0]):
+        raise DataError(
+            f"Data file {p} has one column named {str(frame.columns[0])[:80]!r}: it looks "
+            "semicolon-delimited; save it with commas as separators (this reads comma-"
+            "separated CSV or Parquet).")
     if frame.empty:
         columns = ", ".join(map(str, frame.columns))
         raise DataError(f"Data file {p} has no rows (columns: {columns}).")

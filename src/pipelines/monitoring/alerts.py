@@ -68,10 +68,17 @@ def evaluate_alerts(
     concept: ConceptDriftFinding | None,
     quality: QualityReport,
     policy: MonitoringPolicy,
+    sample_problem: str | None = None,
 ) -> HealthVerdict:
+    """Alerts, status and recommendation. With a ``sample_problem`` (too few labelled rows,
+    one class) performance and concept drift are not judged: a ``low_sample`` warning says
+    why instead."""
     alerts: list[Alert] = []
     auc = (performance or {}).get("roc_auc", math.nan)
     floor = policy.roc_auc
+    if sample_problem is not None:
+        alerts.append(Alert("low_sample", "warning", float("nan"), 0.0, sample_problem))
+        performance, concept = None, None
     if performance is not None and floor.breached(auc):
         alerts.append(Alert("performance", "critical", auc, floor.limit,
                             f"ROC-AUC {auc:.3f} is below the floor {floor.limit:.2f}"))

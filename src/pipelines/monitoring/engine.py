@@ -61,7 +61,9 @@ def evaluate_batch(
     quality = check_quality(batch, ref.profile, policy.quality)
     labels = batch.labels
     performance = tgt = concept = None
+    sample_problem = None
     if labels is not None:
+        sample_problem = policy.sample_problem(labels)
         performance = classification_metrics(labels, scores, policy.decision_threshold)
         tgt = target_drift(ref, labels, policy)
         concept = assess_concept_drift(
@@ -70,7 +72,7 @@ def evaluate_batch(
     verdict = evaluate_alerts(
         performance=performance, feature_drift=features, drift_share=share,
         prediction_drift=pred, target_drift=tgt, concept=concept, quality=quality,
-        policy=policy)
+        policy=policy, sample_problem=sample_problem)
     return MonitoringReport(
         batch_id=batch.batch.batch_id, n_rows=batch.n_rows, has_labels=labels is not None,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

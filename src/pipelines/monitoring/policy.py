@@ -59,6 +59,25 @@ class MonitoringPolicy:
     concept_drift_auc_drop: float
     quality: QualityPolicy
     decision_threshold: float = 0.5
+    min_rows_for_performance: int = 200
+    min_class_rows: int = 20
+
+    def sample_problem(self, labels: object) -> str | None:
+        """Why the labels cannot support a performance verdict, or None when they can."""
+        import numpy as np
+
+        y = np.asarray(labels)
+        n_pos = int((y == 1).sum())
+        n_neg = int(y.size - n_pos)
+        if n_pos == 0 or n_neg == 0:
+            only = "1" if n_pos else "0"
+            return (f"the labels hold one class only ({y.size} x {only}): ROC-AUC cannot be "
+                    "checked, performance is not judged")
+        if y.size < self.min_rows_for_performance or min(n_pos, n_neg) < self.min_class_rows:
+            return (f"low sample: {y.size} labelled rows ({n_pos} positive, {n_neg} negative) "
+                    f"is below {self.min_rows_for_performance} rows or {self.min_class_rows} "
+                    "of a class: performance is logged, not judged")
+        return None
 
     @classmethod
     def from_settings(cls, settings: MonitoringSettings,
@@ -76,6 +95,8 @@ class MonitoringPolicy:
                 unseen_category_share=Threshold(settings.max_unseen_category_share, "above"),
             ),
             decision_threshold=decision_threshold,
+            min_rows_for_performance=settings.min_rows_for_performance,
+            min_class_rows=settings.min_class_rows,
         )
 
 

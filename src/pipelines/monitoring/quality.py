@@ -27,12 +27,14 @@ class ColumnQuality:
     out_of_range_share: float | None = None
     unseen_category_share: float | None = None
     unseen_categories: tuple[str, ...] = ()
+    infinite_share: float = 0.0
 
 
 @dataclass(frozen=True)
 class QualityIssue:
     column: str
-    check: str  # missing_values | out_of_range | unseen_categories | duplicate_ids | dtype
+    check: str  # missing_values | infinite_values | out_of_range | unseen_categories |
+    #              duplicate_ids | dtype
     value: float
     threshold: float
     detail: str
@@ -63,13 +65,15 @@ def _numeric_quality(name: str, values: np.ndarray, ref_min: float, ref_max: flo
                      ref_missing: float) -> ColumnQuality:
     finite = np.isfinite(values)
     n = values.size
-    missing = float((~finite).mean()) if n else 0.0
+    infinite = float(np.isinf(values).sum() / n) if n else 0.0
+    missing = float((~finite).mean()) - infinite if n else 0.0  # NaN only: inf is named apart
     if finite.any():
         v = values[finite]
         out = float(((v < ref_min) | (v > ref_max)).sum() / n)
     else:
         out = 0.0
-    return ColumnQuality(name, missing, ref_missing, out_of_range_share=out)
+    return ColumnQuality(name, missing, ref_missing, out_of_range_share=out,
+                         infinite_share=infinite)
 
 
 def _categorical_quality(name: str, values: pd.Series, known: tuple[str, ...],
@@ -103,6 +107,11 @@ def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
         columns.append(_categorical_quality(name, batch.categorical[name], ref_c.categories,
                                             ref_c.n_missing / total if total else 0.0))
     for c in columns:
+        if c.infinite_share > 0:
+            issues.append(QualityIssue(
+                c.column, "infinite_values", c.infinite_share, 0.0,
+                f"{c.infinite_share:.1%} of values are infinite (+inf or -inf), not numbers a "
+                "model was trained on"))
         increase = c.missing_share - c.reference_missing_share
         if policy.missing_share_increase.breached(increase):
             issues.append(QualityIssue(

@@ -59,6 +59,12 @@ TAG_RETRAINING_AS_OF: Final = "retraining.as_of"
 TAG_VERDICT: Final = "decision"
 TAG_VERDICT_MESSAGE: Final = "decision.message"
 TAG_NEW_VERSION: Final = "new_version"
+#: A promotion's intent, recorded on the parent run before any alias moves: the version to
+#: promote and the champion it replaces. A cycle that finds an intent without a verdict
+#: (the promoting process died) completes the promotion.
+TAG_PROMOTION_INTENT: Final = "promotion.intent_version"
+TAG_PROMOTION_FROM: Final = "promotion.from_version"
+TAG_RECOVERED: Final = "retraining.recovered"
 
 RetrainingVerdict = Literal["promoted", "rejected", "invalid_data"]
 PROMOTED: Final = "promoted"

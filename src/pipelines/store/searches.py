@@ -124,11 +124,28 @@ def retraining_parents(store: Store, limit: int = 200) -> list[Run]:
 
 
 def last_retraining_time(store: Store) -> datetime | None:
-    """Start time of the newest parent retraining run that trained candidates, or None.
+    """Start time of the newest parent retraining run that counts for the cooldown, or None.
 
-    Crashed runs carry no verdict and invalid data trained nothing: neither counts.
+    A retraining counts from the moment it starts: a verdict of promoted or rejected, or no
+    verdict yet (running, or crashed mid-way: a crash after the champion moved must not let
+    the next recommendation promote again at once). Invalid data trained nothing: it does
+    not count.
     """
     for run in retraining_parents(store):
-        if run.data.tags.get(c.TAG_VERDICT) in c.COUNTED_VERDICTS:
+        verdict = run.data.tags.get(c.TAG_VERDICT)
+        if verdict is None or verdict in c.COUNTED_VERDICTS:
             return datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
+    return None
+
+
+def unfinished_retraining(store: Store) -> Run | None:
+    """The newest parent retraining run if it ended without a verdict (FAILED: its process
+    raised or died) and was not recovered yet, else None."""
+    runs = retraining_parents(store, limit=1)
+    if not runs:
+        return None
+    run = runs[0]
+    tags = run.data.tags
+    if run.info.status == "FAILED" and c.TAG_VERDICT not in tags and c.TAG_RECOVERED not in tags:
+        return run
     return None

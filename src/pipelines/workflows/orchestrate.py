@@ -19,12 +19,20 @@ from pipelines.config import Settings
 from pipelines.data.sources import BatchSource, Pending
 from pipelines.errors import DataError
 from pipelines.retraining.cooldown import check_cooldown
-from pipelines.store import Store, connect, registry_lock
+from pipelines.store import (
+    Store,
+    alias_version,
+    connect,
+    registry_lock,
+    set_alias,
+    tag_version,
+)
 from pipelines.store import contract as c
 from pipelines.store.searches import (
     find_processed_batch,
     last_retraining_time,
     latest_batch_time,
+    unfinished_retraining,
     unfinished_runs_of_lock,
 )
 from pipelines.workflows.monitor import Monitor, MonitorOutcome
@@ -51,6 +59,7 @@ class CycleResult:
     retraining: dict[str, Any] | None = None
     next_eligible: str | None = None
     forced: bool = False
+    recovery: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +99,54 @@ def process_batches(monitor: Monitor, store: Store, source: BatchSource,
                     tags: dict[str, str] | None = None) -> list[BatchResult]:
     """Every batch the source offers, oldest first. Call while holding the lock."""
     return [_process(monitor, store, source, pending, tags) for pending in source.pending()]
+
+
+RETRY_PREFIX = "retry of interrupted retraining"
+
+
+def recover_retraining(settings: Settings, store: Store, *, now: datetime,
+                       retrain_fn: Callable[..., Any] = retrain,
+                       tags: dict[str, str] | None = None) -> list[str]:
+    """Finish what an interrupted retraining left (call while holding the lock), idempotently.
+
+    With a recorded promotion intent the promotion is completed (``previous-champion`` then
+    ``champion``, as the promotion would have), and the parent gets its verdict. Without one
+    the retraining died before deciding: it is retried once, so the request is not lost.
+    """
+    run = unfinished_retraining(store)
+    if run is None:
+        return []
+    tracking, run_id, run_tags = settings.tracking, run.info.run_id, run.data.tags
+    intent = run_tags.get(c.TAG_PROMOTION_INTENT)
+    if intent:
+        previous = run_tags.get(c.TAG_PROMOTION_FROM)
+        champion = alias_version(store, tracking.champion_alias)
+        if champion is None or str(champion.version) != intent:
+            backup = alias_version(store, tracking.previous_alias)
+            if previous and previous != intent and (backup is None
+                                                   or str(backup.version) != previous):
+                set_alias(store, tracking.previous_alias, previous)
+            set_alias(store, tracking.champion_alias, intent)
+        tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
+        message = (f"promotion of version {intent} (replacing {previous}) completed by "
+                   f"recovery after run {run_id} was interrupted")
+        store.set_tags({c.TAG_VERDICT: c.PROMOTED, c.TAG_VERDICT_MESSAGE: message,
+                        c.TAG_RECOVERED: "promotion completed"}, run_id=run_id)
+        logger.warning("Recovery: %s", message)
+        return [message]
+    if run_tags.get(c.TAG_RETRAINING_REASON, "").startswith(RETRY_PREFIX):
+        message = f"retraining {run_id} was itself a retry and failed: not retried again"
+        store.set_tags({c.TAG_RECOVERED: "gave up"}, run_id=run_id)
+        logger.error("Recovery: %s", message)
+        return [message]
+    summary = retrain_fn(settings, store=store, now=now, reason=f"{RETRY_PREFIX} {run_id}",
+                         extra_tags=tags)
+    info = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+    store.set_tags({c.TAG_RECOVERED: f"retried by {info.get('parent_run_id')}"}, run_id=run_id)
+    message = (f"retraining {run_id} was interrupted before deciding: retried, "
+               f"{info.get('decision')}")
+    logger.warning("Recovery: %s", message)
+    return [message]
 
 
 def fail_abandoned_runs(store: Store, lock_epoch: str) -> list[str]:
@@ -142,10 +199,13 @@ def run_cycle(
         if lock.took_over:
             fail_abandoned_runs(store, lock.took_over)
         cycle_tags = {c.TAG_CYCLE_LOCK: lock.epoch_name(lock_name)}
+        recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
+                                      tags=cycle_tags)
         source.begin(latest_batch_time(store))
         results = process_batches(Monitor(settings, store=store), store, source, cycle_tags)
         cycle = decide_and_retrain(settings, store, results, now=now, force=force,
                                    retrain_fn=retrain_fn, tags=cycle_tags)
+        cycle.recovery = recovery
         _tag_decision(store, results, cycle)
     logger.info("Cycle decision: %s (%s)", cycle.decision, cycle.message)
     return cycle

@@ -371,7 +371,9 @@ def _register_and_promote(job: _Job, best: _Evaluated, decision: GateDecision,
     version = register_model(store, best.model_uri,
                              tags=_evidence_tags(job, best, decision, parent_run_id, holdout))
     new_version = str(version.version)
-    store.set_tags({c.TAG_NEW_VERSION: new_version})  # a FAILED parent still shows it
+    # the intent first: if this process dies while the aliases move, the next cycle completes
+    store.set_tags({c.TAG_NEW_VERSION: new_version, c.TAG_PROMOTION_INTENT: new_version,
+                    c.TAG_PROMOTION_FROM: job.champion.version})
     try:
         promote(store, new_version)
     except Exception:
