@@ -97,8 +97,8 @@ def _epochs(client: MlflowClient, base: str) -> list[_Epoch]:
     prefix = f"{base}."
     for model in client.search_registered_models(filter_string=f"name LIKE '{prefix}%'"):
         suffix = model.name[len(prefix):]
-        if not suffix.isdigit():
-            continue
+        if not model.name.startswith(prefix) or not suffix.isdigit():
+            continue  # LIKE treats "_" as a wildcard: another model's name can match
         tags = model.tags
         found.append(_Epoch(
             number=int(suffix), holder=tags.get("lock.holder", "?"),
