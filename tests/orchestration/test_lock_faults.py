@@ -4,10 +4,12 @@ over a stale lock (real processes on a real SQLite store)."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -85,12 +87,49 @@ RACE = textwrap.dedent("""
 """)
 
 
-def test_contenders_racing_for_a_stale_lock_never_overlap(settings, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("server", marks=pytest.mark.server)])
+def race_store(request: pytest.FixtureRequest, settings, tmp_path: Path):
+    """The store the race runs on: the test's SQLite file, or a real `mlflow server` on
+    127.0.0.1 in front of its own SQLite file."""
+    if request.param == "sqlite":
+        yield settings, 20
+        return
+    from tests.conftest import make_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = tmp_path / "server"
+    folder.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+         "--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(uri + "/health", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, "the server exited"
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.5)
+        yield make_settings(tmp_path / "client", **{"tracking.uri": uri}), 10
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_contenders_racing_for_a_stale_lock_never_overlap(race_store, tmp_path: Path) -> None:
     """Fault 3: three processes take over a stale lock at the same instant, in each of 20
-    trials; never two at once (a loser that comes after the winner released may hold it
-    next), and nobody releases or overwrites another holder's lock."""
+    trials (10 against a server); never two at once (a loser that comes after the winner
+    released may hold it next), and nobody releases or overwrites another holder's lock."""
+    settings, trials = race_store
     store = connect(settings.tracking)
-    trials, contenders = 20, 3
+    contenders = 3
     for trial in range(trials):
         store.client.create_registered_model(f"race{trial}.lock.1", tags={
             "lock.holder": "gone:1", "lock.lease_until": "0", "lock.acquired_at": "0"})
