@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -127,11 +126,17 @@ def test_registry_lock_is_exclusive(settings) -> None:
         assert third.acquired
 
 
+def _lock_host() -> str:
+    from pipelines.store.lock import _host
+
+    return _host()
+
+
 @pytest.mark.parametrize(
     ("tags", "why"),
     [
         ({"lock.lease_until": "0"}, "lease"),  # expired lease, holder elsewhere
-        ({"lock.lease_until": "9e12", "lock.host": socket.gethostname(), "lock.pid": "999999"},
+        ({"lock.lease_until": "9e12", "lock.host": _lock_host(), "lock.pid": "999999"},
          "dead"),  # lease far ahead, but the holder's process is gone on this host
     ],
 )
@@ -299,3 +304,27 @@ def test_one_name_many_contents_nothing_overwritten_nothing_dropped(trained) -> 
     batches = collect_labelled_batches(store, settings, datetime.now(UTC))
     assert len(batches) == 3  # same name, three contents: all three count
     assert sum(len(b.frame) for b in batches) == 2100
+
+
+def test_a_holder_that_lost_its_lock_is_stopped_by_the_fence(settings) -> None:
+    from pipelines.errors import TrackingError
+
+    store = connect(settings.tracking)
+    with registry_lock(store, "m.lock", lease=60) as info:
+        info.ensure_held()  # the live holder passes
+        # another cycle took over (say our lease ran out while the machine slept)
+        store.client.create_registered_model(f"m.lock.{info.epoch + 1}", tags={
+            "lock.holder": "other:1", "lock.lease_until": "9e12"})
+        with pytest.raises(TrackingError, match=r"Lost lock m\.lock: epoch \d+ is no longer"):
+            info.ensure_held()
+
+
+def test_latest_batch_time_compares_zoned_and_naive_times(settings) -> None:
+    from pipelines.store.searches import latest_batch_time
+
+    store = connect(settings.tracking)
+    for end in ("2026-01-05T23:00:00+00:00", "2026-01-06T12:00:00", "2026-01-06T10:00:00Z"):
+        with store.start_run(settings.tracking.monitoring_experiment,
+                             tags={"pipeline.step": "monitor", "batch.time_end": end}):
+            pass
+    assert latest_batch_time(store) == pd.Timestamp("2026-01-06T12:00:00")

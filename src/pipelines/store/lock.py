@@ -17,20 +17,22 @@ sequence of such names, ``<lock>.<epoch>`` (``<model>.orchestrator-lock.1``, ``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pipelines.errors import TrackingError
 from pipelines.store.client import Store
 
 logger = logging.getLogger(__name__)
@@ -49,9 +51,16 @@ class LockInfo:
     took_over: str | None = None
     """The epoch (``<lock>.<n>``) of a holder that died or whose lease expired without
     releasing: its unfinished work is the new holder's to clean up."""
+    check: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def epoch_name(self, lock: str) -> str:
         return f"{lock}.{self.epoch}"
+
+    def ensure_held(self) -> None:
+        """Raise :class:`TrackingError` unless this holder's epoch is still the newest: the
+        fence to pass before an irreversible step (moving the champion alias)."""
+        if self.check is not None:
+            self.check()
 
 
 @dataclass(frozen=True)
@@ -77,10 +86,21 @@ def _pid_start(pid: int) -> str:
         return ""
 
 
+def _host() -> str:
+    """This machine and process namespace: containers sharing a host name but not their
+    processes must not judge each other's pids."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return f"{socket.gethostname()}/{namespace}" if namespace else socket.gethostname()
+
+
 def _alive(epoch: _Epoch) -> bool:
-    """False only when provably dead: on this host, and the process is gone or its pid now
-    belongs to another process. A holder on another host is judged by its lease alone."""
-    if epoch.host != socket.gethostname() or epoch.pid <= 0:
+    """False only when provably dead: on this host and process namespace, and the process is
+    gone or its pid now belongs to another process. A holder elsewhere is judged by its lease
+    alone."""
+    if epoch.host != _host() or epoch.pid <= 0:
         return True
     try:
         os.kill(epoch.pid, 0)
@@ -168,11 +188,15 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float
         if free:
             number = (newest.number if newest else 0) + 1
             now = time.time()
-            tags = {"lock.holder": me, "lock.host": socket.gethostname(),
+            tags = {"lock.holder": me, "lock.host": _host(),
                     "lock.pid": str(os.getpid()), "lock.pid_start": _pid_start(os.getpid()),
                     "lock.token": uuid.uuid4().hex, "lock.acquired_at": str(now),
                     "lock.lease_until": str(now + lease)}
             if _try_create(client, f"{name}.{number}", tags):
+                if _epochs(client, name)[0].number != number:
+                    # a number pruned long ago, created again after a stall: not the newest
+                    _release(client, name, number)
+                    continue
                 took_over = None
                 if newest is not None and not newest.released:
                     logger.warning("Took over lock %s: %s", name, why)
@@ -196,6 +220,16 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float
         yield info
         return
     epoch_name = f"{name}.{info.epoch}"
+
+    def check() -> None:
+        newest = _epochs(client, name)[0]
+        if newest.number != info.epoch or newest.released or time.time() > newest.lease_until:
+            raise TrackingError(
+                f"Lost lock {name}: epoch {info.epoch} is no longer the live holder (newest "
+                f"epoch {newest.number}, its lease ran out or another cycle took over); "
+                "stopping before anything irreversible.")
+
+    info = dataclasses.replace(info, check=check)
     heartbeat = _Heartbeat(MlflowClient(tracking_uri=store.uri, registry_uri=store.uri),
                            epoch_name, lease)
     heartbeat.start()

@@ -84,9 +84,15 @@ def latest_batch_time(store: Store, experiment: str | None = None) -> pd.Timesta
     when no monitored batch had a timestamp column."""
     runs = _search(store, experiment or store.tracking.monitoring_experiment,
                    _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=100)
-    times = [pd.Timestamp(r.data.tags[c.TAG_BATCH_TIME_END]) for r in runs
+    times = [_naive_utc(r.data.tags[c.TAG_BATCH_TIME_END]) for r in runs
              if r.data.tags.get(c.TAG_BATCH_TIME_END)]
     return max(times) if times else None
+
+
+def _naive_utc(text: str) -> pd.Timestamp:
+    """A tag's time as naive UTC: batches with and without time zones compare."""
+    stamp = pd.Timestamp(text)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def find_processed_batch(store: Store, digest: str) -> str | None:
@@ -106,14 +112,17 @@ def labelled_batch_runs(store: Store, since: datetime) -> list[Run]:
 
 # ----------------------------------------------------------------------------- retraining
 
-def unfinished_runs_of_lock(store: Store, lock_epoch: str) -> list[Run]:
-    """Runs still RUNNING that a cycle holding ``lock_epoch`` opened (monitoring and
-    retraining, parents and candidates)."""
+def abandoned_runs(store: Store, lock: str, own_epoch: str) -> list[Run]:
+    """Runs still RUNNING that a cycle of ``lock`` opened under another epoch than
+    ``own_epoch`` (monitoring and retraining, parents and candidates): while we hold the lock,
+    no other cycle runs, so they were abandoned by cycles that died (a chain of crashes
+    included)."""
     found: list[Run] = []
     for experiment in (store.tracking.monitoring_experiment,
                        store.tracking.retraining_experiment):
-        found += _search(store, experiment, _where(_tag(c.TAG_CYCLE_LOCK, lock_epoch),
-                                                   "attributes.status = 'RUNNING'"))
+        found += [run for run in _search(store, experiment, _where(
+            f"tags.`{c.TAG_CYCLE_LOCK}` LIKE '{lock}.%'", "attributes.status = 'RUNNING'"))
+            if run.data.tags.get(c.TAG_CYCLE_LOCK) != own_epoch]
     return found
 
 

@@ -29,11 +29,11 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.searches import (
+    abandoned_runs,
     find_processed_batch,
     last_retraining_time,
     latest_batch_time,
     unfinished_retraining,
-    unfinished_runs_of_lock,
 )
 from pipelines.workflows.monitor import Monitor, MonitorOutcome
 from pipelines.workflows.retrain import retrain
@@ -106,7 +106,8 @@ RETRY_PREFIX = "retry of interrupted retraining"
 
 def recover_retraining(settings: Settings, store: Store, *, now: datetime,
                        retrain_fn: Callable[..., Any] = retrain,
-                       tags: dict[str, str] | None = None) -> list[str]:
+                       tags: dict[str, str] | None = None,
+                       fence: Callable[[], None] | None = None) -> list[str]:
     """Finish what an interrupted retraining left (call while holding the lock), idempotently.
 
     With a recorded promotion intent the promotion is completed (``previous-champion`` then
@@ -122,6 +123,8 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
         previous = run_tags.get(c.TAG_PROMOTION_FROM)
         champion = alias_version(store, tracking.champion_alias)
         if champion is None or str(champion.version) != intent:
+            if fence is not None:
+                fence()
             backup = alias_version(store, tracking.previous_alias)
             if previous and previous != intent and (backup is None
                                                    or str(backup.version) != previous):
@@ -140,7 +143,7 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
         logger.error("Recovery: %s", message)
         return [message]
     summary = retrain_fn(settings, store=store, now=now, reason=f"{RETRY_PREFIX} {run_id}",
-                         extra_tags=tags)
+                         extra_tags=tags, fence=fence)
     info = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
     store.set_tags({c.TAG_RECOVERED: f"retried by {info.get('parent_run_id')}"}, run_id=run_id)
     message = (f"retraining {run_id} was interrupted before deciding: retried, "
@@ -149,16 +152,18 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
     return [message]
 
 
-def fail_abandoned_runs(store: Store, lock_epoch: str) -> list[str]:
-    """Runs a dead cycle left RUNNING become FAILED, saying why; their batches are processed
-    again (the inbox recovers its files) and they stay out of history and de-duplication."""
+def fail_abandoned_runs(store: Store, lock: str, own_epoch: str) -> list[str]:
+    """Runs dead cycles left RUNNING become FAILED, saying why; their batches are processed
+    again (the inbox recovers its files) and they stay out of history and de-duplication.
+    Call while holding ``own_epoch`` of ``lock``."""
     failed = []
-    for run in unfinished_runs_of_lock(store, lock_epoch):
-        store.fail_run(run.info.run_id, f"abandoned: the cycle holding {lock_epoch} died or "
-                                        "lost its lease before finishing this run")
+    for run in abandoned_runs(store, lock, own_epoch):
+        epoch = run.data.tags.get(c.TAG_CYCLE_LOCK)
+        store.fail_run(run.info.run_id, f"abandoned: the cycle holding {epoch} died or lost "
+                                        "its lease before finishing this run")
         failed.append(run.info.run_id)
         logger.warning("Marked run %s FAILED: left RUNNING by the dead cycle of %s",
-                       run.info.run_id, lock_epoch)
+                       run.info.run_id, epoch)
     return failed
 
 
@@ -196,15 +201,20 @@ def run_cycle(
             cycle = CycleResult("lock_busy", f"skipped: {lock.message}")
             logger.warning("Orchestrator %s", cycle.message)
             return cycle
-        if lock.took_over:
-            fail_abandoned_runs(store, lock.took_over)
-        cycle_tags = {c.TAG_CYCLE_LOCK: lock.epoch_name(lock_name)}
-        recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
-                                      tags=cycle_tags)
+        own_epoch = lock.epoch_name(lock_name)
+        fail_abandoned_runs(store, lock_name, own_epoch)
+        cycle_tags = {c.TAG_CYCLE_LOCK: own_epoch}
+        try:
+            recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
+                                          tags=cycle_tags, fence=lock.ensure_held)
+        except Exception as exc:  # recovery must not stop this cycle's batches
+            logger.exception("Recovery of an interrupted retraining failed")
+            recovery = [f"recovery failed: {type(exc).__name__}: {exc}"]
         source.begin(latest_batch_time(store))
         results = process_batches(Monitor(settings, store=store), store, source, cycle_tags)
         cycle = decide_and_retrain(settings, store, results, now=now, force=force,
-                                   retrain_fn=retrain_fn, tags=cycle_tags)
+                                   retrain_fn=retrain_fn, tags=cycle_tags,
+                                   fence=lock.ensure_held)
         cycle.recovery = recovery
         _tag_decision(store, results, cycle)
     logger.info("Cycle decision: %s (%s)", cycle.decision, cycle.message)
@@ -214,7 +224,8 @@ def run_cycle(
 def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResult],
                        *, now: datetime, force: bool,
                        retrain_fn: Callable[..., Any] = retrain,
-                       tags: dict[str, str] | None = None) -> CycleResult:
+                       tags: dict[str, str] | None = None,
+                       fence: Callable[[], None] | None = None) -> CycleResult:
     monitored = [b for b in results if b.status == "monitored"]
     if not monitored:
         return CycleResult("no_batch", "no new batch was monitored", results)
@@ -231,7 +242,7 @@ def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResu
         logger.warning("Retraining forced (--force): %s", cooldown.message)
     reason = "forced" if force and not wanted else "; ".join(b.message for b in wanted)[:4000]
     summary = retrain_fn(settings, store=store, now=now, reason=reason or "forced",
-                         extra_tags=tags)
+                         extra_tags=tags, fence=fence)
     info = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
     return CycleResult("retrain", f"retraining ran: {info.get('decision')}; {cooldown.message}",
                        results, retraining=info, next_eligible=next_eligible, forced=force)

@@ -17,8 +17,9 @@ Cooldown and locking belong to the orchestrator; ``now`` can be injected for tes
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,6 +153,7 @@ class _Job:
     frame: pd.DataFrame
     data: dict[str, Any]
     summary_path: Path
+    fence: Callable[[], None] | None = None
 
     @property
     def run_name(self) -> str:
@@ -221,8 +223,10 @@ def _prepare(settings: Settings, store: Store, now: datetime, reason: str,
     champion = load_champion(store)
     reference = load_reference_frame(store, champion.run_id)
     batches = collect_labelled_batches(store, settings, now)
+    # origins unique per monitored batch (two contents under one name stay two batches, and
+    # no batch can be taken for the reference rows)
     frame = assemble_training_data(reference, [b.frame for b in batches], champion.schema,
-                                   batch_ids=[b.batch_id for b in batches])
+                                   batch_ids=[f"{b.batch_id}@{b.run_id[:8]}" for b in batches])
     data = _data_info(frame, batches, len(reference), now, settings.retraining.window_days)
     return _Job(settings=settings, store=store, champion=champion, now=now, reason=reason,
                 extra_tags=dict(extra_tags or {}), frame=frame, data=data,
@@ -368,6 +372,8 @@ def _register_and_promote(job: _Job, best: _Evaluated, decision: GateDecision,
     """Register ``best`` with the gate's evidence, then move the aliases (backup first, then
     ``champion`` in one call: a crash in between leaves the old champion serving)."""
     store = job.store
+    if job.fence is not None:
+        job.fence()  # still the live lock holder? else stop before anything irreversible
     version = register_model(store, best.model_uri,
                              tags=_evidence_tags(job, best, decision, parent_run_id, holdout))
     new_version = str(version.version)
@@ -413,8 +419,9 @@ def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
         paired = None
     r = job.settings.retraining
     gate = PromotionGate(r.promotion_margin, r.margin_mode, r.promotion_alpha)  # type: ignore[arg-type]
-    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"],
-                           paired.pvalue if paired else None)
+    # the best of several candidates is chosen on this same holdout: Bonferroni over them
+    pvalue = min(1.0, paired.pvalue * len(evaluated)) if paired else None
+    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"], pvalue)
     logger.info("Gate: %s", decision.message)
     return _Comparison(evaluated=evaluated, best=best, champion_metrics=champion_metrics,
                        decision=decision, paired=paired)
@@ -494,7 +501,8 @@ def _record_invalid(job: _Job, problems: Sequence[str]) -> RetrainingSummary:
 
 def retrain(settings: Settings, *, store: Store | None = None,
             now: datetime | None = None, reason: str = "manual",
-            extra_tags: Mapping[str, str] | None = None) -> RetrainingSummary:
+            extra_tags: Mapping[str, str] | None = None,
+            fence: Callable[[], None] | None = None) -> RetrainingSummary:
     """Retrain on the champion's reference plus recent labelled batches; promote if the gate
     passes. Invalid data give ``decision="invalid_data"`` (no exception, nothing trained).
 
@@ -503,7 +511,9 @@ def retrain(settings: Settings, *, store: Store | None = None,
     after the parent run opened marks it FAILED; the champion alias only ever moves last.
     """
     now = _utc(now)
-    job = _prepare(settings, store or connect(settings.tracking), now, reason, extra_tags)
+    job = dataclasses.replace(
+        _prepare(settings, store or connect(settings.tracking), now, reason, extra_tags),
+        fence=fence)
     problems = validate_training_data(job.frame, job.champion.schema, settings.retraining)
     parts: _Parts | None = None
     if not problems:
