@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +16,14 @@ import pytest
 
 from pipelines.data.generator import generate_batch
 from pipelines.store import connect, load_champion
-from tests.conftest import PASSTHROUGH_ENV
+from tests.conftest import PASSTHROUGH_ENV, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.subprocess]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_mlflow_models_serve_scores_the_champion(trained_store, tmp_path: Path) -> None:
     settings, _ = trained_store
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CHURNMON_"))}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update({**PASSTHROUGH_ENV, "MLFLOW_TRACKING_URI": settings.tracking.uri})

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from pipelines.data.generator import TARGET, generate_batch
 from pipelines.errors import DataError, SchemaError
 from pipelines.store import connect
 from pipelines.workflows.monitor import Monitor, monitor_batch
-from tests.conftest import PASSTHROUGH_ENV, make_settings
+from tests.conftest import PASSTHROUGH_ENV, make_settings, mlflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -162,34 +159,10 @@ def test_seed_style_script_on_simulated_batch(trained_store) -> None:
     assert runs[0].data.tags["monitoring.status"] in ("warning", "critical")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.server
 @pytest.mark.subprocess
 def test_same_run_against_a_real_mlflow_server(tmp_path: Path) -> None:
-    port = _free_port()
-    server_dir = tmp_path / "server"
-    server_dir.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{server_dir / 'server.db'}",
-         "--artifacts-destination", str(server_dir / "artifacts"), "--workers", "1"],
-        cwd=server_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        uri = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(uri + "/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("mlflow server did not start")
-                time.sleep(1)
+    with mlflow_server(tmp_path / "server") as uri:
         settings = make_settings(tmp_path, **{"tracking.uri": uri})
         connect(settings.tracking)
         # every later call to the server is bounded: an outage ends a cycle, it does not hang
@@ -203,9 +176,6 @@ def test_same_run_against_a_real_mlflow_server(tmp_path: Path) -> None:
         outcome = _monitor_shifted(settings)
         _check_run(connect(settings.tracking).client, outcome.run_id,
                    set(outcome.report.drifted_features))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_the_verdict_reaches_every_notifier(trained_store) -> None:

@@ -4,12 +4,10 @@ over a stale lock (real processes on a real SQLite store)."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -94,33 +92,10 @@ def race_store(request: pytest.FixtureRequest, settings, tmp_path: Path):
     if request.param == "sqlite":
         yield settings, 20
         return
-    from tests.conftest import make_settings
+    from tests.conftest import make_settings, mlflow_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tmp_path / "server"
-    folder.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-         "--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        uri = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(uri + "/health", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.5)
+    with mlflow_server(tmp_path / "server") as uri:
         yield make_settings(tmp_path / "client", **{"tracking.uri": uri}), 10
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_contenders_racing_for_a_stale_lock_never_overlap(race_store, tmp_path: Path) -> None:
