@@ -58,14 +58,15 @@ class Inbox:
             return None
         return target
 
-    def _move(self, path: Path, folder: Path, *, archive: bool = False) -> Path:
+    def _move(self, path: Path, folder: Path, *, archive: bool = False,
+              digest: str | None = None) -> Path:
         """Move ``path`` into ``folder``. Archived files (done/, rejected/) carry their content
         digest in the name, so two files dropped under one name never overwrite each other;
         the same content archived twice is one file (the second copy is dropped, its
         monitoring run says duplicate)."""
         folder.mkdir(parents=True, exist_ok=True)
         if archive:
-            target = folder / f"{path.stem}.{file_digest(path)[:16]}{path.suffix}"
+            target = folder / f"{path.stem}.{(digest or file_digest(path))[:16]}{path.suffix}"
             if target.exists():
                 path.unlink()
                 return target
@@ -76,11 +77,12 @@ class Inbox:
         shutil.move(str(path), target)
         return target
 
-    def complete(self, path: Path) -> Path:
-        return self._move(path, self.done, archive=True)
+    def complete(self, path: Path, digest: str | None = None) -> Path:
+        """Archive a processed file in ``done/`` (``digest``: its SHA-256, if known)."""
+        return self._move(path, self.done, archive=True, digest=digest)
 
-    def reject(self, path: Path, reason: str) -> Path:
-        moved = self._move(path, self.rejected, archive=True)
+    def reject(self, path: Path, reason: str, digest: str | None = None) -> Path:
+        moved = self._move(path, self.rejected, archive=True, digest=digest)
         atomic_write_text(moved.with_name(moved.name + ".reason.txt"), reason + "\n")
         return moved
 

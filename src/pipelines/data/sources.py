@@ -126,12 +126,13 @@ class InboxSource(BatchSource):
         claimed = pending.handle
         assert isinstance(claimed, Path)
         if outcome == "refused":
-            logger.info("Batch %s moved to %s", pending.name, self.inbox.reject(claimed, reason))
+            logger.info("Batch %s moved to %s", pending.name,
+                        self.inbox.reject(claimed, reason, pending.digest))
         elif outcome == "failed":
             self.inbox.release(claimed)
             logger.info("Batch %s left in the inbox to retry", pending.name)
         else:
-            self.inbox.complete(claimed)
+            self.inbox.complete(claimed, pending.digest)
 
 
 def simulate_frame(scenario: str, *, rows: int, seed: int | None = None,

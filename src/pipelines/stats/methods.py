@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -39,6 +39,7 @@ import numpy as np
 from pipelines.errors import ConfigError
 from pipelines.stats.drift import (
     CategoricalReference,
+    ChiSquareResult,
     NumericReference,
     _bin_proportions,
     _chi2_from_counts,
@@ -96,11 +97,20 @@ class CategoricalSample:
     labels: list[str]
     counts: np.ndarray
     n_missing: int
+    _chi2: dict[int, ChiSquareResult] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def prepare(cls, values: object) -> CategoricalSample:
         labels, counts, n_missing = _count_categories(values)
         return cls(labels, counts, n_missing)
+
+    def chi2(self, ref: CategoricalReference) -> ChiSquareResult:
+        """The chi-square table against ``ref``, built once for every statistic that reads
+        it (the test and Cramér's V)."""
+        if id(ref) not in self._chi2:
+            self._chi2[id(ref)] = _chi2_from_counts(ref, self.labels, self.counts,
+                                                    self.n_missing)
+        return self._chi2[id(ref)]
 
     @property
     def n(self) -> int:
@@ -240,7 +250,7 @@ class ChiSquare(CategoricalStatistic):
     label = "chi-square"
 
     def compute(self, ref: CategoricalReference, sample: CategoricalSample) -> StatisticResult:
-        res = _chi2_from_counts(ref, sample.labels, sample.counts, sample.n_missing)
+        res = sample.chi2(ref)
         return StatisticResult(res.statistic, res.pvalue)
 
 
@@ -252,5 +262,4 @@ class CramersV(CategoricalStatistic):
     label = "Cramér's V"
 
     def compute(self, ref: CategoricalReference, sample: CategoricalSample) -> StatisticResult:
-        res = _chi2_from_counts(ref, sample.labels, sample.counts, sample.n_missing)
-        return StatisticResult(res.cramers_v)
+        return StatisticResult(sample.chi2(ref).cramers_v)

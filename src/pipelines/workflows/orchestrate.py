@@ -23,8 +23,8 @@ from pipelines.store import (
     Store,
     alias_version,
     connect,
+    promote,
     registry_lock,
-    set_alias,
     tag_version,
 )
 from pipelines.store import contract as c
@@ -110,8 +110,9 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
                        fence: Callable[[], None] | None = None) -> list[str]:
     """Finish what an interrupted retraining left (call while holding the lock), idempotently.
 
-    With a recorded promotion intent the promotion is completed (``previous-champion`` then
-    ``champion``, as the promotion would have), and the parent gets its verdict. Without one
+    With a recorded promotion intent the promotion is completed by the same
+    :func:`~pipelines.store.registry.promote` (``previous-champion`` then ``champion``), and
+    the parent gets its verdict. Without one
     the retraining died before deciding: it is retried once, so the request is not lost.
     """
     run = unfinished_retraining(store)
@@ -125,11 +126,7 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
         if champion is None or str(champion.version) != intent:
             if fence is not None:
                 fence()
-            backup = alias_version(store, tracking.previous_alias)
-            if previous and previous != intent and (backup is None
-                                                   or str(backup.version) != previous):
-                set_alias(store, tracking.previous_alias, previous)
-            set_alias(store, tracking.champion_alias, intent)
+            promote(store, intent)  # backup alias first, then champion: as it was meant to
         tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
         message = (f"promotion of version {intent} (replacing {previous}) completed by "
                    f"recovery after run {run_id} was interrupted")
