@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -110,32 +111,60 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def mlflow_server(folder: Path) -> Iterator[str]:
-    """A real `mlflow server` on 127.0.0.1 in front of its own SQLite file under ``folder``;
-    yields its URI once it answers /health, stops it afterwards."""
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-         "--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        uri = f"http://127.0.0.1:{port}"
+class MlflowServer:
+    """A real `mlflow server` on 127.0.0.1 (port fixed for its life, so it can be killed and
+    started again at the same URI) in front of the SQLite file ``db``, artifacts under
+    ``folder``."""
+
+    def __init__(self, folder: Path, db: Path | None = None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.db = folder, db or folder / "server.db"
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> str:
+        """Start it; returns its URI once it answers /health."""
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
+             "--port", str(self.port), "--backend-store-uri", f"sqlite:///{self.db}",
+             "--artifacts-destination", str(self.folder / "artifacts"), "--workers", "1"],
+            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(uri + "/health", timeout=2):
-                    break
+                with urllib.request.urlopen(self.uri + "/health", timeout=2):
+                    return self.uri
             except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
                     pytest.fail("mlflow server did not start")
                 time.sleep(0.5)
-        yield uri
+
+    def kill(self) -> None:
+        """`kill -9` the server and its workers (the whole process group)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def mlflow_server(folder: Path, db: Path | None = None) -> Iterator[str]:
+    """A real `mlflow server` on 127.0.0.1 in front of its own SQLite file under ``folder``
+    (or ``db``); yields its URI once it answers /health, stops it afterwards."""
+    server = MlflowServer(folder, db)
+    try:
+        yield server.start()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
 
 
 def copy_store(template: Path, root: Path) -> None:

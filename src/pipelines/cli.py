@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipelines.config import Settings, load_settings, parse_set_options
-from pipelines.errors import MonitoringError
+from pipelines.errors import MonitoringError, TrackingUnavailable
+from pipelines.store import tracking_outage
 
 logger = logging.getLogger("pipelines")
 
@@ -63,17 +64,35 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("alembic", "mlflow.store", "urllib3", "matplotlib", "git"):
+    for noisy in ("alembic", "mlflow.store", "matplotlib", "git"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # its "Retrying ..." lines during an outage would bury the one line that says what happened
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+#: Exit codes: 0 done, 1 failed but worth retrying as is (a batch failed, the tracking server
+#: stopped answering mid-step), 2 bad input or configuration (fix something first).
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Run an entry point; a :class:`MonitoringError` becomes one clear line and exit code 2."""
+    """Run an entry point; a :class:`MonitoringError` becomes one clear line and exit code 2,
+    a tracking server that stopped answering mid-step one line and exit code 1."""
     try:
         return main(argv)
+    except TrackingUnavailable as exc:
+        logger.error("%s; run again once it is back (nothing was lost)", exc)
+        return EXIT_FAILED
     except MonitoringError as exc:
         logger.error("%s: %s", type(exc).__name__, exc)
-        return 2
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        outage = tracking_outage(exc)
+        if outage is None:
+            raise
+        logger.error("%s; run again once it is back (nothing was lost)", outage)
+        return EXIT_FAILED
 
 
 def exit_with(main: Callable[[Sequence[str] | None], int]) -> None:

@@ -29,6 +29,11 @@ class TrackingError(MonitoringError, RuntimeError):
     """The MLflow tracking store or registry cannot be reached or used."""
 
 
+class TrackingUnavailable(TrackingError):
+    """The tracking server stopped answering in the middle of a step (an outage): nothing
+    was lost, the step can be run again once the server is back."""
+
+
 class ModelNotFoundError(TrackingError, LookupError):
     """No model version behind the requested registered model / alias."""
 

@@ -6,7 +6,7 @@ statistics, monitoring and retraining packages never see MLflow.
 """
 
 from pipelines.store import contract
-from pipelines.store.client import Store, connect
+from pipelines.store.client import Store, connect, tracking_outage
 from pipelines.store.lock import LockInfo, registry_lock
 from pipelines.store.models import Champion, load_champion, load_model_version, log_model
 from pipelines.store.reference import (
@@ -40,4 +40,5 @@ __all__ = [
     "registry_lock",
     "set_alias",
     "tag_version",
+    "tracking_outage",
 ]

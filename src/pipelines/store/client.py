@@ -12,6 +12,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -24,13 +25,14 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import requests
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipelines.config import TrackingSettings
 from pipelines.data.io import json_text
-from pipelines.errors import TrackingError
+from pipelines.errors import TrackingError, TrackingUnavailable
 from pipelines.store import contract
 
 logger = logging.getLogger(__name__)
@@ -77,6 +79,48 @@ def _bound_http_calls(timeout: float) -> None:
     }
     for name, value in limits.items():
         os.environ.setdefault(name, value)
+
+
+#: What a tracking call raises (anywhere in its exception chain) when the server is down,
+#: unreachable or timing out, as opposed to refusing a request.
+_OUTAGE_TYPES: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
+    TimeoutError)
+_GATEWAY_ERROR = re.compile(r"failed with error code (50[234])")
+_SHORT_REASONS = (re.compile(r"\[Errno -?\d+\] ([^'\")]+)"),
+                  re.compile(r"(Remote end closed connection without response)"),
+                  re.compile(r"(Read timed out)"), _GATEWAY_ERROR)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def tracking_outage(exc: BaseException, uri: str | None = None) -> TrackingUnavailable | None:
+    """A :class:`TrackingUnavailable` naming ``uri`` (default: the tracking URI in use) and
+    the cause in a few words when
+    ``exc`` (or anything in its chain) means the tracking server stopped answering: refused
+    or dropped connections, timeouts, 502/503/504 from a proxy. None for any other error."""
+    for cause in _chain(exc):
+        if isinstance(cause, TrackingUnavailable):
+            return cause
+        text = str(cause)
+        if isinstance(cause, _OUTAGE_TYPES) or _GATEWAY_ERROR.search(text):
+            everything = " ".join(str(e) for e in _chain(exc))
+            short = next((m.group(1) for pattern in _SHORT_REASONS
+                          if (m := pattern.search(everything))),
+                         text[:80] or type(cause).__name__)
+            if short.isdigit():
+                short = f"HTTP {short}"
+            uri = uri or mlflow.get_tracking_uri()
+            return TrackingUnavailable(f"The MLflow tracking server {uri} stopped answering "
+                                       f"({short.strip().lower()})")
+    return None
 
 
 def connect(tracking: TrackingSettings) -> Store:

@@ -47,7 +47,8 @@ TAG_CYCLE_RETRAINING_RUN: Final = "orchestrator.retraining_run_id"
 TAG_CYCLE_LOCK: Final = "orchestrator.lock"
 TAG_FAILURE_REASON: Final = "failure.reason"
 
-CycleDecision = Literal["retrain", "cooldown", "nothing_to_do", "lock_busy", "no_batch"]
+CycleDecision = Literal["retrain", "cooldown", "nothing_to_do", "lock_busy", "no_batch",
+                        "tracking_unavailable"]
 
 # ----------------------------------------------------------------------------- retraining runs
 

@@ -33,7 +33,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipelines.errors import TrackingError
-from pipelines.store.client import Store
+from pipelines.store.client import Store, tracking_outage
 
 logger = logging.getLogger(__name__)
 
@@ -157,9 +157,9 @@ def _try_create(client: MlflowClient, name: str, tags: dict[str, str]) -> bool:
 class _Heartbeat(threading.Thread):
     """Renews the lease of one epoch every third of the lease until stopped."""
 
-    def __init__(self, client: MlflowClient, name: str, lease: float) -> None:
+    def __init__(self, client: MlflowClient, name: str, lease: float, uri: str) -> None:
         super().__init__(name=f"lease-{name}", daemon=True)
-        self.client, self.lock_name, self.lease = client, name, lease
+        self.client, self.lock_name, self.lease, self.uri = client, name, lease, uri
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -168,7 +168,8 @@ class _Heartbeat(threading.Thread):
                 self.client.set_registered_model_tag(self.lock_name, "lock.lease_until",
                                                      str(time.time() + self.lease))
             except Exception as exc:  # the store is down: the lease runs out on its own
-                logger.warning("Could not renew lock lease %s: %s", self.lock_name, exc)
+                logger.warning("Could not renew lock lease %s: %s", self.lock_name,
+                               tracking_outage(exc, self.uri) or exc)
 
 
 @contextmanager
@@ -195,7 +196,7 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float
             if _try_create(client, f"{name}.{number}", tags):
                 if _epochs(client, name)[0].number != number:
                     # a number pruned long ago, created again after a stall: not the newest
-                    _release(client, name, number)
+                    _release(client, name, number, store.uri)
                     continue
                 took_over = None
                 if newest is not None and not newest.released:
@@ -231,23 +232,24 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float
 
     info = dataclasses.replace(info, check=check)
     heartbeat = _Heartbeat(MlflowClient(tracking_uri=store.uri, registry_uri=store.uri),
-                           epoch_name, lease)
+                           epoch_name, lease, store.uri)
     heartbeat.start()
     try:
         yield info
     finally:
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
-        _release(client, name, info.epoch)
+        _release(client, name, info.epoch, store.uri)
 
 
-def _release(client: MlflowClient, name: str, number: int) -> None:
+def _release(client: MlflowClient, name: str, number: int, uri: str) -> None:
     """Mark our own epoch released, then prune epochs older than the newest few."""
     try:
         client.set_registered_model_tag(f"{name}.{number}", "lock.released_at", str(time.time()))
     except MlflowException as exc:
-        logger.warning("Could not release lock %s (epoch %d): %s; its lease will expire",
-                       name, number, exc)
+        logger.warning("Could not release lock %s (epoch %d): %s; its lease will expire (or "
+                       "the next cycle on this host takes it over at once)", name, number,
+                       tracking_outage(exc, uri) or exc)
         return
     for epoch in _epochs(client, name)[KEEP_EPOCHS + 1:]:
         try:

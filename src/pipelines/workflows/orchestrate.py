@@ -26,6 +26,7 @@ from pipelines.store import (
     promote,
     registry_lock,
     tag_version,
+    tracking_outage,
 )
 from pipelines.store import contract as c
 from pipelines.store.searches import (
@@ -49,6 +50,8 @@ class BatchResult:
     monitoring_status: str | None = None
     retraining_recommended: bool = False
     message: str = ""
+    outage: bool = False
+    """Failed because the tracking server stopped answering: the cycle stops there."""
 
 
 @dataclass
@@ -88,17 +91,29 @@ def _process(monitor: Monitor, store: Store, source: BatchSource, pending: Pendi
         source.settle(pending, "refused", str(exc))
         return BatchResult(pending.name, "refused", message=str(exc))
     except Exception as exc:  # kept for retry, reported, the cycle goes on with the next batch
-        source.settle(pending, "failed", f"{type(exc).__name__}: {exc}")
-        logger.exception("Batch %s failed", pending.name)
-        return BatchResult(pending.name, "failed", message=f"{type(exc).__name__}: {exc}")
+        outage = tracking_outage(exc, store.uri)
+        reason = str(outage) if outage else f"{type(exc).__name__}: {exc}"
+        source.settle(pending, "failed", reason)
+        if outage:  # one line: the cause is known, a traceback would bury it
+            logger.error("Batch %s not monitored: %s; it is kept for the next cycle",
+                         pending.name, outage)
+        else:
+            logger.exception("Batch %s failed", pending.name)
+        return BatchResult(pending.name, "failed", message=reason, outage=outage is not None)
     source.settle(pending, "monitored")
     return _monitored(pending.name, outcome)
 
 
 def process_batches(monitor: Monitor, store: Store, source: BatchSource,
                     tags: dict[str, str] | None = None) -> list[BatchResult]:
-    """Every batch the source offers, oldest first. Call while holding the lock."""
-    return [_process(monitor, store, source, pending, tags) for pending in source.pending()]
+    """Every batch the source offers, oldest first. Call while holding the lock. Stops at a
+    tracking outage: the batches not reached yet stay where they are (unclaimed)."""
+    results = []
+    for pending in source.pending():
+        results.append(_process(monitor, store, source, pending, tags))
+        if results[-1].outage:
+            break
+    return results
 
 
 RETRY_PREFIX = "retry of interrupted retraining"
@@ -205,10 +220,19 @@ def run_cycle(
             recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
                                           tags=cycle_tags, fence=lock.ensure_held)
         except Exception as exc:  # recovery must not stop this cycle's batches
+            outage = tracking_outage(exc, store.uri)
+            if outage:
+                raise outage from exc
             logger.exception("Recovery of an interrupted retraining failed")
             recovery = [f"recovery failed: {type(exc).__name__}: {exc}"]
         source.begin(latest_batch_time(store))
         results = process_batches(Monitor(settings, store=store), store, source, cycle_tags)
+        if any(b.outage for b in results):
+            cycle = CycleResult("tracking_unavailable", results[-1].message, results,
+                                recovery=recovery)
+            logger.warning("Cycle decision: tracking_unavailable (stopped; the next cycle "
+                           "takes over this one's lock and goes on)")
+            return cycle
         cycle = decide_and_retrain(settings, store, results, now=now, force=force,
                                    retrain_fn=retrain_fn, tags=cycle_tags,
                                    fence=lock.ensure_held)
