@@ -74,6 +74,9 @@ def setup_logging(verbose: bool = False) -> None:
 #: stopped answering mid-step), 2 bad input or configuration (fix something first).
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+#: Another orchestrator holds the lock (EX_TEMPFAIL: "try again later"), so cron and
+#: schedulers see the skip.
+EXIT_LOCK_BUSY = 75
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import argparse
 from collections.abc import Sequence
 
 from pipelines.cli import (
+    EXIT_LOCK_BUSY,
     add_common_options,
     bool_arg,
     exit_with,
@@ -30,10 +31,6 @@ from pipelines.cli import (
 from pipelines.data.generator import SCENARIOS
 from pipelines.data.sources import BatchSource, InboxSource, SimulatedSource
 from pipelines.workflows.orchestrate import run_cycle
-
-#: Exit code when another orchestrator holds the lock (EX_TEMPFAIL: "try again later"), so
-#: cron and schedulers see the skip; 0 done, 1 a batch failed, 2 bad input or configuration.
-EXIT_LOCK_BUSY = 75
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,8 +1,10 @@
 """Retrain on recent labelled data and promote the best candidate only if it clearly wins.
 
 ``python -m pipelines.trigger_retraining [--reason R]`` or ``mlflow run . -e retrain``.
-Prints the retraining summary (JSON). Exit code 0: promoted or rejected; 1: invalid training
-data (nothing trained). The work is :func:`pipelines.workflows.retrain.retrain`.
+Prints the retraining summary (JSON). Runs under the orchestrator's lock, like a cycle (never
+at the same time as one). Exit code 0: promoted or rejected; 1: invalid training data
+(nothing trained); 2: bad configuration; 75: another orchestrator holds the lock. The work is
+:func:`pipelines.workflows.retrain.retrain`.
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
+from pipelines.cli import (
+    EXIT_LOCK_BUSY,
+    add_common_options,
+    exit_with,
+    settings_from_args,
+    setup_logging,
+)
 from pipelines.data.io import json_text
 from pipelines.store.contract import INVALID_DATA
-from pipelines.workflows.retrain import retrain
+from pipelines.workflows.orchestrate import retrain_under_lock
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    summary = retrain(settings_from_args(args), reason=args.reason)
+    summary = retrain_under_lock(settings_from_args(args), reason=args.reason)
+    if summary is None:
+        return EXIT_LOCK_BUSY
     sys.stdout.write(json_text(summary.to_dict()) + "\n")
     return 1 if summary.decision == INVALID_DATA else 0
 

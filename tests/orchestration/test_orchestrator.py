@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -231,6 +232,23 @@ def test_a_held_lock_makes_another_orchestrator_skip_without_monitoring(
     assert proc.returncode == 75, proc.stderr[-3000:]  # EX_TEMPFAIL: cron reports the skip
     assert f"skipped: another orchestrator ({held.holder}) holds {LOCK}" in proc.stderr
     assert _monitoring_runs(store.client, settings) == []  # nothing was processed
+    assert _retraining_parents(store.client, settings) == []
+
+
+def test_a_manual_retraining_waits_for_the_orchestrator_lock(
+        trained, caplog: pytest.LogCaptureFixture) -> None:
+    """`trigger_retraining` never runs beside a cycle: with the lock held it skips (75)."""
+    from pipelines.trigger_retraining import main as trigger_main
+
+    settings = trained
+    store = connect(settings.tracking)
+    args = ["--tracking-uri", settings.tracking.uri, "--set",
+            f"paths.output_dir={settings.paths.output_dir}",
+            "--set", "retraining.lock_timeout_seconds=0"]
+    with registry_lock(store, LOCK) as held, caplog.at_level(logging.WARNING):
+        assert held.acquired
+        assert trigger_main(args) == 75
+    assert "Retraining skipped: another orchestrator" in caplog.text
     assert _retraining_parents(store.client, settings) == []
 
 

@@ -10,7 +10,8 @@ decision is tagged on the monitoring runs (``orchestrator.decision``) and logged
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from pipelines.data.sources import BatchSource, Pending
 from pipelines.errors import DataError
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import (
+    LockInfo,
     Store,
     alias_version,
     connect,
@@ -193,6 +195,38 @@ def _tag_decision(store: Store, results: Sequence[BatchResult], cycle: CycleResu
             store.set_tags(tags, run_id=b.run_id)
 
 
+@contextmanager
+def orchestrator_lock(settings: Settings, store: Store
+                      ) -> Iterator[tuple[LockInfo, dict[str, str]]]:
+    """Hold the model's orchestrator lock (waiting up to ``lock_timeout_seconds``) and yield
+    it with the tags every run opened under it carries. Taking it over from a dead holder
+    first marks that holder's abandoned runs FAILED. Check ``acquired`` before any work."""
+    lock_name = c.lock_name(settings.tracking.registered_model_name)
+    with registry_lock(store, lock_name,
+                       timeout=settings.retraining.lock_timeout_seconds,
+                       lease=settings.retraining.lock_lease_seconds) as lock:
+        if not lock.acquired:
+            yield lock, {}
+            return
+        own_epoch = lock.epoch_name(lock_name)
+        fail_abandoned_runs(store, lock_name, own_epoch)
+        yield lock, {c.TAG_CYCLE_LOCK: own_epoch}
+
+
+def retrain_under_lock(settings: Settings, *, reason: str, store: Store | None = None,
+                       now: datetime | None = None) -> Any:
+    """A retraining asked for by hand (``trigger_retraining``), under the orchestrator's lock
+    like a cycle's: never at the same time as a cycle, and a crash mid-way is cleaned up and
+    recovered by the next cycle. Returns its summary, or None when the lock is busy."""
+    store = store or connect(settings.tracking)
+    with orchestrator_lock(settings, store) as (lock, tags):
+        if not lock.acquired:
+            logger.warning("Retraining skipped: %s", lock.message)
+            return None
+        return retrain(settings, store=store, now=now, reason=reason, extra_tags=tags,
+                       fence=lock.ensure_held)
+
+
 def run_cycle(
     settings: Settings,
     source: BatchSource,
@@ -205,17 +239,11 @@ def run_cycle(
     """One orchestrator cycle over ``source``. ``now`` is injectable for the cooldown (tests)."""
     store = store or connect(settings.tracking)
     now = now or datetime.now(UTC)
-    lock_name = c.lock_name(settings.tracking.registered_model_name)
-    with registry_lock(store, lock_name,
-                       timeout=settings.retraining.lock_timeout_seconds,
-                       lease=settings.retraining.lock_lease_seconds) as lock:
+    with orchestrator_lock(settings, store) as (lock, cycle_tags):
         if not lock.acquired:
             cycle = CycleResult("lock_busy", f"skipped: {lock.message}")
             logger.warning("Orchestrator %s", cycle.message)
             return cycle
-        own_epoch = lock.epoch_name(lock_name)
-        fail_abandoned_runs(store, lock_name, own_epoch)
-        cycle_tags = {c.TAG_CYCLE_LOCK: own_epoch}
         try:
             recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
                                           tags=cycle_tags, fence=lock.ensure_held)
