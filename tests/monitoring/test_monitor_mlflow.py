@@ -30,12 +30,23 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     assert run.info.status == "FINISHED"
     m = run.data.metrics
     assert REQUIRED_METRICS <= set(m)
-    for f in ("monthly_charges", "contract"):
-        assert {f"drift/{f}/statistic", f"drift/{f}/pvalue", f"drift/{f}/pvalue_adjusted"} <= set(m)
-    assert "drift/monthly_charges/psi" in m
-    assert "drift/contract/cramers_v" in m
+    features = {k.split("/")[1] for k in m if k.startswith("drift/")}
+    assert {"monthly_charges", "contract"} <= features
+    for f in features:  # two metrics per feature, no more
+        assert {k for k in m if k.startswith(f"drift/{f}/")} == {
+            f"drift/{f}/pvalue_adj", f"drift/{f}/effect"}
+    assert not [k for k in m if k.startswith("quality/")]  # in quality_table.json instead
     assert m["n_drifted_features"] == len(drifted)
     tags = run.data.tags
+    status = tags["monitoring.status"]
+    sequence = int(tags["monitoring.sequence"])
+    # the run list reads as verdicts: sequence, status, ROC-AUC, headline
+    assert run.info.run_name.startswith(f"b{sequence:04d} {status.upper()} auc ")
+    assert run.info.run_name.endswith(f"{len(drifted)} features drifted")
+    note = tags["mlflow.note.content"]
+    assert note.startswith(f"### {status.upper()}")
+    assert "| feature | test | statistic | adjusted p | effect |" in note
+    assert all(f"| {f} |" in note for f in drifted)
     assert tags["monitoring.status"] in ("ok", "warning", "critical")
     assert tags["retraining_recommended"] in ("true", "false")
     assert tags["batch_id"] == "shifted-batch"
@@ -45,7 +56,13 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     assert contexts == ["production"]
     arts = {a.path for a in client.list_artifacts(run_id)}
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
-    assert "monitoring_report.json" in arts
+    assert {"monitoring_report.json", "drift_table.json", "quality_table.json"} <= arts
+    table = json.loads(Path(client.download_artifacts(run_id, "drift_table.json")).read_text())
+    rows = [dict(zip(table["columns"], r, strict=True)) for r in table["data"]]
+    assert {r["feature"] for r in rows[:len(drifted)]} == drifted  # drifted first ...
+    adjusted = [r["pvalue_adj"] for r in rows[:len(drifted)]]
+    assert adjusted == sorted(adjusted)  # ... strongest evidence first
+    assert {r["verdict"] for r in rows[:len(drifted)]} == {"drifted"}
     assert "batch" in arts
     assert {"plots/score_distribution.png", "plots/performance_over_time.png"} <= plots
     assert {f"plots/drift_{f}.png" for f in drifted} <= plots

@@ -97,14 +97,17 @@ class MonitoringReport:
 
 
 def report_metrics(report: MonitoringReport) -> dict[str, float]:
-    """Every number of the report as MLflow metric names and values (finite values only)."""
+    """The report's numbers as MLflow metrics (finite values only): the headline numbers at
+    the top level, two per feature (``drift/<feature>/pvalue_adj`` and
+    ``drift/<feature>/effect``). Everything else per feature or column is in the logged
+    tables and the report, not in the metric list a reviewer scrolls."""
     m: dict[str, float | None] = {
         "n_rows": report.n_rows,
+        "status_level": {"ok": 0, "warning": 1, "critical": 2}[report.status],
         "drift_share": report.drift_share,
         "n_drifted_features": len(report.drifted_features),
         "n_alerts": len(report.alerts),
         "prediction_drift_pvalue": report.prediction_drift.pvalue,
-        "prediction_drift_statistic": report.prediction_drift.statistic,
         "prediction_drift_psi": report.prediction_drift.effect_size,
         "data_quality_issues": len(report.quality.issues),
         "retraining_recommended": float(report.retraining_recommended),
@@ -118,17 +121,6 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
         m["expected_roc_auc"] = report.concept_drift.expected_auc
         m["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
     for f in report.feature_drift:
-        m[metric_key("drift", f.feature, "statistic")] = f.statistic
-        m[metric_key("drift", f.feature, "pvalue")] = f.pvalue
-        m[metric_key("drift", f.feature, "pvalue_adjusted")] = f.pvalue_adjusted
-        m[metric_key("drift", f.feature, f.effect_name)] = f.effect_size
-        m[metric_key("drift", f.feature, "drifted")] = float(f.drifted)
-        for name, value in f.statistics.items():
-            m[metric_key("drift", f.feature, name)] = value
-    for c in report.quality.columns:
-        m[metric_key("quality", c.column, "missing_share")] = c.missing_share
-        if c.out_of_range_share is not None:
-            m[metric_key("quality", c.column, "out_of_range_share")] = c.out_of_range_share
-        if c.unseen_category_share is not None:
-            m[metric_key("quality", c.column, "unseen_category_share")] = c.unseen_category_share
+        m[metric_key("drift", f.feature, "pvalue_adj")] = f.pvalue_adjusted
+        m[metric_key("drift", f.feature, "effect")] = f.effect_size
     return {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}

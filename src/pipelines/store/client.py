@@ -276,6 +276,12 @@ class Store:
         for key, value in text.items():
             self.client.set_tag(run_id, key, value)
 
+    def append_description(self, run_id: str, markdown: str) -> None:
+        """Add a paragraph to a run's description (the Markdown its page shows)."""
+        current = self.client.get_run(run_id).data.tags.get(contract.TAG_DESCRIPTION, "")
+        text = f"{current}\n\n{markdown}" if current else markdown
+        self.client.set_tag(run_id, contract.TAG_DESCRIPTION, text[:contract.DESCRIPTION_LIMIT])
+
     def log_text(self, text: str, artifact_file: str) -> None:
         self.use()
         mlflow.log_text(text, artifact_file)

@@ -79,6 +79,22 @@ COUNTED_VERDICTS: tuple[str, ...] = (PROMOTED, REJECTED)
 #: The batch a monitoring run saw (ids, timestamp, features, labels, scores).
 BATCH_ARTIFACT: Final = "batch/batch.parquet"
 MONITORING_REPORT_ARTIFACT: Final = "monitoring_report.json"
+HTML_REPORT_ARTIFACT: Final = "report.html"
+DRIFT_TABLE_ARTIFACT: Final = "drift_table.json"
+QUALITY_TABLE_ARTIFACT: Final = "quality_table.json"
+#: A run's description (Markdown, shown on the run page); a model version's is its own field.
+TAG_DESCRIPTION: Final = "mlflow.note.content"
+DESCRIPTION_LIMIT: Final = 8000  # MLflow's limit on a tag value
+
+
+def run_link(experiment_id: str, run_id: str, label: str) -> str:
+    """A Markdown link to a run's page, relative to the MLflow UI it is shown in."""
+    return f"[{label}](#/experiments/{experiment_id}/runs/{run_id})"
+
+
+def version_link(model: str, version: str, label: str | None = None) -> str:
+    """A Markdown link to a model version's page in the MLflow UI."""
+    return f"[{label or f'{model} v{version}'}](#/models/{model}/versions/{version})"
 REFERENCE_DIR: Final = "reference"
 #: The reference rows a model was validated on (features, target, ``__score__``): training data
 #: for retraining, never read by monitoring.

@@ -57,10 +57,16 @@ def _search_all(store: Store, experiment: str, filter_string: str) -> list[Run]:
 
 # ----------------------------------------------------------------------------- monitoring
 
+def latest_monitoring_run(store: Store, experiment: str) -> Run | None:
+    """The newest monitoring run in ``experiment`` (any status), or None."""
+    runs = _search(store, experiment, _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=1)
+    return runs[0] if runs else None
+
+
 def next_sequence(store: Store, experiment: str) -> int:
     """The sequence number of the next monitored batch in ``experiment`` (1 for the first)."""
-    runs = _search(store, experiment, _tag(c.TAG_STEP, c.STEP_MONITOR), max_results=1)
-    return int(runs[0].data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if runs else 1
+    latest = latest_monitoring_run(store, experiment)
+    return int(latest.data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if latest else 1
 
 
 def monitoring_history(store: Store, experiment_id: str, limit: int = 500) -> pd.DataFrame:

@@ -23,14 +23,18 @@ from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.io import atomic_write_text, json_text
 from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
-from pipelines.monitoring import plots
+from pipelines.monitoring import plots, summary
 from pipelines.monitoring.engine import evaluate_batch
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
 from pipelines.store import Champion, Store, connect, load_champion, load_reference_context
 from pipelines.store import contract as c
-from pipelines.store.searches import latest_batch_time, monitoring_history, next_sequence
+from pipelines.store.searches import (
+    latest_batch_time,
+    latest_monitoring_run,
+    monitoring_history,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +135,17 @@ class Monitor:
         """Evaluate ``batch`` and log it: one MLflow run, the JSON report, a notification."""
         report, prepared, scores = self.evaluate(batch)
         settings = self.settings
-        sequence = next_sequence(self.store, self.experiment)
+        previous = latest_monitoring_run(self.store, self.experiment)
+        sequence = int(previous.data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if previous else 1
         tags = {**report_tags(report, self.champion, sequence), **(extra_tags or {})}
+        tags[c.TAG_DESCRIPTION] = self._description(report, previous)
         if batch.digest:
             tags[c.TAG_BATCH_DIGEST] = batch.digest
         if batch.file_name:
             tags[c.TAG_BATCH_FILE] = batch.file_name
         tags.update(_time_tags(prepared))
         report_text = json_text(report.to_dict())
-        with self.store.start_run(self.experiment, run_name=f"monitor-{batch.batch_id}",
+        with self.store.start_run(self.experiment, run_name=summary.run_name(report, sequence),
                                   tags=tags) as run:
             run_id = run.info.run_id
             self.store.log_params({
@@ -154,6 +160,8 @@ class Monitor:
             self.store.log_dataset(batch.frame, batch.source, batch.batch_id, target,
                                    context="production")
             self.store.log_text(report_text, c.MONITORING_REPORT_ARTIFACT)
+            self.store.log_table(summary.feature_table(report), c.DRIFT_TABLE_ARTIFACT)
+            self.store.log_table(summary.quality_table(report), c.QUALITY_TABLE_ARTIFACT)
             with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
                 # Parquet encoding and the artifact copy release the GIL: store the batch
                 # while the plots render (a client call: no active run needed in the thread)
@@ -171,6 +179,15 @@ class Monitor:
                     batch.batch_id, report.status, report.retraining_recommended, path, run_id)
         return MonitorOutcome(report=report, run_id=run_id, report_path=path,
                               experiment_id=experiment_id)
+
+    def _description(self, report: MonitoringReport, previous: object) -> str:
+        champion = self.champion
+        links = {"model": c.version_link(champion.name, champion.version)}
+        if previous is not None:
+            info = previous.info  # type: ignore[attr-defined]
+            links["previous batch"] = c.run_link(info.experiment_id, info.run_id,
+                                                 info.run_name or info.run_id)
+        return summary.description(report, links)[:c.DESCRIPTION_LIMIT]
 
     def _store_batch(self, prepared: PreparedBatch, scores: np.ndarray, folder: Path,
                      run_id: str) -> None:

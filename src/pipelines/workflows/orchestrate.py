@@ -190,9 +190,15 @@ def _tag_decision(store: Store, results: Sequence[BatchResult], cycle: CycleResu
         tags[c.TAG_CYCLE_FORCED] = "true"
     if cycle.retraining:
         tags[c.TAG_CYCLE_RETRAINING_RUN] = str(cycle.retraining.get("parent_run_id", ""))
+    note = f"**Orchestrator**: {cycle.decision} ({cycle.message})"
+    if cycle.retraining and cycle.retraining.get("parent_run_id"):
+        info = cycle.retraining
+        note += " · " + c.run_link(str(info.get("experiment_id", "")), info["parent_run_id"],
+                                   f"retraining run: {info.get('decision')}")
     for b in results:
         if b.run_id and b.status == "monitored":
             store.set_tags(tags, run_id=b.run_id)
+            store.append_description(b.run_id, note)
 
 
 @contextmanager

@@ -41,6 +41,7 @@ from pipelines.retraining import (
     PromotionGate,
     assemble_training_data,
     holdout_split,
+    narrative,
     recency_weights,
     refresh_categories,
     train_validation_split,
@@ -444,8 +445,17 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
         "promoted": float(decision.promote)})
     if cmp.paired is not None:
         store.log_json(cmp.paired.to_dict(), "delong_test.json")
-    _log_comparison(store, comparison_table(job, cmp.champion_metrics, cmp.evaluated, best))
+    table = comparison_table(job, cmp.champion_metrics, cmp.evaluated, best)
+    _log_comparison(store, table)
     store.log_json(decision.to_dict(), c.GATE_DECISION_ARTIFACT)
+    model = job.settings.tracking.registered_model_name
+    links = {"champion before": c.version_link(model, job.champion.version)}
+    if new_version:
+        links["promoted"] = c.version_link(model, new_version)
+    store.set_tags({
+        "mlflow.runName": narrative.run_name(verdict, decision, new_version),
+        c.TAG_DESCRIPTION: narrative.description(verdict, job.reason, decision, table,
+                                                 links)[:c.DESCRIPTION_LIMIT]})
 
 
 def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
@@ -488,7 +498,11 @@ def _record_invalid(job: _Job, problems: Sequence[str]) -> RetrainingSummary:
         job.store.set_tags({c.TAG_VERDICT: c.INVALID_DATA,
                             c.TAG_VERDICT_MESSAGE: message[:c.TAG_LIMIT],
                             "invalid_data.reasons": "\n".join(problems)[:c.TAG_LIMIT],
-                            c.TAG_NEW_VERSION: ""})
+                            c.TAG_NEW_VERSION: "",
+                            "mlflow.runName": narrative.run_name(c.INVALID_DATA, None, None),
+                            c.TAG_DESCRIPTION: narrative.description(
+                                c.INVALID_DATA, job.reason, None, None,
+                                problems=tuple(problems))[:c.DESCRIPTION_LIMIT]})
         summary = RetrainingSummary(
             decision=c.INVALID_DATA, message=message, reason=job.reason,
             started_at=job.now.isoformat(), parent_run_id=parent.info.run_id,

@@ -1,0 +1,147 @@
+"""What a reviewer reads first: a run name that is the verdict, a Markdown description with
+the alerts and the drifted features, and the per-feature table sorted by evidence. Pure:
+links come in as ready-made strings."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+from pipelines.monitoring.report import MonitoringReport
+
+#: The headline of a verdict: the most telling alert first.
+_HEADLINE_ORDER = ("concept_drift", "performance", "drift_share", "feature_drift",
+                   "prediction_drift", "target_drift", "data_quality", "low_sample")
+
+FEATURE_TABLE_COLUMNS = ("feature", "kind", "test", "statistic", "pvalue", "pvalue_adj",
+                         "effect_name", "effect", "verdict", "missing_share")
+
+
+def _headline(report: MonitoringReport) -> str:
+    rules = {a.rule for a in report.alerts}
+    n = len(report.drifted_features)
+    words = {
+        "concept_drift": "concept drift",
+        "performance": "auc below floor",
+        "drift_share": f"{n} of {len(report.feature_drift)} features drifted",
+        "data_quality": "data quality",
+        "prediction_drift": "score drift",
+        "target_drift": "label drift",
+        "feature_drift": f"{n} feature{'s' if n != 1 else ''} drifted",
+        "low_sample": "too few labels",
+    }
+    for rule in _HEADLINE_ORDER:
+        if rule in rules:
+            return words[rule]
+    return "stable"
+
+
+def run_name(report: MonitoringReport, sequence: int) -> str:
+    """``b0004 CRITICAL auc 0.60 concept drift``: sequence, status, ROC-AUC, headline."""
+    auc = (report.performance or {}).get("roc_auc")
+    measured = (f"auc {auc:.2f}" if auc is not None and math.isfinite(auc)
+                else "no labels" if not report.has_labels else "auc n/a")
+    return f"b{sequence:04d} {report.status.upper()} {measured} {_headline(report)}"
+
+
+def feature_table(report: MonitoringReport) -> pd.DataFrame:
+    """One row per feature: test, statistic, p-value and adjusted p-value, effect size and
+    verdict, drifted features first, then by adjusted p-value and effect."""
+    missing = {c.column: c.missing_share for c in report.quality.columns}
+    rows = [{
+        "feature": f.feature, "kind": f.kind, "test": f.test, "statistic": f.statistic,
+        "pvalue": f.pvalue, "pvalue_adj": f.pvalue_adjusted, "effect_name": f.effect_name,
+        "effect": f.effect_size, "verdict": "drifted" if f.drifted else "stable",
+        "missing_share": missing.get(f.feature, math.nan),
+    } for f in report.feature_drift]
+    table = pd.DataFrame(rows, columns=list(FEATURE_TABLE_COLUMNS))
+    if table.empty:
+        return table
+    table["_order"] = table["verdict"].eq("stable")
+    return (table.sort_values(["_order", "pvalue_adj", "effect"], ascending=[True, True, False],
+                              kind="stable")
+            .drop(columns="_order").reset_index(drop=True))
+
+
+def quality_table(report: MonitoringReport) -> pd.DataFrame:
+    """One row per column: missing (batch and reference), infinite, out-of-range and unseen
+    shares, and the issues found, columns with issues first."""
+    issues: dict[str, list[str]] = {}
+    for issue in report.quality.issues:
+        issues.setdefault(issue.column, []).append(issue.check)
+    rows = [{
+        "column": q.column, "missing_share": q.missing_share,
+        "reference_missing_share": q.reference_missing_share,
+        "infinite_share": q.infinite_share, "out_of_range_share": q.out_of_range_share,
+        "unseen_category_share": q.unseen_category_share,
+        "unseen_categories": ", ".join(q.unseen_categories[:10]),
+        "issues": ", ".join(issues.get(q.column, [])),
+    } for q in report.quality.columns]
+    table = pd.DataFrame(rows, columns=["column", "missing_share", "reference_missing_share",
+                                        "infinite_share", "out_of_range_share",
+                                        "unseen_category_share", "unseen_categories",
+                                        "issues"])
+    return table.sort_values("issues", key=lambda s: s.eq(""), kind="stable").reset_index(
+        drop=True)
+
+
+def _fmt_p(p: float) -> str:
+    return "n/a" if not math.isfinite(p) else f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def description(report: MonitoringReport, links: Mapping[str, str] | None = None,
+                max_features: int = 10) -> str:
+    """The run page's Markdown: verdict, every alert, the top drifted features as a table,
+    then ``links`` (label -> Markdown link text) such as the model version, the previous
+    batch and the retraining run."""
+    perf = report.performance or {}
+    auc = perf.get("roc_auc")
+    lines = [f"### {report.status.upper()}: {_headline(report)}", ""]
+    facts = [f"batch `{report.batch_id}`", f"{report.n_rows:,} rows"]
+    if auc is not None and math.isfinite(auc):
+        facts.append(f"ROC-AUC **{auc:.3f}** (floor {report.settings.get('roc_auc_floor', '?')}"
+                     f", reference {report.baseline.get('roc_auc', math.nan):.3f})")
+    elif not report.has_labels:
+        facts.append("no labels yet: performance not measured")
+    if report.concept_drift is not None:
+        facts.append(f"expected ROC-AUC from the scores {report.concept_drift.expected_auc:.3f}")
+    facts.append(f"drifted features {len(report.drifted_features)} of "
+                 f"{len(report.feature_drift)} ({report.drift_share:.0%})")
+    lines += [" · ".join(facts), ""]
+    lines.append("**Retraining recommended.**" if report.retraining_recommended
+                 else "Retraining not recommended.")
+    lines.append("")
+    if report.alerts:
+        lines.append("**Alerts**")
+        lines.append("")
+        lines += [f"- **{a.severity}** `{a.rule}`: {_md_escape(a.message)}"
+                  for a in report.alerts if a.rule != "feature_drift"]
+        per_feature = [a for a in report.alerts if a.rule == "feature_drift"]
+        if per_feature:
+            lines.append(f"- **warning** `feature_drift`: {len(per_feature)} feature(s), "
+                         "table below")
+        lines.append("")
+    table = feature_table(report)
+    drifted = table[table["verdict"] == "drifted"].head(max_features)
+    if not drifted.empty:
+        lines += ["**Drifted features** (adjusted p-value: "
+                  f"{report.settings.get('correction', 'corrected')})", "",
+                  "| feature | test | statistic | adjusted p | effect |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {_md_escape(r.feature)} | {r.test} | {r.statistic:.3f} | "
+                  f"{_fmt_p(r.pvalue_adj)} | {r.effect_name} {r.effect:.3f} |"
+                  for r in drifted.itertuples()]
+        if len(report.drifted_features) > len(drifted):
+            lines.append(f"\n… and {len(report.drifted_features) - len(drifted)} more in "
+                         "`drift_table.json`")
+        lines.append("")
+    lines.append("Full report: `report.html` (artifacts); every feature: `drift_table.json`.")
+    if links:
+        lines += ["", " · ".join(f"{label}: {link}" for label, link in links.items())]
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""What a reviewer reads: run names, descriptions, the per-feature table (no tracking store)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.data.generator import TARGET, generate_batch
+from pipelines.monitoring import summary
+from pipelines.monitoring.reference import ReferenceContext
+from pipelines.monitoring.report import MonitoringReport, report_metrics
+
+from .test_scenarios import _context, _evaluate
+
+
+@pytest.fixture(scope="module")
+def ctx() -> ReferenceContext:
+    return _context(8_000)
+
+
+@pytest.fixture(scope="module")
+def shifted(ctx: ReferenceContext) -> MonitoringReport:
+    return _evaluate(generate_batch("covariate_shift", 4000, seed=5), ctx)
+
+
+def test_run_name_reads_as_the_verdict(ctx: ReferenceContext, shifted: MonitoringReport) -> None:
+    stable = _evaluate(generate_batch("no_drift", 3000, seed=6), ctx)
+    assert summary.run_name(stable, 3) == (
+        f"b0003 OK auc {stable.performance['roc_auc']:.2f} stable")
+    n = len(shifted.drifted_features)
+    assert summary.run_name(shifted, 12).startswith(f"b0012 {shifted.status.upper()} auc ")
+    assert summary.run_name(shifted, 12).endswith(f"{n} features drifted")
+    concept = _evaluate(generate_batch("concept_drift", 4000, seed=7), ctx)
+    assert summary.run_name(concept, 4).startswith("b0004 CRITICAL auc 0.")
+    assert summary.run_name(concept, 4).endswith("concept drift")
+    unlabelled = _evaluate(generate_batch("no_drift", 3000, seed=8).drop(columns=[TARGET]), ctx)
+    assert summary.run_name(unlabelled, 5) == "b0005 OK no labels stable"
+
+
+def test_feature_table_sorts_drifted_first_by_evidence(shifted: MonitoringReport) -> None:
+    table = summary.feature_table(shifted)
+    assert list(table.columns) == list(summary.FEATURE_TABLE_COLUMNS)
+    assert len(table) == len(shifted.feature_drift)
+    n = len(shifted.drifted_features)
+    assert n >= 2
+    assert set(table["feature"][:n]) == set(shifted.drifted_features)
+    assert (table["verdict"][:n] == "drifted").all()
+    assert (table["verdict"][n:] == "stable").all()
+    assert table["pvalue_adj"][:n].is_monotonic_increasing
+
+
+def test_description_names_every_alert_and_drifted_feature(shifted: MonitoringReport) -> None:
+    text = summary.description(shifted, {"model": "[m v1](#/models/m/versions/1)"})
+    assert text.startswith(f"### {shifted.status.upper()}")
+    for alert in shifted.alerts:
+        if alert.rule != "feature_drift":
+            assert f"`{alert.rule}`" in text
+    for feature in shifted.drifted_features:
+        assert f"| {feature} |" in text
+    assert "model: [m v1](#/models/m/versions/1)" in text
+
+
+def test_at_most_two_metrics_per_feature(shifted: MonitoringReport) -> None:
+    metrics = report_metrics(shifted)
+    for f in shifted.feature_drift:
+        assert {k for k in metrics if k.startswith(f"drift/{f.feature}/")} == {
+            f"drift/{f.feature}/pvalue_adj", f"drift/{f.feature}/effect"}
+    top_level = [k for k in metrics if "/" not in k]
+    assert {"roc_auc", "drift_share", "status_level", "expected_roc_auc"} <= set(top_level)
+    assert len(metrics) <= 2 * len(shifted.feature_drift) + 40
