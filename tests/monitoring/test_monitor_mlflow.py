@@ -56,7 +56,8 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     assert contexts == ["production"]
     arts = {a.path for a in client.list_artifacts(run_id)}
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
-    assert {"monitoring_report.json", "drift_table.json", "quality_table.json"} <= arts
+    assert {"monitoring_report.json", "report.html", "drift_table.json",
+            "quality_table.json"} <= arts
     table = json.loads(Path(client.download_artifacts(run_id, "drift_table.json")).read_text())
     rows = [dict(zip(table["columns"], r, strict=True)) for r in table["data"]]
     assert {r["feature"] for r in rows[:len(drifted)]} == drifted  # drifted first ...
@@ -85,6 +86,9 @@ def test_monitoring_run_contents_on_sqlite(trained_store) -> None:
     _check_run(client, outcome.run_id, set(outcome.report.drifted_features))
     assert set(outcome.report.drifted_features) == {"monthly_charges", "support_calls", "contract"}
     local = json.loads(outcome.report_path.read_text())
+    page = outcome.report_path.with_suffix(".html").read_text()  # beside the JSON
+    assert page.startswith("<!DOCTYPE html>")
+    assert f"<title>b0001 {outcome.report.status.upper()} auc" in page
     assert outcome.report_path.name.startswith("monitoring_report_")
     assert outcome.report_path.parent == Path(settings.paths.output_dir)
     assert local["batch_id"] == "shifted-batch"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
+import pandas as pd
 import pytest
 
 from pipelines.data.generator import TARGET, generate_batch
@@ -67,3 +70,50 @@ def test_at_most_two_metrics_per_feature(shifted: MonitoringReport) -> None:
     top_level = [k for k in metrics if "/" not in k]
     assert {"roc_auc", "drift_share", "status_level", "expected_roc_auc"} <= set(top_level)
     assert len(metrics) <= 2 * len(shifted.feature_drift) + 40
+
+
+class _Page(HTMLParser):
+    """Collects section ids, image sources and every URL-bearing attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        values = dict(attrs)
+        if tag in ("section", "div") and values.get("id"):
+            self.sections.append(values["id"] or "")
+        for name in ("src", "href", "action", "data", "srcset"):
+            if values.get(name):
+                self.urls.append(values[name] or "")
+
+
+def test_html_report_is_self_contained_with_every_section(
+        ctx: ReferenceContext, shifted: MonitoringReport) -> None:
+    from pipelines.monitoring import html_report, plots
+
+    fig = plots.timeline(pd.DataFrame({"sequence": [1, 2], "roc_auc": [0.8, 0.7],
+                                       "expected_roc_auc": [0.8, 0.8],
+                                       "drift_share": [0.0, 0.4],
+                                       "status": ["ok", "critical"],
+                                       "decision": ["", "retrain"],
+                                       "champion_version": ["1", "1"]}), 0.75, 0.3)
+    png = plots.png_bytes(fig)
+    plots.close(fig)
+    page = html_report.render(shifted, title="b0002 CRITICAL", images={
+        "drift_monthly_charges.png": png, "performance_over_time.png": png,
+        "score_distribution.png": png}, links={"run": "abc"})
+    parser = _Page()
+    parser.feed(page)
+    parser.close()
+    assert parser.tags[0] == "html"
+    assert parser.sections == ["verdict", "alerts", "performance", "features",
+                               "distributions", "scores", "quality"]
+    assert parser.urls and all(u.startswith("data:image/png;base64,") for u in parser.urls)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    for feature in shifted.drifted_features:
+        assert f"<td>{feature}</td>" in page
+    assert page.count('<tr class="drifted">') == len(shifted.drifted_features)

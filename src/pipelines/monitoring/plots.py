@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from pipelines.stats import CategoricalReference, NumericReference  # noqa: E402
 
@@ -30,21 +32,27 @@ def _sample(values: np.ndarray, seed: int = 0) -> np.ndarray:
     return values[np.random.default_rng(seed).integers(0, values.size, _MAX_POINTS)]
 
 
-def numeric_distribution(ref: NumericReference, current: np.ndarray, title: str) -> Figure:
+def numeric_distribution(ref: NumericReference, current: np.ndarray, title: str,
+                         xlabel: str = "value") -> Figure:
     cur = np.asarray(current, dtype=np.float64)
-    cur = _sample(cur[np.isfinite(cur)])
+    cur = cur[np.isfinite(cur)]
+    n_current = cur.size
+    cur = _sample(cur)
     refv = _sample(ref.sorted_values)
     both = np.concatenate([refv, cur]) if cur.size else refv
     lo, hi = (np.quantile(both, [0.005, 0.995]) if both.size else (0.0, 1.0))
     edges = np.linspace(lo, hi if hi > lo else lo + 1, 41)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     # two step lines (histograms counted in numpy) draw far faster than 80 bar patches
-    for values, label in ((refv, f"reference (n={ref.n:,})"), (cur, f"current (n={cur.size:,})")):
+    for values, label in ((refv, f"reference (n={ref.n:,})"),
+                          (cur, f"current (n={n_current:,})")):
         density, _ = np.histogram(values, bins=edges, density=values.size > 0)
         ax.stairs(density, edges, fill=True, alpha=0.45, label=label)
     ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
     ax.legend()
-    _layout(fig)
+    _layout(fig, bottom=0.17)
     return fig
 
 
@@ -64,23 +72,56 @@ def categorical_distribution(ref: CategoricalReference, current: Sequence[object
     return fig
 
 
+_STATUS_COLOURS = {"ok": "tab:green", "warning": "tab:orange", "critical": "tab:red"}
+
+
 def timeline(history: pd.DataFrame, floor: float, share_limit: float) -> Figure:
-    """ROC-AUC and drifted-feature share per batch (``history``: sequence, roc_auc, drift_share)."""
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    """ROC-AUC (realized and expected from the scores) and drifted-feature share per batch,
+    with the floor and the share limit, each batch's status as the marker colour, retraining
+    decisions as dotted lines and champion changes labelled (``history``: the columns of
+    :func:`~pipelines.store.searches.monitoring_history`)."""
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    x = history["sequence"].to_numpy() if "sequence" in history else np.array([])
+    colours = [_STATUS_COLOURS.get(s, "tab:gray") for s in history.get("status", [])] or None
     if "roc_auc" in history:
-        a1.plot(history["sequence"], history["roc_auc"], marker="o")
+        a1.plot(x, history["roc_auc"], color="tab:blue", zorder=1, label="ROC-AUC (labels)")
+        a1.scatter(x, history["roc_auc"], c=colours, zorder=2, s=36)
+    if "expected_roc_auc" in history and history["expected_roc_auc"].notna().any():
+        a1.plot(x, history["expected_roc_auc"], color="tab:gray", linestyle=":", marker=".",
+                label="expected from the scores")
     a1.axhline(floor, color="red", linestyle="--", label=f"floor {floor}")
     a1.set_ylabel("ROC-AUC")
-    a1.legend()
     if "drift_share" in history:
-        a2.plot(history["sequence"], history["drift_share"], marker="o", color="tab:orange")
+        a2.plot(x, history["drift_share"], color="tab:orange", zorder=1)
+        a2.scatter(x, history["drift_share"], c=colours, zorder=2, s=36)
     a2.axhline(share_limit, color="red", linestyle="--", label=f"limit {share_limit:.0%}")
     a2.set_ylabel("drifted-feature share")
-    a2.set_xlabel("batch (monitoring sequence)")
-    a2.legend()
+    a2.set_xlabel("batch (monitoring sequence); marker colour = status")
+    for seq in history.loc[history.get("decision", pd.Series(dtype=str)).eq("retrain"),
+                           "sequence"] if "decision" in history else []:
+        for ax in (a1, a2):
+            ax.axvline(seq, color="tab:purple", linestyle=":", alpha=0.8)
+        a1.annotate("retrain", (seq, a1.get_ylim()[1]), fontsize=8, color="tab:purple",
+                    ha="left", va="top")
+    if "champion_version" in history and len(history) > 1:
+        versions = history["champion_version"].astype(str).to_numpy()
+        for i in range(1, len(versions)):
+            if versions[i] != versions[i - 1] and versions[i]:
+                a2.annotate(f"champion v{versions[i]}", (x[i], a2.get_ylim()[1]), fontsize=8,
+                            ha="center", va="top")
+    a1.xaxis.set_major_locator(MaxNLocator(integer=True))
+    a1.legend(fontsize=8, loc="lower left")
+    a2.legend(fontsize=8, loc="upper left")
     fig.suptitle("Performance and drift across batches")
     _layout(fig)
     return fig
+
+
+def png_bytes(fig: Figure, dpi: int = 90) -> bytes:
+    """The figure rendered once as PNG (logged as an artifact and inlined in the HTML)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def close(fig: Figure) -> None:

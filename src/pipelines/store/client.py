@@ -289,10 +289,6 @@ class Store:
     def log_json(self, data: Any, artifact_file: str) -> None:
         self.log_text(json_text(data), artifact_file)
 
-    def log_figure(self, figure: Any, artifact_file: str) -> None:
-        self.use()
-        mlflow.log_figure(figure, artifact_file)
-
     def log_table(self, frame: pd.DataFrame, artifact_file: str) -> None:
         self.use()
         mlflow.log_table(data=frame, artifact_file=artifact_file)

@@ -70,19 +70,26 @@ def next_sequence(store: Store, experiment: str) -> int:
 
 
 def monitoring_history(store: Store, experiment_id: str, limit: int = 500) -> pd.DataFrame:
-    """roc_auc and drift_share of the monitoring runs in ``experiment_id`` so far, by sequence
-    (by id: inside ``mlflow run`` a run's experiment is the project's, not the configured one).
-    Failed runs (a crashed cycle's) are left out: their batch was processed again."""
+    """The monitoring runs in ``experiment_id`` so far, one row per batch by sequence:
+    roc_auc, expected_roc_auc, drift_share, status, the orchestrator's decision and the
+    champion version that scored it (by id: inside ``mlflow run`` a run's experiment is the
+    project's, not the configured one). Failed runs (a crashed cycle's) are left out: their
+    batch was processed again."""
     runs = store.client.search_runs([experiment_id], _where(
         _tag(c.TAG_STEP, c.STEP_MONITOR), "attributes.status != 'FAILED'"),
                                     max_results=limit, order_by=_NEWEST_FIRST)
+    columns = ["sequence", "roc_auc", "expected_roc_auc", "drift_share", "status", "decision",
+               "champion_version"]
     rows = [{
         "sequence": int(r.data.tags.get(c.TAG_SEQUENCE, "0")),
         "roc_auc": r.data.metrics.get("roc_auc", np.nan),
+        "expected_roc_auc": r.data.metrics.get("expected_roc_auc", np.nan),
         "drift_share": r.data.metrics.get("drift_share", np.nan),
+        "status": r.data.tags.get(c.TAG_STATUS, ""),
+        "decision": r.data.tags.get(c.TAG_CYCLE_DECISION, ""),
+        "champion_version": r.data.tags.get(c.TAG_CHAMPION_VERSION, ""),
     } for r in runs]
-    return pd.DataFrame(rows, columns=["sequence", "roc_auc", "drift_share"]).sort_values(
-        "sequence")
+    return pd.DataFrame(rows, columns=columns).sort_values("sequence").reset_index(drop=True)
 
 
 def latest_batch_time(store: Store, experiment: str | None = None) -> pd.Timestamp | None:

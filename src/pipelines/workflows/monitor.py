@@ -23,7 +23,7 @@ from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.io import atomic_write_text, json_text
 from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
-from pipelines.monitoring import plots, summary
+from pipelines.monitoring import html_report, plots, summary
 from pipelines.monitoring.engine import evaluate_batch
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
@@ -145,8 +145,8 @@ class Monitor:
             tags[c.TAG_BATCH_FILE] = batch.file_name
         tags.update(_time_tags(prepared))
         report_text = json_text(report.to_dict())
-        with self.store.start_run(self.experiment, run_name=summary.run_name(report, sequence),
-                                  tags=tags) as run:
+        run_name = summary.run_name(report, sequence)
+        with self.store.start_run(self.experiment, run_name=run_name, tags=tags) as run:
             run_id = run.info.run_id
             self.store.log_params({
                 "batch_source": batch.source[:500], "n_rows": report.n_rows,
@@ -162,18 +162,28 @@ class Monitor:
             self.store.log_text(report_text, c.MONITORING_REPORT_ARTIFACT)
             self.store.log_table(summary.feature_table(report), c.DRIFT_TABLE_ARTIFACT)
             self.store.log_table(summary.quality_table(report), c.QUALITY_TABLE_ARTIFACT)
+            experiment_id = run.info.experiment_id
             with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
                 # Parquet encoding and the artifact copy release the GIL: store the batch
                 # while the plots render (a client call: no active run needed in the thread)
                 pending = (pool.submit(self._store_batch, prepared, scores, Path(tmp), run_id)
                            if settings.monitoring.store_batch else None)
-                self._log_plots(report, prepared, scores, run.info.experiment_id)
+                images = self._figures(report, prepared, scores, experiment_id)
+                folder = Path(tmp) / "plots"
+                folder.mkdir()
+                for name, png in images.items():
+                    (folder / name).write_bytes(png)
+                self.store.log_artifacts(folder, "plots")
+                page = html_report.render(report, title=run_name, images=images, links={
+                    "run": run_id, "model": f"{self.champion.name} v{self.champion.version}",
+                    "scored by": report.context.get("scored_by", "")})
+                self.store.log_text(page, c.HTML_REPORT_ARTIFACT)
                 if pending is not None:
                     pending.result()
-            experiment_id = run.info.experiment_id
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = atomic_write_text(settings.paths.output / f"monitoring_report_{stamp}.json",
                                  report_text)
+        atomic_write_text(path.with_suffix(".html"), page)
         broadcast(self.notifiers, _notification(report, run_id, path))
         logger.info("Batch %s: status %s, retraining recommended: %s; report %s, run %s",
                     batch.batch_id, report.status, report.retraining_recommended, path, run_id)
@@ -197,34 +207,39 @@ class Monitor:
         prepared.stored_frame(scores).to_parquet(path, index=False)
         self.store.log_artifact(run_id, path, str(Path(c.BATCH_ARTIFACT).parent))
 
-    def _log_plots(self, report: MonitoringReport, prepared: PreparedBatch,
-                   scores: np.ndarray, experiment_id: str) -> None:
+    def _figures(self, report: MonitoringReport, prepared: PreparedBatch,
+                 scores: np.ndarray, experiment_id: str) -> dict[str, bytes]:
+        """Every figure of the run as PNG bytes, by file name: drifted features (up to
+        ``max_drift_plots``), scores, performance over batches."""
         limit = self.settings.monitoring.max_drift_plots
-        ref = self.reference
+        ref, correction = self.reference, self.settings.monitoring.correction
+        figures: dict[str, object] = {}
         for f in [f for f in report.feature_drift if f.drifted][:limit]:
             if f.kind == "numeric":
                 fig = plots.numeric_distribution(
                     ref.profile.numeric[f.feature], prepared.numeric[f.feature],
-                    f"{f.feature}: PSI {f.effect_size:.3f}, KS p {f.pvalue_adjusted:.1e}")
+                    f"{f.feature}: PSI {f.effect_size:.3f}, KS p {f.pvalue_adjusted:.1e} "
+                    f"({correction}-adjusted)", xlabel=f.feature)
             else:
                 fig = plots.categorical_distribution(
                     ref.profile.categorical[f.feature], prepared.categorical[f.feature],
-                    f"{f.feature}: Cramér's V {f.effect_size:.3f}, p {f.pvalue_adjusted:.1e}")
-            self._log_figure(fig, f"plots/drift_{safe_name(f.feature)}.png")
+                    f"{f.feature}: Cramér's V {f.effect_size:.3f}, chi-square p "
+                    f"{f.pvalue_adjusted:.1e} ({correction}-adjusted)")
+            figures[f"drift_{safe_name(f.feature)}.png"] = fig
         target = self.champion.schema.target
-        self._log_figure(plots.numeric_distribution(
-            ref.score_reference, scores, f"Model scores P({target}): reference vs current"),
-            "plots/score_distribution.png")
+        figures["score_distribution.png"] = plots.numeric_distribution(
+            ref.score_reference, scores, "Model scores: reference vs current",
+            xlabel=f"score P({target} = 1)")
         past = monitoring_history(self.store, experiment_id)
-        self._log_figure(plots.timeline(past, self.policy.roc_auc.limit,
-                                        self.policy.drift_share.limit),
-                         "plots/performance_over_time.png")
-
-    def _log_figure(self, fig: object, artifact_file: str) -> None:
-        try:
-            self.store.log_figure(fig, artifact_file)
-        finally:
-            plots.close(fig)  # type: ignore[arg-type]
+        figures["performance_over_time.png"] = plots.timeline(
+            past, self.policy.roc_auc.limit, self.policy.drift_share.limit)
+        rendered = {}
+        for name, fig in figures.items():
+            try:
+                rendered[name] = plots.png_bytes(fig)  # type: ignore[arg-type]
+            finally:
+                plots.close(fig)  # type: ignore[arg-type]
+        return rendered
 
 
 def monitor_source(settings: Settings, source: BatchSource, *, experiment: str | None = None,
