@@ -12,7 +12,8 @@ PACKAGE = SRC / "pipelines"
 #: Thin entry points: argument parsing and one workflow call each (names kept for MLproject).
 ENTRY_POINTS = {"pipelines.monitor_performance", "pipelines.run_monitoring",
                 "pipelines.trigger_retraining", "pipelines.train_baseline",
-                "pipelines.rollback", "pipelines.simulate"}
+                "pipelines.rollback", "pipelines.simulate", "pipelines.approve",
+                "pipelines.reject", "pipelines.history"}
 #: Packages of pure computation and local files: they know nothing of MLflow or workflows.
 PURE = ("pipelines.stats", "pipelines.monitoring", "pipelines.retraining", "pipelines.data",
         "pipelines.notify", "pipelines.constraints", "pipelines.config", "pipelines.errors")

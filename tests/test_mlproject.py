@@ -127,6 +127,26 @@ def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
     assert str(alias_version(store, "previous-champion").version) == champion
     seen.add("rollback")
 
+    # approve / reject: a version waiting as @challenger (placed by hand here: whether the
+    # gate passes is the retraining tests' business), compared with the current champion
+    from pipelines.store import set_alias, tag_version
+
+    waiting = champion  # the demoted baseline waits again, compared with the serving one
+    for entry in ("reject", "approve"):
+        set_alias(store, "challenger", waiting)
+        tag_version(store, waiting, {"champion_version_at_gate": previous})
+        printed = _mlflow_run(entry, PIPELINE, {"version": waiting, "reason": f"by {entry}"},
+                              env, tmp_path)
+        done = {"reject": "rejected", "approve": "approved"}[entry]
+        assert f"version {waiting} {done} by" in printed
+        assert alias_version(store, "challenger") is None
+        seen.add(entry)
+    assert str(alias_version(store, "champion").version) == waiting
+    printed = _mlflow_run("history", PIPELINE, {"limit": "3"}, env, tmp_path)
+    assert printed.splitlines()[0].split()[1] == "approve"
+    assert "by approve" in printed
+    seen.add("history")
+
     # main: the demo, continuing from the stored state
     printed = _mlflow_run("main", MONITORING, {"rows": "1500"}, env, tmp_path)
     assert "=== Demo summary ===" in printed

@@ -85,6 +85,11 @@ class TrackingSettings(_Section):
     def retraining_experiment(self) -> str:
         return f"{self.experiment_prefix}-Retraining"
 
+    @property
+    def audit_experiment(self) -> str:
+        """One run per alias move (promotion, approval, rejection, rollback): the audit trail."""
+        return f"{self.experiment_prefix}-Audit"
+
 
 class DataSettings(_Section):
     """The training data and its columns. ``path`` unset means: the bundled demo generator."""
@@ -206,6 +211,30 @@ class RetrainingSettings(_Section):
     on the same host)."""
 
 
+class PromotionSettings(_Section):
+    mode: Annotated[str, Options(("auto", "approval"))] = "auto"
+    """auto: a candidate that passes the gate becomes champion at once. approval: it gets
+    the ``challenger`` alias and waits for ``python -m pipelines.approve`` (or ``reject``)."""
+    challenger_alias: NonEmpty = "challenger"
+    actor: str = ""
+    """Who the audit trail names for alias moves made by this process (default
+    ``<user>@<host>``); the orchestrator's automatic moves say ``(auto)`` after it."""
+
+
+class NotificationSettings(_Section):
+    webhook_url: str = ""
+    """POST every notification at or above ``min_severity`` here (empty: log only). Keep the
+    URL out of files you commit: ``CHURNMON_NOTIFICATIONS__WEBHOOK_URL``."""
+    format: Annotated[str, Options(("generic", "slack"))] = "generic"
+    """generic: a JSON document with subject, severity, findings, links, event; slack: a
+    Slack incoming-webhook message (``{"text": ...}``)."""
+    min_severity: Annotated[str, Options(("info", "warning", "critical"))] = "warning"
+    timeout_seconds: Annotated[float, POSITIVE_DURATION] = 5.0
+    retries: Annotated[int, Interval(int, 0, 10)] = 2
+    """Further attempts after a failed delivery (1 s, 2 s, ... apart); a delivery that still
+    fails is logged and tagged on the run, never failing the cycle."""
+
+
 class PathSettings(_Section):
     output_dir: NonEmpty = "monitoring"
     inbox_dir: NonEmpty = "monitoring/inbox"
@@ -227,6 +256,8 @@ class Settings(_Section):
     training: TrainingSettings = TrainingSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     retraining: RetrainingSettings = RetrainingSettings()
+    promotion: PromotionSettings = PromotionSettings()
+    notifications: NotificationSettings = NotificationSettings()
     paths: PathSettings = PathSettings()
 
 

@@ -38,5 +38,10 @@ class ModelNotFoundError(TrackingError, LookupError):
     """No model version behind the requested registered model / alias."""
 
 
+class ApprovalRefused(MonitoringError):
+    """An approval or rejection cannot be carried out as asked (wrong version, the champion
+    changed since the comparison)."""
+
+
 class RetrainingRefused(MonitoringError):
     """Retraining was refused (invalid data, cooldown, another run holds the lock)."""

@@ -17,6 +17,7 @@ from pipelines.workflows.rollback import rollback
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipelines.rollback", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reason", default="", help="why (kept in the audit trail)")
     add_common_options(p)
     return p
 
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args)
-    from_version, to_version = rollback(settings)
+    from_version, to_version = rollback(settings, reason=args.reason)
     t = settings.tracking
     sys.stdout.write(f"{t.registered_model_name}@{t.champion_alias}: "
                      f"version {from_version} -> {to_version}\n")

@@ -6,6 +6,7 @@ statistics, monitoring and retraining packages never see MLflow.
 """
 
 from pipelines.store import contract
+from pipelines.store.audit import AliasMove, default_actor
 from pipelines.store.client import Store, connect, tracking_outage
 from pipelines.store.lock import LockInfo, registry_lock
 from pipelines.store.models import Champion, load_champion, load_model_version, log_model
@@ -16,6 +17,8 @@ from pipelines.store.reference import (
 )
 from pipelines.store.registry import (
     alias_version,
+    delete_alias,
+    describe_version,
     promote,
     register_model,
     set_alias,
@@ -23,12 +26,16 @@ from pipelines.store.registry import (
 )
 
 __all__ = [
+    "AliasMove",
     "Champion",
     "LockInfo",
     "Store",
     "alias_version",
     "connect",
     "contract",
+    "default_actor",
+    "delete_alias",
+    "describe_version",
     "load_champion",
     "load_model_version",
     "load_reference_context",

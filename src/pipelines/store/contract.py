@@ -46,6 +46,15 @@ TAG_CYCLE_RETRAINING_RUN: Final = "orchestrator.retraining_run_id"
 #: holder finds that holder's unfinished runs by it.
 TAG_CYCLE_LOCK: Final = "orchestrator.lock"
 TAG_FAILURE_REASON: Final = "failure.reason"
+TAG_NOTIFICATION_FAILED: Final = "notification.failed"
+
+# ----------------------------------------------------------------------------- audit trail
+TAG_AUDIT_ACTION: Final = "audit.action"
+TAG_AUDIT_ACTOR: Final = "audit.actor"
+TAG_AUDIT_REASON: Final = "audit.reason"
+TAG_AUDIT_TIME: Final = "audit.time"
+TAG_AUDIT_MOVES: Final = "audit.moves"
+TAG_AUDIT_MODEL: Final = "audit.model"
 
 CycleDecision = Literal["retrain", "cooldown", "nothing_to_do", "lock_busy", "no_batch",
                         "tracking_unavailable"]
@@ -67,12 +76,21 @@ TAG_PROMOTION_INTENT: Final = "promotion.intent_version"
 TAG_PROMOTION_FROM: Final = "promotion.from_version"
 TAG_RECOVERED: Final = "retraining.recovered"
 
-RetrainingVerdict = Literal["promoted", "rejected", "invalid_data"]
+RetrainingVerdict = Literal["promoted", "rejected", "invalid_data", "awaiting_approval"]
 PROMOTED: Final = "promoted"
 REJECTED: Final = "rejected"
 INVALID_DATA: Final = "invalid_data"
+AWAITING_APPROVAL: Final = "awaiting_approval"
 #: Verdicts that count as a retraining cycle for the cooldown (invalid data trained nothing).
-COUNTED_VERDICTS: tuple[str, ...] = (PROMOTED, REJECTED)
+COUNTED_VERDICTS: tuple[str, ...] = (PROMOTED, REJECTED, AWAITING_APPROVAL)
+#: Version tag: the champion version the candidate was compared with (approval re-checks it).
+VTAG_CHAMPION_AT_GATE: Final = "champion_version_at_gate"
+#: Version tags on the serving version, updated per monitored batch (its registry page).
+VTAG_LAST_STATUS: Final = "monitoring.last_status"
+VTAG_LAST_ROC_AUC: Final = "monitoring.last_roc_auc"
+VTAG_LAST_RUN: Final = "monitoring.last_run"
+VTAG_LAST_RUN_LINK: Final = "monitoring.last_run_link"
+VTAG_LAST_AT: Final = "monitoring.last_at"
 
 # ----------------------------------------------------------------------------- artifacts
 

@@ -13,6 +13,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from pipelines.errors import TrackingError
+from pipelines.store import audit
+from pipelines.store import contract as c
+from pipelines.store.audit import AliasMove
 from pipelines.store.client import Store
 
 logger = logging.getLogger(__name__)
@@ -42,8 +45,10 @@ def register_model(store: Store, model_uri: str,
     return version
 
 
-def promote(store: Store, version: str) -> str | None:
-    """Point ``champion`` at ``version``, keeping the old champion as ``previous-champion``.
+def promote(store: Store, version: str, *, actor: str = "", reason: str = "",
+            action: str = "promote") -> str | None:
+    """Point ``champion`` at ``version``, keeping the old champion as ``previous-champion``,
+    and record the move in the audit trail.
 
     The backup alias is written first, then ``champion`` moves in one call, so a crash at any
     point leaves ``champion`` on a working version. Returns the old champion version.
@@ -51,16 +56,36 @@ def promote(store: Store, version: str) -> str | None:
     tracking = store.tracking
     name = tracking.registered_model_name
     old = alias_version(store, tracking.champion_alias)
-    if old is not None and str(old.version) != str(version):
-        store.client.set_registered_model_alias(name, tracking.previous_alias, str(old.version))
+    backup = alias_version(store, tracking.previous_alias)
+    old_v = str(old.version) if old else None
+    moves = []
+    if old_v is not None and old_v != str(version):
+        store.client.set_registered_model_alias(name, tracking.previous_alias, old_v)
+        moves.append(AliasMove(tracking.previous_alias,
+                               str(backup.version) if backup else None, old_v))
     store.client.set_registered_model_alias(name, tracking.champion_alias, str(version))
+    moves.append(AliasMove(tracking.champion_alias, old_v, str(version)))
     logger.info("%s@%s -> version %s (previous: %s)", name, tracking.champion_alias, version,
-                old.version if old else None)
-    return str(old.version) if old else None
+                old_v)
+    audit.record(store, action, moves, actor=actor or audit.default_actor(), reason=reason)
+    return old_v
 
 
 def set_alias(store: Store, alias: str, version: str) -> None:
     store.client.set_registered_model_alias(store.tracking.registered_model_name, alias, version)
+
+
+def delete_alias(store: Store, alias: str) -> None:
+    store.client.delete_registered_model_alias(store.tracking.registered_model_name, alias)
+
+
+def describe_version(store: Store, version: str, markdown: str) -> None:
+    """A model version's description (shown on its registry page). Best effort."""
+    try:
+        store.client.update_model_version(store.tracking.registered_model_name, version,
+                                          description=markdown[:c.DESCRIPTION_LIMIT])
+    except MlflowException as exc:
+        logger.warning("Could not describe version %s: %s", version, exc)
 
 
 def tag_version(store: Store, version: str, tags: Mapping[str, Any], *,

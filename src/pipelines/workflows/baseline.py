@@ -17,7 +17,16 @@ from pipelines.data.sources import load_training_data
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.retraining.candidates import positive_scores
 from pipelines.retraining.training import train_baseline_models
-from pipelines.store import Store, connect, log_model, log_reference, promote, register_model
+from pipelines.store import (
+    Store,
+    connect,
+    default_actor,
+    describe_version,
+    log_model,
+    log_reference,
+    promote,
+    register_model,
+)
 from pipelines.store import contract as c
 
 logger = logging.getLogger(__name__)
@@ -72,7 +81,16 @@ def train_baseline(settings: Settings, store: Store | None = None) -> BaselineRe
             "test_roc_auc": round(outcome.test_metrics["roc_auc"], 6),
             "trained_by": "baseline",
         })
-        previous = promote(store, version.version)
+        auc = outcome.test_metrics["roc_auc"]
+        describe_version(store, version.version, (
+            f"**Baseline** {best.name}, trained by run "
+            f"{c.run_link(run.info.experiment_id, run.info.run_id, run.info.run_id[:8])} on "
+            f"{len(split.train):,} rows of `{source}` ({len(schema.features)} features, "
+            f"target `{schema.target}`). Test ROC-AUC {auc:.4f} on {len(split.test):,} rows. "
+            "Became champion because it is the baseline: no earlier champion to beat."))
+        previous = promote(store, version.version, action="baseline",
+                           actor=default_actor(settings.promotion.actor),
+                           reason=f"baseline {best.name}, test ROC-AUC {auc:.4f}")
         store.set_tags({"registered_model": tracking.registered_model_name,
                         "registered_version": version.version,
                         "previous_champion": previous or ""})

@@ -28,7 +28,14 @@ from pipelines.monitoring.engine import evaluate_batch
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
-from pipelines.store import Champion, Store, connect, load_champion, load_reference_context
+from pipelines.store import (
+    Champion,
+    Store,
+    connect,
+    load_champion,
+    load_reference_context,
+    tag_version,
+)
 from pipelines.store import contract as c
 from pipelines.store.searches import (
     latest_batch_time,
@@ -184,7 +191,18 @@ class Monitor:
         path = atomic_write_text(settings.paths.output / f"monitoring_report_{stamp}.json",
                                  report_text)
         atomic_write_text(path.with_suffix(".html"), page)
-        broadcast(self.notifiers, _notification(report, run_id, path))
+        auc = (report.performance or {}).get("roc_auc")
+        tag_version(self.store, self.champion.version, {  # the registry page: latest health
+            c.VTAG_LAST_STATUS: report.status,
+            c.VTAG_LAST_ROC_AUC: "n/a" if auc is None else f"{auc:.4f}",
+            c.VTAG_LAST_RUN: run_name,
+            c.VTAG_LAST_RUN_LINK: f"#/experiments/{experiment_id}/runs/{run_id}",
+            c.VTAG_LAST_AT: datetime.now(UTC).isoformat(timespec="seconds"),
+        }, best_effort=True)
+        failures = broadcast(self.notifiers, _notification(report, run_id, path))
+        if failures:  # recorded where the reviewer looks; the verdict itself stands
+            self.store.set_tags({c.TAG_NOTIFICATION_FAILED: "; ".join(failures)[:c.TAG_LIMIT]},
+                                run_id=run_id)
         logger.info("Batch %s: status %s, retraining recommended: %s; report %s, run %s",
                     batch.batch_id, report.status, report.retraining_recommended, path, run_id)
         return MonitorOutcome(report=report, run_id=run_id, report_path=path,

@@ -19,12 +19,14 @@ from typing import Any
 from pipelines.config import Settings
 from pipelines.data.sources import BatchSource, Pending
 from pipelines.errors import DataError
+from pipelines.notify import LogNotifier, Notification, broadcast, notifiers_for
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import (
     LockInfo,
     Store,
     alias_version,
     connect,
+    default_actor,
     promote,
     registry_lock,
     tag_version,
@@ -143,7 +145,9 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
         if champion is None or str(champion.version) != intent:
             if fence is not None:
                 fence()
-            promote(store, intent)  # backup alias first, then champion: as it was meant to
+            promote(store, intent, action="promote (recovery)",  # as it was meant to
+                    actor=f"{default_actor(settings.promotion.actor)} (auto)",
+                    reason=f"completing the promotion interrupted in run {run_id}")
         tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
         message = (f"promotion of version {intent} (replacing {previous}) completed by "
                    f"recovery after run {run_id} was interrupted")
@@ -249,6 +253,7 @@ def run_cycle(
         if not lock.acquired:
             cycle = CycleResult("lock_busy", f"skipped: {lock.message}")
             logger.warning("Orchestrator %s", cycle.message)
+            _notify_cycle(settings, cycle, lock_since=lock.since, now=now)
             return cycle
         try:
             recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
@@ -266,6 +271,7 @@ def run_cycle(
                                 recovery=recovery)
             logger.warning("Cycle decision: tracking_unavailable (stopped; the next cycle "
                            "takes over this one's lock and goes on)")
+            _notify_cycle(settings, cycle, now=now)
             return cycle
         cycle = decide_and_retrain(settings, store, results, now=now, force=force,
                                    retrain_fn=retrain_fn, tags=cycle_tags,
@@ -273,7 +279,37 @@ def run_cycle(
         cycle.recovery = recovery
         _tag_decision(store, results, cycle)
     logger.info("Cycle decision: %s (%s)", cycle.decision, cycle.message)
+    _notify_cycle(settings, cycle, now=now)
     return cycle
+
+
+#: A lock held longer than this many leases means a stuck orchestrator, not an overlap.
+STUCK_LEASES = 10
+
+
+def _notify_cycle(settings: Settings, cycle: CycleResult, *, now: datetime,
+                  lock_since: str | None = None) -> None:
+    """Tell the channels when the orchestrator is failing (a batch failed, the tracking
+    server stopped answering) or stuck (the lock held for many leases); batch verdicts and
+    retraining outcomes are notified where they happen."""
+    failed = [b for b in cycle.batches if b.status == "failed"]
+    subject, severity = "", "warning"
+    if cycle.decision == "tracking_unavailable":
+        subject, severity = f"orchestrator failing: {cycle.message}", "critical"
+    elif failed:
+        subject = (f"orchestrator: {len(failed)} batch(es) failed and stay in the inbox: "
+                   + "; ".join(f"{b.batch}: {b.message}" for b in failed)[:400])
+        severity = "critical"
+    elif cycle.decision == "lock_busy" and lock_since:
+        aware = now if now.tzinfo else now.replace(tzinfo=UTC)
+        held = (aware - datetime.fromisoformat(lock_since)).total_seconds()
+        if held > STUCK_LEASES * settings.retraining.lock_lease_seconds:
+            subject = (f"orchestrator stuck? the lock has been held for {held / 60:.0f} min: "
+                       f"{cycle.message}")
+    if subject:  # the log already has it, in the lines above: the other channels only
+        channels = [n for n in notifiers_for(settings) if not isinstance(n, LogNotifier)]
+        broadcast(channels, Notification(subject=subject, severity=severity,
+                                         event="orchestrator"))
 
 
 def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResult],

@@ -52,18 +52,24 @@ from pipelines.retraining.training import fit_and_select
 from pipelines.stats.classification import classification_metrics
 from pipelines.stats.delong import DeLongResult, delong_test
 from pipelines.store import (
+    AliasMove,
     Champion,
     Store,
+    alias_version,
     connect,
+    default_actor,
+    describe_version,
     load_champion,
     load_reference_frame,
     log_model,
     log_reference,
     promote,
     register_model,
+    set_alias,
     tag_version,
 )
 from pipelines.store import contract as c
+from pipelines.store.audit import record as record_audit
 from pipelines.store.searches import labelled_batch_runs
 
 logger = logging.getLogger(__name__)
@@ -368,21 +374,49 @@ def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
     }
 
 
+def _version_story(job: _Job, best: _Evaluated, decision: GateDecision,
+                   parent_run_id: str, holdout: pd.DataFrame) -> str:
+    """The new version's description: where it came from and why it may serve."""
+    tracking = job.settings.tracking
+    experiment = job.store.experiment_id(tracking.retraining_experiment)
+    return (f"**Retrained** {best.candidate.name} by run "
+            f"{c.run_link(str(experiment), parent_run_id, parent_run_id[:8])} because: "
+            f"{job.reason[:600]}\n\n"
+            f"Holdout ({len(holdout):,} newest labelled rows): ROC-AUC "
+            f"{decision.candidate_auc:.4f} against the champion "
+            f"{c.version_link(tracking.registered_model_name, job.champion.version)}'s "
+            f"{decision.champion_auc:.4f}.\n\n**Gate**: {decision.message}")
+
+
 def _register_and_promote(job: _Job, best: _Evaluated, decision: GateDecision,
                           parent_run_id: str, holdout: pd.DataFrame) -> str:
     """Register ``best`` with the gate's evidence, then move the aliases (backup first, then
-    ``champion`` in one call: a crash in between leaves the old champion serving)."""
-    store = job.store
+    ``champion`` in one call: a crash in between leaves the old champion serving). In
+    approval mode only the ``challenger`` alias moves; ``pipelines.approve`` does the rest."""
+    store, promotion = job.store, job.settings.promotion
     if job.fence is not None:
         job.fence()  # still the live lock holder? else stop before anything irreversible
     version = register_model(store, best.model_uri,
                              tags=_evidence_tags(job, best, decision, parent_run_id, holdout))
     new_version = str(version.version)
+    describe_version(store, new_version, _version_story(job, best, decision, parent_run_id,
+                                                        holdout))
+    actor = default_actor(promotion.actor)
+    if promotion.mode == "approval":
+        old = alias_version(store, promotion.challenger_alias)
+        set_alias(store, promotion.challenger_alias, new_version)
+        tag_version(store, new_version, {c.VTAG_PROMOTION_STATUS: c.AWAITING_APPROVAL,
+                                         c.VTAG_CHAMPION_AT_GATE: job.champion.version})
+        record_audit(store, "challenger", [AliasMove(
+            promotion.challenger_alias, str(old.version) if old else None, new_version)],
+            actor=actor, reason=f"passed the gate, waiting for approval: {decision.message}")
+        store.set_tags({c.TAG_NEW_VERSION: new_version})
+        return new_version
     # the intent first: if this process dies while the aliases move, the next cycle completes
     store.set_tags({c.TAG_NEW_VERSION: new_version, c.TAG_PROMOTION_INTENT: new_version,
                     c.TAG_PROMOTION_FROM: job.champion.version})
     try:
-        promote(store, new_version)
+        promote(store, new_version, actor=f"{actor} (auto)", reason=decision.message)
     except Exception:
         tag_version(store, new_version, {c.VTAG_PROMOTION_STATUS: "failed"}, best_effort=True)
         raise
@@ -451,7 +485,8 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
     model = job.settings.tracking.registered_model_name
     links = {"champion before": c.version_link(model, job.champion.version)}
     if new_version:
-        links["promoted"] = c.version_link(model, new_version)
+        links["promoted" if verdict == c.PROMOTED else "waiting for approval"] = (
+            c.version_link(model, new_version))
     store.set_tags({
         "mlflow.runName": narrative.run_name(verdict, decision, new_version),
         c.TAG_DESCRIPTION: narrative.description(verdict, job.reason, decision, table,
@@ -470,7 +505,9 @@ def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
         new_version = (_register_and_promote(job, cmp.best, cmp.decision, parent.info.run_id,
                                              parts.holdout)
                        if cmp.decision.promote else None)
-        verdict: c.RetrainingVerdict = c.PROMOTED if cmp.decision.promote else c.REJECTED
+        verdict: c.RetrainingVerdict = (
+            c.REJECTED if not cmp.decision.promote else
+            c.AWAITING_APPROVAL if job.settings.promotion.mode == "approval" else c.PROMOTED)
         _log_decision(job, cmp, verdict, new_version)
         summary = RetrainingSummary(
             decision=verdict, message=cmp.decision.message, reason=job.reason,
@@ -536,8 +573,17 @@ def retrain(settings: Settings, *, store: Store | None = None,
         except RetrainingRefused as exc:
             problems = [str(exc)]
     summary = _record_invalid(job, problems) if parts is None else _train_and_decide(job, parts)
-    broadcast(notifiers_for(settings), Notification(
-        subject=f"retraining {summary.decision}: {summary.message}"[:500],
-        severity="warning" if summary.decision == c.INVALID_DATA else "info",
+    promoted = summary.decision == c.PROMOTED
+    waiting = summary.decision == c.AWAITING_APPROVAL
+    failures = broadcast(notifiers_for(settings), Notification(
+        subject=(f"champion is now version {summary.new_version}: " if promoted else
+                 f"version {summary.new_version} waits for approval (python -m "
+                 f"pipelines.approve or reject): " if waiting else
+                 f"retraining {summary.decision}: ") + summary.message[:450],
+        severity="info" if summary.decision == c.REJECTED else "warning",
+        event="promotion" if promoted else "approval" if waiting else "retraining",
         links={"run": summary.parent_run_id or "", "summary": str(job.summary_path)}))
+    if failures and summary.parent_run_id:
+        job.store.set_tags({c.TAG_NOTIFICATION_FAILED: "; ".join(failures)[:c.TAG_LIMIT]},
+                           run_id=summary.parent_run_id)
     return summary

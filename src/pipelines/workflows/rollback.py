@@ -17,7 +17,17 @@ from datetime import UTC, datetime
 
 from pipelines.config import Settings
 from pipelines.errors import ModelNotFoundError, TrackingError
-from pipelines.store import Store, alias_version, connect, set_alias, tag_version
+from pipelines.notify import Notification, broadcast, notifiers_for
+from pipelines.store import (
+    AliasMove,
+    Store,
+    alias_version,
+    connect,
+    default_actor,
+    set_alias,
+    tag_version,
+)
+from pipelines.store.audit import record as record_audit
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +41,7 @@ def _require_alias(store: Store, alias: str, hint: str) -> str:
 
 
 def rollback(settings: Settings, store: Store | None = None, *,
-             now: datetime | None = None) -> tuple[str, str]:
+             now: datetime | None = None, reason: str = "") -> tuple[str, str]:
     """Point ``champion`` at the ``previous-champion`` version and ``previous-champion`` at the
     version that was champion. Returns ``(from_version, to_version)``.
 
@@ -58,6 +68,13 @@ def rollback(settings: Settings, store: Store | None = None, *,
                                   "rolled_back_from": current})
     set_alias(store, tracking.champion_alias, previous)
     set_alias(store, tracking.previous_alias, current)
+    record_audit(store, "rollback", [AliasMove(tracking.champion_alias, current, previous),
+                                     AliasMove(tracking.previous_alias, previous, current)],
+                 actor=default_actor(settings.promotion.actor), reason=reason or "rollback")
+    broadcast(notifiers_for(settings), Notification(
+        subject=f"rollback: {name}@{tracking.champion_alias} is version {previous} again "
+                f"(version {current} demoted): {reason or 'no reason given'}",
+        severity="warning", event="rollback", links={"version": previous}))
     logger.info("Rolled back %s@%s: version %s -> %s (@%s now on %s)", name,
                 tracking.champion_alias, current, previous, tracking.previous_alias, current)
     return current, previous

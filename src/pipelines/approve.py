@@ -1,0 +1,23 @@
+"""Approve the model version waiting as ``@challenger``: it becomes ``@champion``, the old
+champion ``@previous-champion``.
+
+``python -m pipelines.approve [--version N] [--reason R]`` or ``mlflow run . -e approve``.
+Refused (exit 2) when the champion changed since the candidate was compared with it, or when
+``--version`` is not the challenger; 75 when a cycle holds the lock. The work is
+:func:`pipelines.workflows.approval.approve`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipelines.approval_cli import run
+from pipelines.cli import exit_with
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run("approve", __doc__ or "", argv)
+
+
+if __name__ == "__main__":
+    exit_with(main)
