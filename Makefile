@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench install clean ui
+.PHONY: run test test-fast lint bench install clean ui ui-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not server and not subprocess" -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks run_all.py
+	$(BIN)/ruff check src tests benchmarks scripts run_all.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
@@ -37,6 +37,15 @@ bench: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+# Screenshots of what a reviewer sees (docs/ui/*.png): `mlflow ui` over the demo store
+# (run `make run` first), pages opened in headless Chromium. Needs Debian's Chromium:
+#   sudo apt-get install chromium     (/usr/bin/chromium; nothing is downloaded by Playwright)
+ui-check: $(STAMP)
+	@test -x /usr/bin/chromium || { echo "Install Chromium first: sudo apt-get install chromium"; exit 1; }
+	@test -f mlflow.db || { echo "No demo store here: run 'make run' first"; exit 1; }
+	$(BIN)/python -m pip install -q -e ".[test,ui]"
+	$(BIN)/python scripts/ui_check.py --out docs/ui
 
 clean:
 	rm -rf $(VENV) mlflow.db mlartifacts mlruns monitoring

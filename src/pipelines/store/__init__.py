@@ -6,7 +6,7 @@ statistics, monitoring and retraining packages never see MLflow.
 """
 
 from pipelines.store import contract
-from pipelines.store.audit import AliasMove, default_actor
+from pipelines.store.audit import AliasMove, default_actor, describe_model
 from pipelines.store.client import Store, connect, tracking_outage
 from pipelines.store.lock import LockInfo, registry_lock
 from pipelines.store.models import Champion, load_champion, load_model_version, log_model
@@ -35,6 +35,7 @@ __all__ = [
     "contract",
     "default_actor",
     "delete_alias",
+    "describe_model",
     "describe_version",
     "load_champion",
     "load_model_version",

@@ -1,6 +1,7 @@
 """The audit trail of the registry: every alias move (promotion, approval, rejection,
 rollback, a promotion completed by recovery) as one finished run in the ``<prefix>-Audit``
-experiment, named for what happened (``promote: @champion v1 -> v2``), tagged with time,
+experiment, named for what happened (``promote champion v1→v2, previous-champion none→v1``),
+tagged with time,
 actor, the moves and the reason. The MLflow UI lists them; ``python -m pipelines.history``
 prints them. After each move the registered model's description is rewritten to say which
 version serves, which is the fallback (or that there is none) and which waits for approval.
@@ -21,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from pipelines.store import contract as c
 from pipelines.store.client import Store
+from pipelines.store.searches import retraining_parents
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,11 @@ def record(store: Store, action: str, moves: list[AliasMove], *, actor: str, rea
         return None
     tracking = store.tracking
     now = datetime.now(UTC)
-    name = f"{action}: " + ", ".join(m.text() for m in moves)
+    # the run list shows ~25 characters: the champion's move first, compact
+    ordered = sorted(moves, key=lambda m: m.alias != tracking.champion_alias)
+    name = f"{action} " + ", ".join(
+        f"{m.alias} {'v' + m.from_version if m.from_version else 'none'}→"
+        f"{'v' + m.to_version if m.to_version else 'removed'}" for m in ordered)
     note = [f"**{action}** by `{actor}` at {now.isoformat(timespec='seconds')}", "",
             *[f"- {m.text()}" for m in moves], "", f"Reason: {reason}"]
     note += [f"{k}: {v}" for k, v in (links or {}).items()]
@@ -66,6 +72,9 @@ def record(store: Store, action: str, moves: list[AliasMove], *, actor: str, rea
             c.TAG_AUDIT_MOVES: json.dumps([asdict(m) for m in moves]),
             c.TAG_AUDIT_MODEL: tracking.registered_model_name,
             c.TAG_DESCRIPTION: "\n".join(note)[:c.DESCRIPTION_LIMIT],
+            c.TAG_RUN_COLOR: c.STATUS_COLORS["rejected" if action == "reject" else
+                                             "critical" if action == "rollback" else
+                                             "promoted"],
             **{f"audit.link.{k}": v for k, v in (links or {}).items()}}
     try:
         experiment_id = store.experiment_id(tracking.audit_experiment)
@@ -127,6 +136,14 @@ def describe_model(store: Store, challenger_alias: str = "challenger") -> None:
     lines.append(f"**Waiting for approval**: {c.version_link(name, challenger)} "
                  f"(`@{challenger_alias}`; `python -m pipelines.approve` or `reject`)"
                  if challenger else "**Waiting for approval**: nothing")
+    last = retraining_parents(store, limit=1)
+    if last:
+        run = last[0]
+        verdict = run.data.tags.get(c.TAG_VERDICT, "unfinished")
+        lines.append(f"**Last retraining**: {verdict} "
+                     f"({c.run_link(run.info.experiment_id, run.info.run_id, run.info.run_name)})"
+                     + ("; rejected candidates are not registered, their runs keep them"
+                        if verdict == c.REJECTED else ""))
     recent = history(store, limit=5)
     if recent:
         lines += ["", "**Latest alias moves** (experiment "

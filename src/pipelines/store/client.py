@@ -181,11 +181,16 @@ class Store:
         if exp is not None:
             if exp.lifecycle_stage == "deleted" and create:
                 self.client.restore_experiment(exp.experiment_id)
+            if create and contract.TAG_EXPERIMENT_KIND not in exp.tags:  # made by mlflow run
+                self.client.set_experiment_tag(exp.experiment_id, contract.TAG_EXPERIMENT_KIND,
+                                               contract.EXPERIMENT_KIND)
             return exp.experiment_id
         if not create:
             return None
         try:
-            return self.client.create_experiment(name, artifact_location=self.artifact_location())
+            return self.client.create_experiment(
+                name, artifact_location=self.artifact_location(),
+                tags={contract.TAG_EXPERIMENT_KIND: contract.EXPERIMENT_KIND})
         except MlflowException:
             exp = self.client.get_experiment_by_name(name)  # created by another process
             if exp is None:

@@ -103,6 +103,14 @@ QUALITY_TABLE_ARTIFACT: Final = "quality_table.json"
 #: A run's description (Markdown, shown on the run page); a model version's is its own field.
 TAG_DESCRIPTION: Final = "mlflow.note.content"
 DESCRIPTION_LIMIT: Final = 8000  # MLflow's limit on a tag value
+#: Tells the MLflow 3 UI these are model-training experiments (run lists, not GenAI traces).
+TAG_EXPERIMENT_KIND: Final = "mlflow.experimentKind"
+EXPERIMENT_KIND: Final = "custom_model_development"
+#: The dot before a run's name in the UI's run list: the verdict's colour.
+TAG_RUN_COLOR: Final = "mlflow.runColor"
+STATUS_COLORS: Final = {"ok": "#2e7d32", "warning": "#ef6c00", "critical": "#c62828",
+                        "promoted": "#1565c0", "awaiting_approval": "#6a1b9a",
+                        "rejected": "#757575", "invalid_data": "#ef6c00"}
 
 
 def run_link(experiment_id: str, run_id: str, label: str) -> str:

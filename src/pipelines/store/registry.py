@@ -101,3 +101,20 @@ def tag_version(store: Store, version: str, tags: Mapping[str, Any], *,
                 raise
             logger.warning("Could not tag %s version %s with %s=%s: %s", name, version, key,
                            value, exc)
+
+
+LATEST_BATCH_HEAD = "**Latest monitored batch**:"
+
+
+def set_latest_batch(store: Store, version: str, markdown: str) -> None:
+    """Put ``markdown`` (one line about the newest batch this version scored) at the top of
+    the version's description, replacing the previous such line. Best effort."""
+    name = store.tracking.registered_model_name
+    try:
+        current = store.client.get_model_version(name, version).description or ""
+        if current.startswith(LATEST_BATCH_HEAD):
+            current = current.split("\n\n", 1)[1] if "\n\n" in current else ""
+        text = f"{LATEST_BATCH_HEAD} {markdown}" + (f"\n\n{current}" if current else "")
+        store.client.update_model_version(name, version, description=text[:c.DESCRIPTION_LIMIT])
+    except MlflowException as exc:
+        logger.warning("Could not update the description of version %s: %s", version, exc)

@@ -37,6 +37,7 @@ from pipelines.store import (
     tag_version,
 )
 from pipelines.store import contract as c
+from pipelines.store.registry import set_latest_batch
 from pipelines.store.searches import (
     latest_batch_time,
     latest_monitoring_run,
@@ -146,6 +147,7 @@ class Monitor:
         sequence = int(previous.data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if previous else 1
         tags = {**report_tags(report, self.champion, sequence), **(extra_tags or {})}
         tags[c.TAG_DESCRIPTION] = self._description(report, previous)
+        tags[c.TAG_RUN_COLOR] = c.STATUS_COLORS[report.status]
         if batch.digest:
             tags[c.TAG_BATCH_DIGEST] = batch.digest
         if batch.file_name:
@@ -199,6 +201,9 @@ class Monitor:
             c.VTAG_LAST_RUN_LINK: f"#/experiments/{experiment_id}/runs/{run_id}",
             c.VTAG_LAST_AT: datetime.now(UTC).isoformat(timespec="seconds"),
         }, best_effort=True)
+        set_latest_batch(self.store, self.champion.version, c.run_link(
+            experiment_id, run_id, run_name) + f" ({report.n_rows:,} rows, "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
         failures = broadcast(self.notifiers, _notification(report, run_id, path))
         if failures:  # recorded where the reviewer looks; the verdict itself stands
             self.store.set_tags({c.TAG_NOTIFICATION_FAILED: "; ".join(failures)[:c.TAG_LIMIT]},

@@ -58,6 +58,7 @@ from pipelines.store import (
     alias_version,
     connect,
     default_actor,
+    describe_model,
     describe_version,
     load_champion,
     load_reference_frame,
@@ -489,6 +490,7 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
             c.version_link(model, new_version))
     store.set_tags({
         "mlflow.runName": narrative.run_name(verdict, decision, new_version),
+        c.TAG_RUN_COLOR: c.STATUS_COLORS[verdict],
         c.TAG_DESCRIPTION: narrative.description(verdict, job.reason, decision, table,
                                                  links)[:c.DESCRIPTION_LIMIT]})
 
@@ -537,6 +539,7 @@ def _record_invalid(job: _Job, problems: Sequence[str]) -> RetrainingSummary:
                             "invalid_data.reasons": "\n".join(problems)[:c.TAG_LIMIT],
                             c.TAG_NEW_VERSION: "",
                             "mlflow.runName": narrative.run_name(c.INVALID_DATA, None, None),
+                            c.TAG_RUN_COLOR: c.STATUS_COLORS[c.INVALID_DATA],
                             c.TAG_DESCRIPTION: narrative.description(
                                 c.INVALID_DATA, job.reason, None, None,
                                 problems=tuple(problems))[:c.DESCRIPTION_LIMIT]})
@@ -573,6 +576,7 @@ def retrain(settings: Settings, *, store: Store | None = None,
         except RetrainingRefused as exc:
             problems = [str(exc)]
     summary = _record_invalid(job, problems) if parts is None else _train_and_decide(job, parts)
+    describe_model(job.store, settings.promotion.challenger_alias)  # "last retraining"
     promoted = summary.decision == c.PROMOTED
     waiting = summary.decision == c.AWAITING_APPROVAL
     failures = broadcast(notifiers_for(settings), Notification(
