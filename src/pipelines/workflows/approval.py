@@ -11,6 +11,8 @@ version and on the retraining run, and notified.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +22,7 @@ from pipelines.errors import ApprovalRefused, ModelNotFoundError
 from pipelines.notify import Notification, broadcast, notifiers_for
 from pipelines.store import (
     AliasMove,
+    LockInfo,
     Store,
     alias_version,
     connect,
@@ -65,19 +68,31 @@ def _tag_parent(store: Store, challenger: Any, tags: dict[str, str]) -> None:
             logger.warning("Could not tag retraining run %s: %s", run_id, exc)
 
 
+@contextmanager
+def _decision(settings: Settings, store: Store, version: str | None,
+              step: str) -> Iterator[tuple[LockInfo, Any, Any] | None]:
+    """Hold the orchestrator lock and yield (lock, the waiting version, the champion), or
+    None when a cycle holds the lock."""
+    with orchestrator_lock(settings, store) as (lock, _tags):
+        if not lock.acquired:
+            logger.warning("%s skipped: %s", step, lock.message)
+            yield None
+            return
+        yield (lock, _challenger(store, settings, version),
+               alias_version(store, settings.tracking.champion_alias))
+
+
 def approve(settings: Settings, *, reason: str = "", version: str | None = None,
             store: Store | None = None) -> ApprovalResult | None:
     """Promote the challenger; None when a cycle holds the lock. Raises
     :class:`ApprovalRefused` when the champion changed since the comparison."""
     store = store or connect(settings.tracking)
     actor = default_actor(settings.promotion.actor)
-    with orchestrator_lock(settings, store) as (lock, _tags):
-        if not lock.acquired:
-            logger.warning("Approval skipped: %s", lock.message)
+    with _decision(settings, store, version, "Approval") as held:
+        if held is None:
             return None
-        challenger = _challenger(store, settings, version)
+        lock, challenger, champion = held
         new = str(challenger.version)
-        champion = alias_version(store, settings.tracking.champion_alias)
         current = str(champion.version) if champion else None
         compared = (challenger.tags or {}).get(c.VTAG_CHAMPION_AT_GATE)
         if current != compared and current != new:
@@ -112,13 +127,11 @@ def reject(settings: Settings, *, reason: str = "", version: str | None = None,
     None when a cycle holds the lock."""
     store = store or connect(settings.tracking)
     actor = default_actor(settings.promotion.actor)
-    with orchestrator_lock(settings, store) as (lock, _tags):
-        if not lock.acquired:
-            logger.warning("Rejection skipped: %s", lock.message)
+    with _decision(settings, store, version, "Rejection") as held:
+        if held is None:
             return None
-        challenger = _challenger(store, settings, version)
+        _lock, challenger, champion = held
         new = str(challenger.version)
-        champion = alias_version(store, settings.tracking.champion_alias)
         text = reason or "rejected by the reviewer"
         delete_alias(store, settings.promotion.challenger_alias)
         record_audit(store, "reject", [AliasMove(settings.promotion.challenger_alias, new,
