@@ -1,0 +1,207 @@
+"""Performance estimated without labels (confidence-based, as NannyML's CBPE): pure, no I/O.
+
+If the calibrated probability of row i is p_i, its label is a Bernoulli(p_i) draw, so every
+count of the confusion matrix has an expectation (and a variance) that follows from the
+batch's scores alone:
+
+* the decision ŷ_i = [s_i >= threshold] is the model's, on its raw score;
+* E[TP] = Σ_{ŷ=1} p_i, E[FP] = Σ_{ŷ=1} (1 - p_i), E[FN] = Σ_{ŷ=0} p_i, E[TN] = Σ_{ŷ=0} (1 - p_i);
+* accuracy, precision, recall and F1 are ratios of these expectations; ROC-AUC is
+  E[concordant pairs] / E[pairs], ordering rows by their raw scores.
+
+Calibration is fitted once on the reference (isotonic regression of labels on scores) and
+kept only if it lowers the Brier score out of sample (2-fold cross-fitting), since a
+well-calibrated model gains nothing from it and a small reference can overfit. Under
+covariate shift the calibration fitted on the reference may not hold on the batch; weighting
+the reference rows by the density ratio batch/reference (:func:`density_ratio_weights`) fits
+it for the batch's population instead.
+
+What it cannot see: concept drift. P(y | x) changing leaves the scores, hence the estimate,
+where they were; only labels reveal it (the estimate is then the "expected" side of the
+concept-drift check).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+
+#: z for a two-sided 95 % band.
+Z95 = 1.959963984540054
+ESTIMATED_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A monotone map from score to probability (isotonic steps, interpolated), or the
+    identity when calibrating did not help."""
+
+    x: np.ndarray
+    y: np.ndarray
+    kept: bool
+    brier_raw: float
+    brier_calibrated: float
+
+    def apply(self, scores: np.ndarray) -> np.ndarray:
+        s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+        if not self.kept or self.x.size == 0:
+            return s
+        return np.interp(s, self.x, self.y)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"x": self.x.tolist(), "y": self.y.tolist(), "kept": self.kept,
+                "brier_raw": self.brier_raw, "brier_calibrated": self.brier_calibrated}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Calibration:
+        return cls(np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], np.float64),
+                   bool(data["kept"]), float(data["brier_raw"]),  # type: ignore[arg-type]
+                   float(data["brier_calibrated"]))  # type: ignore[arg-type]
+
+    @classmethod
+    def identity(cls) -> Calibration:
+        return cls(np.empty(0), np.empty(0), False, math.nan, math.nan)
+
+
+def _isotonic(scores: np.ndarray, labels: np.ndarray,
+              weights: np.ndarray | None) -> IsotonicRegression:
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+        scores, labels, sample_weight=weights)
+
+
+def _brier(p: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> float:
+    return float(np.average((p - y) ** 2, weights=w))
+
+
+def fit_calibration(scores: np.ndarray, labels: np.ndarray, *,
+                    weights: np.ndarray | None = None, seed: int = 0,
+                    min_gain: float = 1e-4) -> Calibration:
+    """Isotonic calibration of ``labels`` on ``scores`` (optionally weighted), kept only if its
+    out-of-sample Brier score (2-fold cross-fit) beats the raw scores' by ``min_gain``."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    y = np.asarray(labels, dtype=np.float64)
+    ok = np.isfinite(s) & np.isfinite(y)
+    s, y = s[ok], y[ok]
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[ok]
+    if s.size < 20 or np.unique(y).size < 2:
+        return Calibration.identity()
+    fold = np.random.default_rng(seed).permutation(s.size) % 2 == 0
+    cross = np.empty_like(s)
+    for part in (fold, ~fold):
+        model = _isotonic(s[~part], y[~part], None if w is None else w[~part])
+        cross[part] = model.predict(s[part])
+    raw, calibrated = _brier(s, y, w), _brier(cross, y, w)
+    full = _isotonic(s, y, w)
+    keep = calibrated < raw - min_gain
+    return Calibration(np.asarray(full.X_thresholds_, dtype=np.float64),
+                       np.asarray(full.y_thresholds_, dtype=np.float64), bool(keep), raw,
+                       calibrated)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An estimated metric with its 95 % sampling band: where the realized value should fall
+    once the labels arrive, if the calibration holds."""
+
+    value: float
+    lower: float
+    upper: float
+
+    @classmethod
+    def of(cls, value: float, se: float) -> Estimate:
+        if not (math.isfinite(value) and math.isfinite(se)):
+            return cls(value, math.nan, math.nan)
+        return cls(value, max(0.0, value - Z95 * se), min(1.0, value + Z95 * se))
+
+
+def expected_auc(scores: np.ndarray, probabilities: np.ndarray) -> float:
+    """E[concordant pairs] / E[pairs] when row i is positive with probability p_i, rows
+    ordered by their score (ties count one half). O(n log n)."""
+    s = np.asarray(scores, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if s.size < 2:
+        return math.nan
+    order = np.argsort(s, kind="stable")
+    s, p = s[order], p[order]
+    neg_prefix = np.concatenate(([0.0], np.cumsum(1.0 - p)))
+    lo = np.searchsorted(s, s, side="left")
+    hi = np.searchsorted(s, s, side="right")
+    below = neg_prefix[lo]
+    tied = neg_prefix[hi] - neg_prefix[lo] - (1.0 - p)  # other rows with the same score
+    concordant = float(np.sum(p * (below + 0.5 * tied)))
+    pairs = float(p.sum() * (1.0 - p).sum() - np.sum(p * (1.0 - p)))
+    return concordant / pairs if pairs > 0 else math.nan
+
+
+def _hanley_mcneil(auc: float, n_pos: float, n_neg: float) -> float:
+    if not math.isfinite(auc) or n_pos < 1 or n_neg < 1:
+        return math.nan
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc)
+           + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
+    return math.sqrt(max(var, 0.0))
+
+
+def estimate_performance(scores: np.ndarray, probabilities: np.ndarray,
+                         threshold: float) -> dict[str, Estimate]:
+    """ROC-AUC, accuracy, precision, recall and F1 expected on a batch from its raw ``scores``
+    (the model's decisions) and calibrated ``probabilities`` (the chance each row is a
+    positive), each with a 95 % band for the value its labels will give."""
+    s = np.asarray(scores, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    ok = np.isfinite(s) & np.isfinite(p)
+    s, p = s[ok], p[ok]
+    n = s.size
+    if n == 0:
+        return {m: Estimate(math.nan, math.nan, math.nan) for m in ESTIMATED_METRICS}
+    decided = s >= threshold
+    var_row = p * (1.0 - p)
+    tp, fn = float(p[decided].sum()), float(p[~decided].sum())
+    pp = float(decided.sum())  # predicted positives: fixed by the scores
+    fp, tn = pp - tp, (n - pp) - fn
+    var_tp, var_fn = float(var_row[decided].sum()), float(var_row[~decided].sum())
+    out: dict[str, Estimate] = {}
+    auc = expected_auc(s, p)
+    out["roc_auc"] = Estimate.of(auc, _hanley_mcneil(auc, tp + fn, fp + tn))
+    out["accuracy"] = Estimate.of((tp + tn) / n, math.sqrt(var_row.sum()) / n)
+    out["precision"] = (Estimate.of(tp / pp, math.sqrt(var_tp) / pp) if pp > 0
+                        else Estimate(math.nan, math.nan, math.nan))
+    positives = tp + fn
+    if positives > 0:
+        recall = tp / positives
+        se = math.sqrt(fn * fn * var_tp + tp * tp * var_fn) / positives ** 2
+        out["recall"] = Estimate.of(recall, se)
+    else:
+        out["recall"] = Estimate(math.nan, math.nan, math.nan)
+    denominator = pp + positives
+    if denominator > 0:
+        f1 = 2 * tp / denominator
+        d_tp, d_fn = 2 * (pp + fn) / denominator ** 2, -2 * tp / denominator ** 2
+        out["f1"] = Estimate.of(f1, math.sqrt(d_tp ** 2 * var_tp + d_fn ** 2 * var_fn))
+    else:
+        out["f1"] = Estimate(math.nan, math.nan, math.nan)
+    return out
+
+
+def density_ratio_weights(reference: np.ndarray, batch: np.ndarray, *, seed: int = 0,
+                          clip: float = 20.0) -> np.ndarray:
+    """Weights for the reference rows that make them look like the batch: the odds
+    P(batch | x) / P(reference | x) from a classifier told to separate the two (gradient
+    boosting on the numeric matrix, missing values allowed), times n_ref / n_batch, clipped
+    to ``clip`` and scaled to mean 1."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    ref = np.asarray(reference, dtype=np.float64)
+    cur = np.asarray(batch, dtype=np.float64)
+    x = np.vstack([ref, cur])
+    y = np.concatenate([np.zeros(len(ref)), np.ones(len(cur))])
+    model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
+                                           early_stopping=False, random_state=seed)
+    model.fit(x, y)
+    prob = np.clip(model.predict_proba(ref)[:, 1], 1e-6, 1 - 1e-6)
+    weights = prob / (1 - prob) * (len(ref) / len(cur))
+    weights = np.minimum(weights, clip)
+    return weights / weights.mean()

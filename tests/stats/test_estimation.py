@@ -1,0 +1,95 @@
+"""Performance estimated without labels: the expected confusion matrix and ROC-AUC, their
+bands, the calibration that feeds them, the density-ratio weights (small arrays, fixed
+seeds, labels drawn from known probabilities)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+from pipelines.monitoring.performance import expected_roc_auc
+from pipelines.stats.estimation import (
+    ESTIMATED_METRICS,
+    density_ratio_weights,
+    estimate_performance,
+    expected_auc,
+    fit_calibration,
+)
+
+REALIZED = {"roc_auc": lambda y, s: roc_auc_score(y, s),
+            "accuracy": lambda y, s: accuracy_score(y, s >= 0.5),
+            "precision": lambda y, s: precision_score(y, s >= 0.5),
+            "recall": lambda y, s: recall_score(y, s >= 0.5),
+            "f1": lambda y, s: f1_score(y, s >= 0.5)}
+
+
+def _probabilities(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).beta(1.2, 3.0, n)
+
+
+def test_expected_auc_with_the_scores_as_probabilities_is_the_concept_drift_formula() -> None:
+    s = np.round(_probabilities(3000, 1), 2)  # ties
+    assert expected_auc(s, s) == pytest.approx(expected_roc_auc(s), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_the_band_holds_the_realized_value_about_95_percent_of_the_time() -> None:
+    """Labels drawn from the probabilities the estimate assumes: the realized metric falls in
+    the band in close to 95 % of 300 draws, for every metric."""
+    p = _probabilities(4000, 2)
+    estimate = estimate_performance(p, p, 0.5)
+    rng = np.random.default_rng(3)
+    inside = dict.fromkeys(ESTIMATED_METRICS, 0)
+    realized = {m: [] for m in ESTIMATED_METRICS}
+    for _ in range(300):
+        y = rng.random(p.size) < p
+        for m in ESTIMATED_METRICS:
+            value = REALIZED[m](y, p)
+            realized[m].append(value)
+            inside[m] += estimate[m].lower <= value <= estimate[m].upper
+    for m in ESTIMATED_METRICS:
+        assert estimate[m].value == pytest.approx(np.mean(realized[m]), abs=0.004), m
+        assert 0.90 <= inside[m] / 300 <= 0.99, (m, inside[m])
+
+
+def test_calibration_is_kept_when_it_helps_and_corrects_the_estimate() -> None:
+    rng = np.random.default_rng(4)
+    p_ref = _probabilities(8000, 5)
+    y_ref = rng.random(p_ref.size) < p_ref
+    overconfident = p_ref ** 2  # the model's scores: monotone, badly calibrated
+    calibration = fit_calibration(overconfident, y_ref)
+    assert calibration.kept
+    assert calibration.brier_calibrated < calibration.brier_raw
+    p = _probabilities(5000, 6)
+    scores = p ** 2
+    y = rng.random(p.size) < p
+    raw = estimate_performance(scores, scores, 0.5)
+    fixed = estimate_performance(scores, calibration.apply(scores), 0.5)
+    realized_accuracy = accuracy_score(y, scores >= 0.5)
+    realized_auc = roc_auc_score(y, scores)
+    assert abs(fixed["accuracy"].value - realized_accuracy) < 0.015
+    assert abs(raw["accuracy"].value - realized_accuracy) > 0.05
+    assert abs(fixed["roc_auc"].value - realized_auc) < 0.015
+
+
+def test_calibration_is_dropped_when_the_scores_are_already_calibrated() -> None:
+    rng = np.random.default_rng(7)
+    p = _probabilities(3000, 8)
+    calibration = fit_calibration(p, rng.random(p.size) < p)
+    assert not calibration.kept
+    np.testing.assert_array_equal(calibration.apply(p), p)
+    assert not fit_calibration(p[:10], np.ones(10)).kept  # too few rows, one class
+
+
+def test_density_ratio_weights_follow_the_shift() -> None:
+    rng = np.random.default_rng(9)
+    reference = rng.normal(0, 1, (4000, 2))
+    batch = rng.normal([1.0, 0.0], 1, (4000, 2))  # the first feature moved
+    w = density_ratio_weights(reference, batch)
+    assert w.mean() == pytest.approx(1.0)
+    x = reference[:, 0]
+    assert np.corrcoef(x, w)[0, 1] > 0.6  # rows like the batch's weigh more
+    assert abs(np.corrcoef(reference[:, 1], w)[0, 1]) < 0.1  # the stable feature does not
+    # weighted, the reference's mean of the moved feature approaches the batch's
+    assert np.average(x, weights=w) == pytest.approx(batch[:, 0].mean(), abs=0.2)
