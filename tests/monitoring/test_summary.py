@@ -36,7 +36,10 @@ def test_run_name_reads_as_the_verdict(ctx: ReferenceContext, shifted: Monitorin
     assert summary.run_name(concept, 4).startswith("b0004 CRITICAL auc 0.")
     assert summary.run_name(concept, 4).endswith("concept drift")
     unlabelled = _evaluate(generate_batch("no_drift", 3000, seed=8).drop(columns=[TARGET]), ctx)
-    assert summary.run_name(unlabelled, 5) == "b0005 OK no labels stable"
+    guess = unlabelled.estimated["roc_auc"]
+    assert summary.run_name(unlabelled, 5) == f"b0005 OK est auc {guess.value:.2f} stable"
+    # the scores are the generator's own probabilities: the estimate is right
+    assert abs(guess.value - stable.performance["roc_auc"]) < 0.02
 
 
 def test_feature_table_sorts_drifted_first_by_evidence(shifted: MonitoringReport) -> None:
@@ -120,3 +123,31 @@ def test_html_report_is_self_contained_with_every_section(
     for feature in shifted.drifted_features:
         assert f"<td>{feature}</td>" in page
     assert page.count('<tr class="drifted">') == len(shifted.drifted_features)
+
+
+def test_estimated_performance_alerts_without_labels_and_is_logged(
+        ctx: ReferenceContext) -> None:
+    import numpy as np
+
+    from pipelines.data.batch import Batch, prepare_batch
+    from pipelines.monitoring.engine import evaluate_batch
+
+    from .test_scenarios import POLICY, SCHEMA
+
+    frame = generate_batch("no_drift", 3000, seed=11).drop(columns=[TARGET])
+    flat = 0.4 + 0.2 * np.random.default_rng(0).random(len(frame))  # unsure about everyone
+    report = evaluate_batch(prepare_batch(Batch(frame, "u", "test"), SCHEMA), flat, ctx, POLICY)
+    guess = report.estimated["roc_auc"]
+    assert guess.value < 0.75
+    assert guess.lower < guess.value < guess.upper
+    (alert,) = [a for a in report.alerts if a.rule == "performance_estimated"]
+    assert alert.severity == "critical"
+    assert "estimated from the scores, no labels yet" in alert.message
+    assert report.status == "critical"
+    assert not report.retraining_recommended  # retraining needs labels
+    metrics = report_metrics(report)
+    assert {f"estimated_{m}" for m in ("roc_auc", "accuracy", "precision", "recall", "f1")
+            } <= set(metrics)
+    assert metrics["estimated_roc_auc_lower"] < metrics["estimated_roc_auc"]
+    assert "roc_auc" not in metrics  # nothing realized without labels
+    assert report.to_dict()["estimated_performance"]["roc_auc"]["value"] == guess.value

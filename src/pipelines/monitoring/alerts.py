@@ -4,7 +4,7 @@ retraining recommendation. Pure; thresholds come from the :class:`MonitoringPoli
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -12,6 +12,7 @@ from pipelines.monitoring.performance import ConceptDriftFinding
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.quality import QualityReport
 from pipelines.stats import FeatureDrift
+from pipelines.stats.estimation import Estimate
 
 Severity = Literal["warning", "critical"]
 Status = Literal["ok", "warning", "critical"]
@@ -69,6 +70,7 @@ def evaluate_alerts(
     quality: QualityReport,
     policy: MonitoringPolicy,
     sample_problem: str | None = None,
+    estimated: Mapping[str, Estimate] | None = None,
 ) -> HealthVerdict:
     """Alerts, status and recommendation. With a ``sample_problem`` (too few labelled rows,
     one class) performance and concept drift are not judged: a ``low_sample`` warning says
@@ -82,6 +84,14 @@ def evaluate_alerts(
     if performance is not None and floor.breached(auc):
         alerts.append(Alert("performance", "critical", auc, floor.limit,
                             f"ROC-AUC {auc:.3f} is below the floor {floor.limit:.2f}"))
+    guess = (estimated or {}).get("roc_auc")
+    if performance is None and guess is not None and floor.breached(guess.value):
+        # no labels (or too few): the estimate speaks, and says it is one; not a reason to
+        # retrain (that needs labels), but a reason to look
+        alerts.append(Alert(
+            "performance_estimated", "critical", guess.value, floor.limit,
+            f"estimated ROC-AUC {guess.value:.3f} (95% {guess.lower:.3f}-{guess.upper:.3f}) is "
+            f"below the floor {floor.limit:.2f}: estimated from the scores, no labels yet"))
     level = policy.drift.p_value
     drifted = [f for f in feature_drift if f.drifted]
     for f in drifted:

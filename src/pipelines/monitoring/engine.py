@@ -22,6 +22,7 @@ from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport
 from pipelines.stats import chi2_test, compute_feature_drift
 from pipelines.stats.classification import classification_metrics
+from pipelines.stats.estimation import estimate_performance
 from pipelines.stats.methods import NumericSample, get_statistic
 
 
@@ -69,15 +70,17 @@ def evaluate_batch(
         concept = assess_concept_drift(
             performance["roc_auc"], scores, ref.baseline["roc_auc"], ref.expected_auc,
             share, policy.concept_drift_auc_drop)
+    estimated = estimate_performance(scores, ref.calibration.apply(scores),
+                                     policy.decision_threshold)
     verdict = evaluate_alerts(
         performance=performance, feature_drift=features, drift_share=share,
         prediction_drift=pred, target_drift=tgt, concept=concept, quality=quality,
-        policy=policy, sample_problem=sample_problem)
+        policy=policy, sample_problem=sample_problem, estimated=estimated)
     return MonitoringReport(
         batch_id=batch.batch.batch_id, n_rows=batch.n_rows, has_labels=labels is not None,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         performance=performance, baseline=ref.baseline, feature_drift=tuple(features),
         drift_share=share, prediction_drift=pred, target_drift=tgt, concept_drift=concept,
         quality=quality, verdict=verdict, settings=dict(settings or {}),
-        context=dict(context or {}),
+        context=dict(context or {}), estimated=estimated,
     )

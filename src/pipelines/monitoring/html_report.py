@@ -73,20 +73,23 @@ def _table(frame: pd.DataFrame, numeric: set[str], row_class: str | None = None,
 
 def _performance(report: MonitoringReport) -> str:
     perf = report.performance or {}
-    if not perf:
-        return "<p>No labels in this batch: performance not measured.</p>"
     rows = []
     for name in ("roc_auc", "accuracy", "precision", "recall", "f1"):
-        if name in perf:
-            rows.append(f"<tr><td>{name}</td><td class='num'>{_num(perf[name])}</td>"
-                        f"<td class='num'>{_num(report.baseline.get(name))}</td></tr>")
+        guess = report.estimated.get(name)
+        band = ("n/a" if guess is None else
+                f"{_num(guess.value)} ({_num(guess.lower)}-{_num(guess.upper)})")
+        rows.append(f"<tr><td>{name}</td><td class='num'>{_num(perf.get(name))}</td>"
+                    f"<td class='num'>{band}</td>"
+                    f"<td class='num'>{_num(report.baseline.get(name))}</td></tr>")
     concept = report.concept_drift
     expected = ""
     if concept is not None:
         verdict = "concept drift" if concept.detected else "no concept drift"
         expected = (f"<p><b>Expected vs realized ROC-AUC</b> ({verdict}): "
                     f"{html.escape(concept.explanation)}</p>")
-    return ("<table><thead><tr><th>metric</th><th>this batch</th><th>reference</th></tr>"
+    head = "" if perf else "<p>No labels in this batch: performance is estimated only.</p>"
+    return (f"{head}<table><thead><tr><th>metric</th><th>this batch (labels)</th>"
+            "<th>estimated from the scores (95%)</th><th>reference</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table>{expected}")
 
 

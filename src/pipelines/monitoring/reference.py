@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from pipelines.stats import (
     save_profile,
 )
 from pipelines.stats.classification import classification_metrics
+from pipelines.stats.estimation import Calibration, fit_calibration
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class ReferenceContext:
     baseline: dict[str, float]
     expected_auc: float
     decision_threshold: float = 0.5
+    calibration: Calibration = field(default_factory=Calibration.identity)
+    """Score -> probability on the reference, for estimating performance without labels
+    (identity when calibrating did not help, or for contexts stored before it existed)."""
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, schema: FeatureSchema, scores: np.ndarray, *,
@@ -79,6 +83,7 @@ class ReferenceContext:
             baseline=classification_metrics(labels, scores, decision_threshold),
             expected_auc=expected_roc_auc(scores),
             decision_threshold=decision_threshold,
+            calibration=fit_calibration(scores, labels),
         )
 
     @classmethod
@@ -103,6 +108,7 @@ class ReferenceContext:
             "baseline": {k: (v if np.isfinite(v) else None) for k, v in self.baseline.items()},
             "expected_auc": self.expected_auc if np.isfinite(self.expected_auc) else None,
             "decision_threshold": self.decision_threshold,
+            "calibration": self.calibration.to_dict(),
         })
 
     @classmethod
@@ -128,4 +134,6 @@ class ReferenceContext:
             baseline={k: (np.nan if v is None else float(v)) for k, v in extra["baseline"].items()},
             expected_auc=np.nan if extra["expected_auc"] is None else float(extra["expected_auc"]),
             decision_threshold=float(extra["decision_threshold"]),
+            calibration=(Calibration.from_dict(extra["calibration"]) if "calibration" in extra
+                         else Calibration.identity()),
         )

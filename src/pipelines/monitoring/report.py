@@ -13,6 +13,7 @@ from pipelines.monitoring.alerts import Alert, HealthVerdict, ScoreDrift
 from pipelines.monitoring.performance import ConceptDriftFinding
 from pipelines.monitoring.quality import QualityReport
 from pipelines.stats import FeatureDrift
+from pipelines.stats.estimation import Estimate
 
 _KEY_SAFE = re.compile(r"[^0-9A-Za-z_\-. /]")
 
@@ -50,6 +51,9 @@ class MonitoringReport:
     verdict: HealthVerdict
     settings: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+    estimated: dict[str, Estimate] = field(default_factory=dict)
+    """Performance estimated from the scores alone (calibrated on the reference), with 95 %
+    bands: what the labels should show if P(y | score) has not changed."""
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -79,6 +83,7 @@ class MonitoringReport:
             "retraining_reasons": list(self.verdict.reasons),
             "alerts": [a.to_dict() for a in self.alerts],
             "performance": self.performance,
+            "estimated_performance": {m: asdict(e) for m, e in self.estimated.items()},
             "baseline": self.baseline,
             "drift": {
                 "drift_share": self.drift_share,
@@ -113,6 +118,10 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
         "retraining_recommended": float(report.retraining_recommended),
     }
     m.update(report.performance or {})
+    m.update({f"estimated_{name}": e.value for name, e in report.estimated.items()})
+    if "roc_auc" in report.estimated:
+        m["estimated_roc_auc_lower"] = report.estimated["roc_auc"].lower
+        m["estimated_roc_auc_upper"] = report.estimated["roc_auc"].upper
     m.update({metric_key("baseline", name): value for name, value in report.baseline.items()})
     if report.target_drift is not None:
         m["target_drift_pvalue"] = report.target_drift.pvalue

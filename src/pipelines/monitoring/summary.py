@@ -12,8 +12,9 @@ import pandas as pd
 from pipelines.monitoring.report import MonitoringReport
 
 #: The headline of a verdict: the most telling alert first.
-_HEADLINE_ORDER = ("concept_drift", "performance", "drift_share", "feature_drift",
-                   "prediction_drift", "target_drift", "data_quality", "low_sample")
+_HEADLINE_ORDER = ("concept_drift", "performance", "performance_estimated", "drift_share",
+                   "feature_drift", "prediction_drift", "target_drift", "data_quality",
+                   "low_sample")
 
 FEATURE_TABLE_COLUMNS = ("feature", "kind", "test", "statistic", "pvalue", "pvalue_adj",
                          "effect_name", "effect", "verdict", "missing_share")
@@ -25,6 +26,7 @@ def _headline(report: MonitoringReport) -> str:
     words = {
         "concept_drift": "concept drift",
         "performance": "auc below floor",
+        "performance_estimated": "estimated auc below floor",
         "drift_share": f"{n} of {len(report.feature_drift)} features drifted",
         "data_quality": "data quality",
         "prediction_drift": "score drift",
@@ -41,7 +43,9 @@ def _headline(report: MonitoringReport) -> str:
 def run_name(report: MonitoringReport, sequence: int) -> str:
     """``b0004 CRITICAL auc 0.60 concept drift``: sequence, status, ROC-AUC, headline."""
     auc = (report.performance or {}).get("roc_auc")
+    guess = report.estimated.get("roc_auc")
     measured = (f"auc {auc:.2f}" if auc is not None and math.isfinite(auc)
+                else f"est auc {guess.value:.2f}" if guess and math.isfinite(guess.value)
                 else "no labels" if not report.has_labels else "auc n/a")
     return f"b{sequence:04d} {report.status.upper()} {measured} {_headline(report)}"
 
@@ -108,7 +112,11 @@ def description(report: MonitoringReport, links: Mapping[str, str] | None = None
         facts.append(f"ROC-AUC **{auc:.3f}** (floor {report.settings.get('roc_auc_floor', '?')}"
                      f", reference {report.baseline.get('roc_auc', math.nan):.3f})")
     elif not report.has_labels:
-        facts.append("no labels yet: performance not measured")
+        facts.append("no labels yet")
+    guess = report.estimated.get("roc_auc")
+    if guess is not None and math.isfinite(guess.value):
+        facts.append(f"estimated ROC-AUC {guess.value:.3f} (95% {guess.lower:.3f}-"
+                     f"{guess.upper:.3f})")
     if report.concept_drift is not None:
         facts.append(f"expected ROC-AUC from the scores {report.concept_drift.expected_auc:.3f}")
     facts.append(f"drifted features {len(report.drifted_features)} of "

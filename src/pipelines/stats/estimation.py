@@ -52,14 +52,20 @@ class Calibration:
         return np.interp(s, self.x, self.y)
 
     def to_dict(self) -> dict[str, object]:
+        """Strict-JSON data (NaN as None)."""
+        def num(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
         return {"x": self.x.tolist(), "y": self.y.tolist(), "kept": self.kept,
-                "brier_raw": self.brier_raw, "brier_calibrated": self.brier_calibrated}
+                "brier_raw": num(self.brier_raw), "brier_calibrated": num(self.brier_calibrated)}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Calibration:
+        def num(v: object) -> float:
+            return math.nan if v is None else float(v)  # type: ignore[arg-type]
+
         return cls(np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], np.float64),
-                   bool(data["kept"]), float(data["brier_raw"]),  # type: ignore[arg-type]
-                   float(data["brier_calibrated"]))  # type: ignore[arg-type]
+                   bool(data["kept"]), num(data["brier_raw"]), num(data["brier_calibrated"]))
 
     @classmethod
     def identity(cls) -> Calibration:
