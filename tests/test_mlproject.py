@@ -147,6 +147,13 @@ def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
     assert "by approve" in printed
     seen.add("history")
 
+    # register_labels: ids no stored batch knows are counted and written out, not dropped
+    labels = tmp_path / "late_labels.csv"
+    labels.write_text("customer_id,churn\nnobody-1,1\nnobody-2,0\n")
+    printed = _mlflow_run("register_labels", MONITORING, {"labels": str(labels)}, env, tmp_path)
+    assert '"unknown": 2' in printed
+    seen.add("register_labels")
+
     # main: the demo, continuing from the stored state
     printed = _mlflow_run("main", MONITORING, {"rows": "1500"}, env, tmp_path)
     assert "=== Demo summary ===" in printed

@@ -147,6 +147,9 @@ class MonitoringSettings(_Section):
     warning instead of a performance or concept-drift verdict)."""
     min_class_rows: Annotated[int, POSITIVE_INT] = 20
     """Likewise when either class has fewer rows than this."""
+    label_coverage_min: Annotated[float, OPEN_UNIT] = 0.5
+    """Labels registered later (``register_labels``): a batch gets realized metrics once at
+    least this share of its rows has a label; below it only its coverage is recorded."""
     concept_drift_auc_drop: Annotated[float, OPEN_UNIT] = 0.05
     """ROC-AUC drop from baseline that, unexplained by feature drift, is concept drift."""
     max_missing_share_increase: Annotated[float, UNIT] = 0.05

@@ -20,24 +20,28 @@ FEATURE_TABLE_COLUMNS = ("feature", "kind", "test", "statistic", "pvalue", "pval
                          "effect_name", "effect", "verdict", "missing_share")
 
 
-def _headline(report: MonitoringReport) -> str:
-    rules = {a.rule for a in report.alerts}
-    n = len(report.drifted_features)
+def headline(rules: set[str], n_drifted: int, n_features: int) -> str:
+    """The most telling finding in a few words, from the alert rules that fired."""
     words = {
         "concept_drift": "concept drift",
         "performance": "auc below floor",
         "performance_estimated": "estimated auc below floor",
-        "drift_share": f"{n} of {len(report.feature_drift)} features drifted",
+        "drift_share": f"{n_drifted} of {n_features} features drifted",
         "data_quality": "data quality",
         "prediction_drift": "score drift",
         "target_drift": "label drift",
-        "feature_drift": f"{n} feature{'s' if n != 1 else ''} drifted",
+        "feature_drift": f"{n_drifted} feature{'s' if n_drifted != 1 else ''} drifted",
         "low_sample": "too few labels",
     }
     for rule in _HEADLINE_ORDER:
         if rule in rules:
             return words[rule]
     return "stable"
+
+
+def _headline(report: MonitoringReport) -> str:
+    return headline({a.rule for a in report.alerts}, len(report.drifted_features),
+                    len(report.feature_drift))
 
 
 def run_name(report: MonitoringReport, sequence: int) -> str:

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -26,7 +27,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import requests
-from mlflow.entities import Run
+from mlflow.entities import Metric, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -270,6 +271,18 @@ class Store:
         if finite:
             self.use()
             mlflow.log_metrics(finite, step=step)
+
+    def log_metrics_to(self, run_id: str, metrics: Mapping[str, float], step: int) -> None:
+        """Metrics onto ``run_id`` (which may be finished: late labels), one batched call."""
+        now = int(time.time() * 1000)
+        entries = [Metric(k, float(v), now, step) for k, v in metrics.items()
+                   if v is not None and np.isfinite(float(v))]
+        for start in range(0, len(entries), 1000):  # MLflow's limit per batch
+            self.client.log_batch(run_id, metrics=entries[start:start + 1000])
+
+    def log_text_to(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """A JSON document into ``run_id``'s artifacts (a client call; the run may be finished)."""
+        self.client.log_text(run_id, json_text(data), artifact_file)
 
     def set_tags(self, tags: Mapping[str, Any], run_id: str | None = None) -> None:
         """Tags on the active run, or on ``run_id`` (which may be finished)."""

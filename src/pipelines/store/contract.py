@@ -47,6 +47,11 @@ TAG_CYCLE_RETRAINING_RUN: Final = "orchestrator.retraining_run_id"
 TAG_CYCLE_LOCK: Final = "orchestrator.lock"
 TAG_FAILURE_REASON: Final = "failure.reason"
 TAG_NOTIFICATION_FAILED: Final = "notification.failed"
+#: Labels registered after the batch was monitored (register_labels).
+TAG_LABELS_COVERAGE: Final = "labels.coverage"
+TAG_LABELS_COUNT: Final = "labels.count"
+TAG_LABELS_DIGEST: Final = "labels.digest"
+TAG_LABELS_AT: Final = "labels.registered_at"
 
 # ----------------------------------------------------------------------------- audit trail
 TAG_AUDIT_ACTION: Final = "audit.action"

@@ -115,6 +115,12 @@ def find_processed_batch(store: Store, digest: str) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
+def finished_monitoring_runs(store: Store) -> list[Run]:
+    """Every finished monitoring run, oldest first."""
+    return _search_all(store, store.tracking.monitoring_experiment, _where(
+        _tag(c.TAG_STEP, c.STEP_MONITOR), _FINISHED))
+
+
 def labelled_batch_runs(store: Store, since: datetime) -> list[Run]:
     """Finished monitoring runs of labelled batches started at or after ``since``, oldest
     first."""

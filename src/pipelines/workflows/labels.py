@@ -1,0 +1,227 @@
+"""Labels that arrive weeks later: joined by id to every stored batch, realized metrics
+back-filled onto the original monitoring run (same step, so the charts line up), its
+performance alerts and status re-evaluated, its label coverage tagged.
+
+The batch's drift and quality verdict stay as they were (they did not need labels); what
+the labels add is judged on the labelled rows with the scores the batch was monitored with,
+against the reference of the model version that scored it. A batch below
+``monitoring.label_coverage_min`` only gets its coverage recorded. Registering the same file
+twice changes nothing (a digest of each batch's labels is tagged on its run).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import Settings
+from pipelines.data.batch import Batch, prepare_batch
+from pipelines.data.io import read_table, write_table
+from pipelines.data.schema import SCORE_COLUMN
+from pipelines.errors import ConfigError, TrackingError
+from pipelines.monitoring import summary
+from pipelines.monitoring.alerts import RETRAINING_RULES
+from pipelines.monitoring.engine import evaluate_batch
+from pipelines.monitoring.labels import LabelSet, clean_labels, join_labels, labels_digest
+from pipelines.monitoring.policy import MonitoringPolicy
+from pipelines.monitoring.reference import ReferenceContext
+from pipelines.store import Store, connect, load_model_version, load_reference_context
+from pipelines.store import contract as c
+from pipelines.store.searches import finished_monitoring_runs
+
+logger = logging.getLogger(__name__)
+
+#: What labels can change: the verdicts that need them.
+LABEL_RULES = ("performance", "concept_drift", "target_drift", "low_sample")
+_SEVERITY = {"ok": 0, "warning": 1, "critical": 2}
+
+
+@dataclass
+class BatchLabels:
+    run_id: str
+    run_name: str
+    n_rows: int
+    n_labelled: int
+    coverage: float
+    action: str  # metrics | coverage_only | unchanged | no_ids
+    status_before: str = ""
+    status_after: str = ""
+
+
+@dataclass
+class LabelsOutcome:
+    source: str
+    n_rows: int
+    duplicates: int
+    conflicting: int
+    unknown: int
+    batches: list[BatchLabels] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Versions:
+    """Reference contexts of the versions that scored the batches, loaded once each."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store, self.cache = settings, store, {}
+
+    def context(self, version: str) -> ReferenceContext:
+        if version not in self.cache:
+            client = self.store.client
+            model = client.get_model_version(self.settings.tracking.registered_model_name,
+                                             version)
+            champion = load_model_version(self.store, model)
+            self.cache[version] = load_reference_context(
+                self.store, champion, n_bins=self.settings.monitoring.psi_bins,
+                decision_threshold=self.settings.training.decision_threshold)
+        return self.cache[version]
+
+
+def register_labels(settings: Settings, path: str | Path, *,
+                    store: Store | None = None) -> LabelsOutcome:
+    """Join the labels in ``path`` (id, label[, label time]) to every stored batch and
+    back-fill what they reveal. Unknown ids and conflicting labels are written beside the
+    reports (``labels_unknown_<ts>.csv``, ``labels_conflicting_<ts>.csv``) and counted."""
+    id_column, target = settings.data.id_column, settings.data.target
+    if not id_column:
+        raise ConfigError("Labels are joined to batches by id: set data.id_column to the "
+                          "column that identifies a prediction.")
+    store = store or connect(settings.tracking)
+    raw = read_table(path)
+    labels = clean_labels(raw, id_column, target, str(path))
+    policy = MonitoringPolicy.from_settings(settings.monitoring,
+                                            settings.training.decision_threshold)
+    versions = _Versions(settings, store)
+    outcome = LabelsOutcome(str(path), labels.n_rows, labels.duplicates,
+                            len(labels.conflicting_ids), 0)
+    matched: set[str] = set()
+    now = datetime.now(UTC)
+    for run in finished_monitoring_runs(store):
+        result = _one_batch(settings, store, run, labels, policy, versions, matched, now)
+        if result is not None:
+            outcome.batches.append(result)
+    unknown = labels.labels.index.difference(pd.Index(sorted(matched)))
+    outcome.unknown = len(unknown)
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    out = settings.paths.output
+    if len(unknown):
+        target_path = out / f"labels_unknown_{stamp}.csv"
+        write_table(pd.DataFrame({id_column: unknown, target: labels.labels[unknown].values}),
+                    target_path)
+        outcome.reports.append(str(target_path))
+        logger.warning("%d label(s) match no stored batch: %s", len(unknown), target_path)
+    if labels.conflicting_ids:
+        conflict_path = out / f"labels_conflicting_{stamp}.csv"
+        write_table(raw[raw[id_column].astype("string").isin(labels.conflicting_ids)],
+                    conflict_path)
+        outcome.reports.append(str(conflict_path))
+        logger.warning("%d id(s) have conflicting labels, used for no batch: %s",
+                       len(labels.conflicting_ids), conflict_path)
+    if labels.duplicates:
+        logger.info("%d duplicate label row(s) counted once", labels.duplicates)
+    return outcome
+
+
+def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,
+               policy: MonitoringPolicy, versions: _Versions, matched: set[str],
+               now: datetime) -> BatchLabels | None:
+    info, tags = run.info, run.data.tags
+    id_column, target = settings.data.id_column, settings.data.target
+    try:
+        stored = store.read_parquet_artifact(info.run_id, c.BATCH_ARTIFACT)
+    except TrackingError:
+        return None  # stored without its batch (monitoring.store_batch = false)
+    if id_column not in stored.columns:
+        return BatchLabels(info.run_id, info.run_name, len(stored), 0, 0.0, "no_ids")
+    if target in stored.columns:
+        return None  # labelled when monitored
+    ids = stored[id_column]
+    joined = join_labels(ids, labels)
+    known = np.isfinite(joined)
+    n_labelled = int(known.sum())
+    if n_labelled == 0:
+        return None
+    matched.update(ids.astype("string")[known].tolist())
+    coverage = n_labelled / len(stored)
+    result = BatchLabels(info.run_id, info.run_name, len(stored), n_labelled, coverage,
+                         "unchanged", tags.get(c.TAG_STATUS, ""), tags.get(c.TAG_STATUS, ""))
+    digest = labels_digest(ids, joined)
+    if tags.get(c.TAG_LABELS_DIGEST) == digest:
+        return result  # the same labels again: nothing to do
+    label_tags = {c.TAG_LABELS_COVERAGE: f"{coverage:.4f}", c.TAG_LABELS_COUNT: n_labelled,
+                  c.TAG_LABELS_DIGEST: digest, c.TAG_LABELS_AT: now.isoformat()}
+    when = now.strftime("%Y-%m-%d %H:%M UTC")
+    if coverage < settings.monitoring.label_coverage_min:
+        store.set_tags(label_tags, run_id=info.run_id)
+        store.append_description(info.run_id, (
+            f"**Labels registered** {when}: {n_labelled:,} of {len(stored):,} rows "
+            f"({coverage:.0%}); realized metrics once "
+            f"{settings.monitoring.label_coverage_min:.0%} have labels."))
+        result.action = "coverage_only"
+        return result
+    _backfill(settings, store, run, stored[known], joined[known], policy, versions,
+              label_tags, result, when)
+    return result
+
+
+def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
+              y: np.ndarray, policy: MonitoringPolicy, versions: _Versions,
+              label_tags: dict[str, Any], result: BatchLabels, when: str) -> None:
+    info, tags, metrics = run.info, run.data.tags, run.data.metrics
+    target = settings.data.target
+    ref = versions.context(tags[c.TAG_CHAMPION_VERSION])
+    frame = rows.drop(columns=[SCORE_COLUMN]).assign(**{target: y.astype(np.int8)})
+    prepared = prepare_batch(Batch(frame, tags.get(c.TAG_BATCH_ID, info.run_id),
+                                   "registered labels"), ref.schema)
+    report = evaluate_batch(prepared, rows[SCORE_COLUMN].to_numpy(dtype=np.float64), ref,
+                            policy, settings=settings.monitoring.model_dump())
+    found = [a for a in report.alerts if a.rule in LABEL_RULES]
+    before = tags.get(c.TAG_STATUS, "ok")
+    worst = max([_SEVERITY.get(before, 0)] + [_SEVERITY[a.severity] for a in found])
+    after = {v: k for k, v in _SEVERITY.items()}[worst]
+    old_rules = [r for r in tags.get(c.TAG_ALERTS, "none").split(",") if r and r != "none"]
+    rules = list(dict.fromkeys(old_rules + [a.rule for a in found]))
+    recommended = (tags.get(c.TAG_RETRAINING_RECOMMENDED) == "true"
+                   or any(a.rule in RETRAINING_RULES for a in found))
+    new_metrics: dict[str, float] = dict(report.performance or {})
+    if report.target_drift is not None:
+        new_metrics["target_drift_pvalue"] = report.target_drift.pvalue
+        new_metrics["target_drift_cramers_v"] = report.target_drift.effect_size
+    if report.concept_drift is not None:
+        new_metrics["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
+    new_metrics.update({"status_level": float(worst),
+                        "n_alerts": metrics.get("n_alerts", 0.0) + len(found),
+                        "retraining_recommended": float(recommended),
+                        "label_coverage": result.coverage})
+    sequence = int(tags.get(c.TAG_SEQUENCE, "0"))
+    store.log_metrics_to(info.run_id, {k: float(v) for k, v in new_metrics.items()
+                                       if v is not None and np.isfinite(v)}, step=sequence)
+    auc = (report.performance or {}).get("roc_auc", float("nan"))
+    n_features = sum(1 for k in metrics if k.startswith("drift/") and k.endswith("/pvalue_adj"))
+    name = (f"b{sequence:04d} {after.upper()} auc {auc:.2f} "
+            + summary.headline(set(rules), int(metrics.get("n_drifted_features", 0)),
+                               n_features))
+    store.set_tags({**label_tags, c.TAG_STATUS: after, c.TAG_ALERTS: ",".join(rules) or "none",
+                    c.TAG_RETRAINING_RECOMMENDED: str(recommended).lower(),
+                    c.TAG_RUN_COLOR: c.STATUS_COLORS[after], "mlflow.runName": name},
+                   run_id=info.run_id)
+    estimated = metrics.get("estimated_roc_auc")
+    lines = [f"**Labels registered** {when}: {result.n_labelled:,} of {result.n_rows:,} rows "
+             f"({result.coverage:.0%}). Realized ROC-AUC {auc:.3f}"
+             + (f" (estimated before: {estimated:.3f})" if estimated is not None else "")
+             + f"; status {before} -> {after}."]
+    lines += [f"- **{a.severity}** `{a.rule}`: {a.message}" for a in found]
+    store.append_description(info.run_id, "\n".join(lines))
+    store.log_text_to(info.run_id, report.to_dict(), "monitoring_report_labelled.json")
+    result.action, result.status_after = "metrics", after
+    logger.info("Labels for %s: %d rows (%.0f%%), ROC-AUC %.3f, status %s -> %s",
+                info.run_name, result.n_labelled, 100 * result.coverage, auc, before, after)
