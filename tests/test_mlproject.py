@@ -161,4 +161,19 @@ def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
     assert printed.count("batch ") >= 5
     seen.add("main")
 
+    # register_reference (last: the champion becomes a model scored elsewhere)
+    import numpy as np
+
+    from pipelines.data.generator import churn_probability, generate_reference
+
+    reference = generate_reference(2000, seed=5)
+    reference["y_score"] = np.nan_to_num(churn_probability(reference), nan=0.27)
+    ref_path = tmp_path / "external_reference.parquet"
+    reference.to_parquet(ref_path)
+    printed = _mlflow_run("register_reference", PIPELINE, {
+        "data": str(ref_path), "prediction_column": "y_score"}, env, tmp_path)
+    assert "as champion: 2,000 reference rows" in printed
+    assert alias_version(store, "champion").tags["model_origin"] == "external"
+    seen.add("register_reference")
+
     assert seen == declared

@@ -8,6 +8,8 @@ instead of guessing.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,13 @@ import pandas as pd
 
 from pipelines.config import DataSettings
 from pipelines.errors import DataError, SchemaError
+
+logger = logging.getLogger(__name__)
+
+#: Column names that are a model's outputs, never its inputs (excluded from inferred features).
+_PREDICTION_LIKE = re.compile(
+    r"^(y_?(pred|hat)\w*|preds?|prediction\w*|predicted\w*|scores?|proba(bility)?)$"
+    r"|_(pred|preds|prediction|predicted|proba)$", re.IGNORECASE)
 
 MISSING_CATEGORY = "__missing__"
 #: Column of model scores (P(class 1)) in the stored reference set.
@@ -80,12 +89,22 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
             f"{source}: target column {data.target!r} not found; columns are "
             f"{', '.join(map(str, frame.columns))}. Set data.target in the configuration."
         )
-    configured = [c for c in (data.id_column, data.timestamp_column) if c]
-    configured += list(data.numeric_features or ()) + list(data.categorical_features or ())
+    configured = list(data.numeric_features or ()) + list(data.categorical_features or ())
     absent = _missing(frame, configured)
     if absent:
         raise SchemaError(f"{source}: configured column(s) missing: {', '.join(absent)}.")
-    candidates = [c for c in frame.columns if c not in reserved]
+    for role, column in (("id", data.id_column), ("timestamp", data.timestamp_column)):
+        if column and column not in frame.columns:  # optional: said, not required
+            logger.info("%s: no %s column %r (data.%s_column): %s", source, role, column, role,
+                        "late labels cannot be joined to these rows" if role == "id" else
+                        "batch time spans are not recorded")
+    excluded = [c for c in frame.columns if c not in reserved and _PREDICTION_LIKE.search(str(c))
+                and data.numeric_features is None and data.categorical_features is None]
+    if excluded:  # a model's own outputs are not inputs: y_pred, prediction, score...
+        logger.warning("%s: not used as features (they look like model outputs): %s. List "
+                       "the features in data.numeric_features / categorical_features to "
+                       "override.", source, ", ".join(map(str, excluded)))
+    candidates = [c for c in frame.columns if c not in reserved and c not in excluded]
     if data.numeric_features is not None:
         numeric = tuple(data.numeric_features)
     else:
@@ -115,6 +134,9 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
     categories = {
         c: tuple(sorted(str(v) for v in frame[c].dropna().unique())) for c in categorical
     }
+    if data.numeric_features is None or data.categorical_features is None:
+        logger.info("%s: features inferred: %d numeric (%s), %d categorical (%s)", source,
+                    len(numeric), ", ".join(numeric), len(categorical), ", ".join(categorical))
     return FeatureSchema(
         target=data.target,
         numeric=numeric,

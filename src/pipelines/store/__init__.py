@@ -9,7 +9,13 @@ from pipelines.store import contract
 from pipelines.store.audit import AliasMove, default_actor, describe_model
 from pipelines.store.client import Store, connect, tracking_outage
 from pipelines.store.lock import LockInfo, registry_lock
-from pipelines.store.models import Champion, load_champion, load_model_version, log_model
+from pipelines.store.models import (
+    Champion,
+    load_champion,
+    load_model_version,
+    log_external_model,
+    log_model,
+)
 from pipelines.store.reference import (
     load_reference_context,
     load_reference_frame,
@@ -41,6 +47,7 @@ __all__ = [
     "load_model_version",
     "load_reference_context",
     "load_reference_frame",
+    "log_external_model",
     "log_model",
     "log_reference",
     "promote",

@@ -23,9 +23,18 @@ from pipelines.errors import ModelNotFoundError, TrackingError
 from pipelines.retraining.candidates import FittedCandidate, Flavor, positive_scores
 from pipelines.store.client import Store
 from pipelines.store.registry import alias_version
-from pipelines.store.scoring import NATIVE_ARTIFACT, SCHEMA_ARTIFACT, PositiveClassScorer
+from pipelines.store.scoring import (
+    NATIVE_ARTIFACT,
+    SCHEMA_ARTIFACT,
+    PositiveClassScorer,
+    external_scores,
+)
 
 logger = logging.getLogger(__name__)
+
+#: The flavor of a model trained elsewhere (its scores come with each batch).
+EXTERNAL = "external"
+EXTERNAL_COLUMN_KEY = "external_scores_column"
 
 #: skops refuses unknown types on load; we trust only types from these packages.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.", "scipy.")
@@ -111,8 +120,31 @@ class Champion:
     estimator: Any
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """P(class 1) for each row of ``frame`` (which must hold the schema's features)."""
+        """P(class 1) for each row of ``frame`` (which must hold the schema's features; for a
+        model scored elsewhere, its score column)."""
+        if self.flavor == EXTERNAL:
+            return external_scores(frame, self.estimator, "batch")
         return positive_scores(self.estimator, self.flavor, frame, self.schema)
+
+    @property
+    def external(self) -> bool:
+        """Trained and served elsewhere: registered for monitoring only."""
+        return self.flavor == EXTERNAL
+
+
+def log_external_model(store: Store, schema: FeatureSchema, scores_column: str,
+                       example: pd.DataFrame) -> ModelInfo:
+    """Log, in the active run, the stand-in for a model trained elsewhere: its pyfunc
+    returns the batch's own score column."""
+    store.use()
+    metadata = {"feature_schema": schema.to_dict(), EXTERNAL_COLUMN_KEY: scores_column,
+                "output": f"the batch's own {scores_column} column (scored elsewhere)"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=str(Path(__file__).with_name("external_model.py")),
+            model_config={"scores_column": scores_column}, metadata=metadata,
+            input_example=example.head(5), pip_requirements=["mlflow", "pandas", "numpy"])
 
 
 def load_model_version(store: Store, version: ModelVersion) -> Champion:
@@ -125,6 +157,10 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
         raise TrackingError(f"{uri} has no feature_schema metadata; it was not logged by "
                             "this tool.")
     schema = FeatureSchema.from_dict(metadata["feature_schema"])
+    if EXTERNAL_COLUMN_KEY in metadata:
+        return Champion(name=name, version=str(version.version), run_id=version.run_id,
+                        model_uri=uri, flavor=EXTERNAL,  # type: ignore[arg-type]
+                        schema=schema, estimator=metadata[EXTERNAL_COLUMN_KEY])
     pyfunc = info.flavors.get("python_function", {})
     if "xgboost" not in info.flavors and "sklearn" not in info.flavors and pyfunc:
         scorer = mlflow.pyfunc.load_model(uri).unwrap_python_model()

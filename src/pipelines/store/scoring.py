@@ -61,3 +61,35 @@ with warnings.catch_warnings(record=True):
                 model_input)
             check_columns(frame, self.schema, "model input")
             return positive_scores(self.estimator, self.flavor, frame, self.schema)
+
+    class ExternalScores(mlflow.pyfunc.PythonModel):
+        """A model trained and served elsewhere, registered for monitoring: ``predict(frame)``
+        returns the frame's own score column (named in ``model_config``), checked to be a
+        probability. Nothing is computed here; the champion alias, the registry story and the
+        audit trail work as for a model trained by this tool."""
+
+        def load_context(self, context: Any) -> None:
+            self.column = context.model_config["scores_column"]
+
+        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+            frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(
+                model_input)
+            return external_scores(frame, self.column, "model input")
+
+
+def external_scores(frame: pd.DataFrame, column: str, source: str) -> Any:
+    """The score column of ``frame`` as floats in [0, 1], or a :class:`DataError` naming it."""
+    import numpy as np
+
+    from pipelines.errors import DataError
+
+    if column not in frame.columns:
+        raise DataError(f"{source}: the score column {column!r} is missing. This model is "
+                        "scored elsewhere: each batch must carry its scores.")
+    s = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64,
+                                                               na_value=np.nan)
+    bad = ~np.isfinite(s) | (s < 0) | (s > 1)
+    if bad.any():
+        raise DataError(f"{source}: score column {column!r} has {int(bad.sum())} value(s) "
+                        "that are missing or outside [0, 1].")
+    return s

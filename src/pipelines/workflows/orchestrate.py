@@ -323,6 +323,12 @@ def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResu
     wanted = [b for b in monitored if b.retraining_recommended]
     if not wanted and not force:
         return CycleResult("nothing_to_do", "no batch recommends retraining", results)
+    champion = alias_version(store, settings.tracking.champion_alias)
+    if champion is not None and (champion.tags or {}).get("model_origin") == "external":
+        message = ("retraining recommended, but the champion is a model trained elsewhere "
+                   "(registered with register_reference): its owners retrain it")
+        logger.warning("Orchestrator: %s", message)
+        return CycleResult("nothing_to_do", message, results)
     cooldown = check_cooldown(last_retraining_time(store), now,
                               settings.retraining.cooldown_days, force=force)
     next_eligible = cooldown.next_eligible.isoformat() if cooldown.next_eligible else None

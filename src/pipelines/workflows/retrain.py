@@ -229,6 +229,11 @@ def _summary_path(settings: Settings) -> Path:
 def _prepare(settings: Settings, store: Store, now: datetime, reason: str,
              extra_tags: Mapping[str, str] | None) -> _Job:
     champion = load_champion(store)
+    if champion.external:
+        raise RetrainingRefused(
+            f"{champion.name} v{champion.version} was trained elsewhere (registered with "
+            "register_reference): this tool monitors it but does not retrain it. Register the "
+            "new model's reference when its owners have retrained it.")
     reference = load_reference_frame(store, champion.run_id)
     batches = collect_labelled_batches(store, settings, now)
     # origins unique per monitored batch (two contents under one name stay two batches, and

@@ -1,0 +1,45 @@
+"""Monitor a model trained elsewhere: register its reference rows, their scores and labels.
+
+``python -m pipelines.register_reference --data REF --prediction-column COL --target COL
+[--model-name NAME]`` or ``mlflow run . -e register_reference -P data=REF -P
+prediction_column=COL -P target=COL``. No training: the reference (features, the model's own
+scores in COL, labels in the target) becomes the champion's reference, and every batch is then
+judged on the score column it carries. The work is
+:func:`pipelines.workflows.external.register_reference`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
+from pipelines.workflows.external import register_reference
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipelines.register_reference",
+                                description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="reference rows (CSV or Parquet)")
+    p.add_argument("--prediction-column", required=True,
+                   help="the model's score column, P(positive class) in [0, 1]")
+    p.add_argument("--target", default="", help="the label column (default: data.target)")
+    add_common_options(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    result = register_reference(settings_from_args(args), args.data, args.prediction_column,
+                                target=args.target or None)
+    sys.stdout.write(f"registered version {result.model_version} as champion: "
+                     f"{result.n_rows:,} reference rows, {len(result.features)} features, "
+                     f"reference ROC-AUC {result.baseline.get('roc_auc', float('nan')):.4f}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    exit_with(main)
