@@ -151,3 +151,32 @@ def test_estimated_performance_alerts_without_labels_and_is_logged(
     assert metrics["estimated_roc_auc_lower"] < metrics["estimated_roc_auc"]
     assert "roc_auc" not in metrics  # nothing realized without labels
     assert report.to_dict()["estimated_performance"]["roc_auc"]["value"] == guess.value
+
+
+def test_concept_drift_compares_the_calibrated_estimates() -> None:
+    """A monotone but badly calibrated model (scores squared): the reference keeps its
+    calibration, and the concept-drift check uses the same estimator as the estimate."""
+    import numpy as np
+
+    from pipelines.data.batch import Batch, prepare_batch
+    from pipelines.data.generator import churn_probability, generate_reference
+    from pipelines.monitoring.engine import evaluate_batch
+    from pipelines.monitoring.reference import ReferenceContext as Context
+
+    from .test_scenarios import POLICY, SCHEMA, SETTINGS
+
+    def squared(frame):  # noqa: ANN001, ANN202
+        return np.nan_to_num(churn_probability(frame), nan=0.27) ** 2
+
+    ref = generate_reference(8000, seed=21)
+    context = Context.fit(ref, SCHEMA, squared(ref), n_bins=SETTINGS.psi_bins,
+                          decision_threshold=0.5)
+    assert context.calibration.kept
+    assert context.calibrated_expected_auc != context.expected_auc
+    batch = generate_batch("no_drift", 5000, seed=22)
+    report = evaluate_batch(prepare_batch(Batch(batch, "b", "t"), SCHEMA), squared(batch),
+                            context, POLICY)
+    assert report.concept_drift.expected_auc == report.estimated["roc_auc"].value
+    assert report.concept_drift.reference_expected_auc == context.calibrated_expected_auc
+    assert not report.concept_drift.detected
+    assert abs(report.estimated["roc_auc"].value - report.performance["roc_auc"]) < 0.02

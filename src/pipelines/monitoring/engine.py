@@ -63,15 +63,16 @@ def evaluate_batch(
     labels = batch.labels
     performance = tgt = concept = None
     sample_problem = None
+    estimated = estimate_performance(scores, ref.calibration.apply(scores),
+                                     policy.decision_threshold)
     if labels is not None:
         sample_problem = policy.sample_problem(labels)
         performance = classification_metrics(labels, scores, policy.decision_threshold)
         tgt = target_drift(ref, labels, policy)
+        # the same estimator on both sides: the batch's estimate against the reference's
         concept = assess_concept_drift(
-            performance["roc_auc"], scores, ref.baseline["roc_auc"], ref.expected_auc,
-            share, policy.concept_drift_auc_drop)
-    estimated = estimate_performance(scores, ref.calibration.apply(scores),
-                                     policy.decision_threshold)
+            performance["roc_auc"], scores, ref.baseline["roc_auc"], ref.calibrated_expected_auc,
+            share, policy.concept_drift_auc_drop, expected_auc=estimated["roc_auc"].value)
     verdict = evaluate_alerts(
         performance=performance, feature_drift=features, drift_share=share,
         prediction_drift=pred, target_drift=tgt, concept=concept, quality=quality,

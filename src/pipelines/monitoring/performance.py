@@ -62,13 +62,16 @@ def assess_concept_drift(
     reference_expected_auc: float,
     drift_share: float,
     threshold: float,
+    expected_auc: float | None = None,
 ) -> ConceptDriftFinding | None:
     """Concept drift when realised ROC-AUC fell more than ``threshold`` below what the scores
     predict, relative to the reference's own realised-vs-expected gap. None without a
-    defined ROC-AUC (no labels or one class)."""
+    defined ROC-AUC (no labels or one class). ``expected_auc``: the label-free estimate for
+    the batch (calibrated, :mod:`pipelines.stats.estimation`); default: the raw scores taken
+    as probabilities."""
     if not (math.isfinite(realised_auc) and math.isfinite(reference_auc)):
         return None
-    expected = expected_roc_auc(current_scores)
+    expected = expected_roc_auc(current_scores) if expected_auc is None else expected_auc
     unexplained = (reference_auc - reference_expected_auc) - (realised_auc - expected)
     detected = bool(unexplained > threshold and realised_auc < reference_auc - threshold)
     if detected:

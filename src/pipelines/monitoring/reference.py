@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from pipelines.stats import (
     save_profile,
 )
 from pipelines.stats.classification import classification_metrics
-from pipelines.stats.estimation import Calibration, fit_calibration
+from pipelines.stats.estimation import Calibration, expected_auc, fit_calibration
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,15 @@ class ReferenceContext:
             decision_threshold=decision_threshold,
             calibration=fit_calibration(scores, labels),
         )
+
+    @cached_property
+    def calibrated_expected_auc(self) -> float:
+        """The reference's ROC-AUC as the label-free estimator sees it (its own scores,
+        calibrated): the other side of the concept-drift comparison."""
+        if not self.calibration.kept:
+            return self.expected_auc
+        scores = self.score_reference.sorted_values
+        return expected_auc(scores, self.calibration.apply(scores))
 
     @classmethod
     def from_reference_frame(cls, frame: pd.DataFrame, schema: FeatureSchema, *, n_bins: int,
