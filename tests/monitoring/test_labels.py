@@ -89,6 +89,19 @@ def test_late_labels_are_back_filled_once(trained_store, tmp_path: Path) -> None
     assert partial.data.tags["labels.coverage"] == "0.3000"
     assert "roc_auc" not in partial.data.metrics  # below label_coverage_min: coverage only
 
+    # retraining uses the rows whose labels have arrived, and only those
+    from datetime import UTC, datetime
+
+    from pipelines.workflows.retrain import collect_labelled_batches
+
+    batches = {b.batch_id: b.frame for b in collect_labelled_batches(
+        connect(settings.tracking), settings, datetime.now(UTC))}
+    assert {k: len(v) for k, v in batches.items()} == {"stable": 1998, "drifted": 2000,
+                                                       "partial": 600}
+    merged = batches["drifted"].merge(frames["drifted"][[ID_COLUMN, TARGET]], on=ID_COLUMN,
+                                      suffixes=("", "_truth"))
+    assert (merged[TARGET] == merged[f"{TARGET}_truth"]).all()
+
     again = register_labels(settings, path)  # the same file: nothing changes
     assert {b.action for b in again.batches} == {"unchanged"}
     assert len(client.get_metric_history(runs["stable"], "roc_auc")) == 1

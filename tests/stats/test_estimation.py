@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from pipelines.monitoring.performance import expected_roc_auc
 from pipelines.stats.estimation import (
     ESTIMATED_METRICS,
     density_ratio_weights,
@@ -28,9 +27,15 @@ def _probabilities(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).beta(1.2, 3.0, n)
 
 
-def test_expected_auc_with_the_scores_as_probabilities_is_the_concept_drift_formula() -> None:
-    s = np.round(_probabilities(3000, 1), 2)  # ties
-    assert expected_auc(s, s) == pytest.approx(expected_roc_auc(s), abs=1e-12)
+def test_expected_auc_orders_by_scores_and_weighs_by_probabilities() -> None:
+    """Scores that rank well but say 0.5 everywhere the calibration knows better: the
+    expectation follows the probabilities, the order follows the scores."""
+    rng = np.random.default_rng(1)
+    p = _probabilities(3000, 1)
+    scores = np.round(p, 2) * 0.1 + 0.45  # same order (with ties), squeezed around 0.5
+    simulated = [roc_auc_score(rng.random(p.size) < p, scores) for _ in range(200)]
+    assert expected_auc(scores, p) == pytest.approx(np.mean(simulated), abs=0.003)
+    assert expected_auc(scores, scores) < expected_auc(scores, p) - 0.1
 
 
 @pytest.mark.slow

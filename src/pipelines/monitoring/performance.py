@@ -17,26 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.stats.estimation import expected_auc
+
 
 def expected_roc_auc(scores: np.ndarray) -> float:
-    """ROC-AUC expected if labels were drawn as Bernoulli(score): E[concordant] / E[pairs].
-
-    O(n log n): sort once, prefix sums of (1 - s) give each row's expected negatives below it;
-    ties count one half.
-    """
+    """ROC-AUC expected if labels were drawn as Bernoulli(score): E[concordant] / E[pairs]
+    (the raw scores taken as probabilities; see :func:`pipelines.stats.estimation.expected_auc`)."""
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
-    if s.size < 2:
-        return math.nan
-    order = np.sort(s)  # the sum below is over rows in any order: use the sorted one
-    neg_prefix = np.concatenate(([0.0], np.cumsum(1.0 - order)))
-    lo = np.searchsorted(order, order, side="left")  # sorted needles: a sequential scan
-    hi = np.searchsorted(order, order, side="right")
-    below = neg_prefix[lo]
-    tied = neg_prefix[hi] - neg_prefix[lo] - (1.0 - order)  # other rows with the same score
-    concordant = float(np.sum(order * (below + 0.5 * tied)))
-    pairs = float(s.sum() * (1.0 - s).sum() - np.sum(s * (1.0 - s)))
-    return concordant / pairs if pairs > 0 else math.nan
+    return expected_auc(s, s)
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,14 @@ class Store:
         for start in range(0, len(entries), 1000):  # MLflow's limit per batch
             self.client.log_batch(run_id, metrics=entries[start:start + 1000])
 
+    def log_parquet_to(self, run_id: str, frame: pd.DataFrame, artifact_file: str) -> None:
+        """A table as Parquet into ``run_id``'s artifacts (replacing one of the same name)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(artifact_file).name
+            frame.to_parquet(path, index=False)
+            parent = str(Path(artifact_file).parent)
+            self.client.log_artifact(run_id, str(path), None if parent == "." else parent)
+
     def log_text_to(self, run_id: str, data: Any, artifact_file: str) -> None:
         """A JSON document into ``run_id``'s artifacts (a client call; the run may be finished)."""
         self.client.log_text(run_id, json_text(data), artifact_file)

@@ -101,6 +101,8 @@ VTAG_LAST_AT: Final = "monitoring.last_at"
 
 #: The batch a monitoring run saw (ids, timestamp, features, labels, scores).
 BATCH_ARTIFACT: Final = "batch/batch.parquet"
+#: Labels registered after the batch was monitored: (id, label) of the rows that have one.
+LATE_LABELS_ARTIFACT: Final = "batch/labels.parquet"
 MONITORING_REPORT_ARTIFACT: Final = "monitoring_report.json"
 HTML_REPORT_ARTIFACT: Final = "report.html"
 DRIFT_TABLE_ARTIFACT: Final = "drift_table.json"

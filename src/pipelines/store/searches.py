@@ -122,11 +122,17 @@ def finished_monitoring_runs(store: Store) -> list[Run]:
 
 
 def labelled_batch_runs(store: Store, since: datetime) -> list[Run]:
-    """Finished monitoring runs of labelled batches started at or after ``since``, oldest
-    first."""
-    return _search_all(store, store.tracking.monitoring_experiment, _where(
-        _tag(c.TAG_STEP, c.STEP_MONITOR), _tag(c.TAG_HAS_LABELS, "true"), _FINISHED,
-        f"attributes.start_time >= {int(since.timestamp() * 1000)}"))
+    """Finished monitoring runs started at or after ``since`` whose batch has labels: from
+    the start, or registered later (``register_labels``), oldest first."""
+    common = (_tag(c.TAG_STEP, c.STEP_MONITOR), _FINISHED,
+              f"attributes.start_time >= {int(since.timestamp() * 1000)}")
+    at_once = _search_all(store, store.tracking.monitoring_experiment, _where(
+        *common, _tag(c.TAG_HAS_LABELS, "true")))
+    later = _search_all(store, store.tracking.monitoring_experiment, _where(
+        *common, f"tags.`{c.TAG_LABELS_COUNT}` LIKE '%'"))
+    seen = {r.info.run_id for r in at_once}
+    runs = at_once + [r for r in later if r.info.run_id not in seen]
+    return sorted(runs, key=lambda r: r.info.start_time)
 
 
 # ----------------------------------------------------------------------------- retraining

@@ -159,6 +159,10 @@ def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,
         return result  # the same labels again: nothing to do
     label_tags = {c.TAG_LABELS_COVERAGE: f"{coverage:.4f}", c.TAG_LABELS_COUNT: n_labelled,
                   c.TAG_LABELS_DIGEST: digest, c.TAG_LABELS_AT: now.isoformat()}
+    # the labels themselves, beside the batch: retraining uses the rows that have one
+    store.log_parquet_to(info.run_id, pd.DataFrame({
+        id_column: ids.astype("string")[known].to_numpy(dtype=object),
+        target: joined[known].astype(np.int8)}), c.LATE_LABELS_ARTIFACT)
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     if coverage < settings.monitoring.label_coverage_min:
         store.set_tags(label_tags, run_id=info.run_id)

@@ -192,6 +192,10 @@ def collect_labelled_batches(store: Store, settings: Settings,
             logger.warning("Monitoring run %s has no %s (skipped): %s", run.info.run_id,
                            c.BATCH_ARTIFACT, exc)
             continue
+        if run.data.tags.get(c.TAG_HAS_LABELS) != "true":  # labels registered later
+            frame = _with_late_labels(store, run.info.run_id, frame, settings)
+            if frame is None:
+                continue
         batch_id = run.data.tags.get(c.TAG_BATCH_ID) or run.info.run_id
         key = run.data.tags.get(c.TAG_BATCH_DIGEST) or run.info.run_id
         if key in by_id:
@@ -204,6 +208,25 @@ def collect_labelled_batches(store: Store, settings: Settings,
     logger.info("Found %d labelled batch(es) monitored since %s", len(batches),
                 since.isoformat())
     return batches
+
+
+def _with_late_labels(store: Store, run_id: str, frame: pd.DataFrame,
+                      settings: Settings) -> pd.DataFrame | None:
+    """The rows of a stored batch whose labels have arrived since, with their labels; None
+    (said) when its labels cannot be read."""
+    id_column, target = settings.data.id_column, settings.data.target
+    try:
+        labels = store.read_parquet_artifact(run_id, c.LATE_LABELS_ARTIFACT)
+    except TrackingError as exc:
+        logger.warning("Monitoring run %s has late labels but no %s (skipped): %s", run_id,
+                       c.LATE_LABELS_ARTIFACT, exc)
+        return None
+    if not id_column or id_column not in frame.columns:
+        return None
+    known = labels.set_index(id_column)[target]
+    joined = frame[id_column].astype("string").map(known)
+    keep = joined.notna().to_numpy()
+    return frame.loc[keep].assign(**{target: joined[keep].astype(np.int8).to_numpy()})
 
 
 def _data_info(frame: pd.DataFrame, batches: Sequence[LabelledBatch], reference_rows: int,
