@@ -78,13 +78,35 @@ def test_calibration_is_kept_when_it_helps_and_corrects_the_estimate() -> None:
     assert abs(fixed["roc_auc"].value - realized_auc) < 0.015
 
 
-def test_calibration_is_dropped_when_the_scores_are_already_calibrated() -> None:
+def test_calibrated_scores_are_left_nearly_as_they_are() -> None:
     rng = np.random.default_rng(7)
     p = _probabilities(3000, 8)
     calibration = fit_calibration(p, rng.random(p.size) < p)
-    assert not calibration.kept
-    np.testing.assert_array_equal(calibration.apply(p), p)
-    assert not fit_calibration(p[:10], np.ones(10)).kept  # too few rows, one class
+    grid = np.linspace(0.02, 0.98, 49)
+    assert np.abs(calibration.apply(grid) - grid).max() < 0.03  # Platt near the identity
+    small = fit_calibration(p[:100], rng.random(100) < p[:100])
+    assert not small.kept  # too few rows to calibrate anything
+    np.testing.assert_array_equal(small.apply(p), p)
+    assert not fit_calibration(p, np.ones(p.size)).kept  # one class
+
+
+def test_a_slightly_overconfident_model_gets_platt_not_steps() -> None:
+    """Overconfidence too small to move the Brier score still biases the expected ROC-AUC
+    upwards; two parameters fix it without the noise of isotonic steps."""
+    rng = np.random.default_rng(10)
+    p_ref = _probabilities(8000, 11)
+    logit = np.log(p_ref / (1 - p_ref))
+    scores_ref = 1 / (1 + np.exp(-1.25 * logit))  # sharper than the truth
+    calibration = fit_calibration(scores_ref, rng.random(p_ref.size) < p_ref)
+    assert calibration.kept
+    assert calibration.x.size == 2801  # the Platt grid, not isotonic steps
+    p = _probabilities(20000, 12)
+    scores = 1 / (1 + np.exp(-1.25 * np.log(p / (1 - p))))
+    y = rng.random(p.size) < p
+    realized = roc_auc_score(y, scores)
+    raw = expected_auc(scores, scores)
+    fixed = expected_auc(scores, calibration.apply(scores))
+    assert abs(fixed - realized) < abs(raw - realized) - 0.005
 
 
 def test_density_ratio_weights_follow_the_shift() -> None:
