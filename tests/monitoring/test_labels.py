@@ -47,12 +47,14 @@ def test_late_labels_are_back_filled_once(trained_store, tmp_path: Path) -> None
             outcome = monitor.run(Batch(frame.drop(columns=[TARGET]), name, "test"))
             runs[name] = outcome.run_id
             assert outcome.report.estimated["roc_auc"].value > 0.75  # the scores look fine
+        labelled = generate_batch("no_drift", 500, 34, start_time=pd.Timestamp("2026-03-04"))
+        monitor.run(Batch(labelled, "labelled", "test"))  # labels came with the batch
     client = connect(settings.tracking).client
     assert client.get_run(runs["drifted"]).data.tags["monitoring.status"] == "ok"
 
     truth = pd.concat([frames["stable"], frames["drifted"],
                        frames["partial"].sample(frac=0.3, random_state=0)])
-    truth = truth[[ID_COLUMN, TARGET]]
+    truth = pd.concat([truth, labelled])[[ID_COLUMN, TARGET]]  # those again: known, not unknown
     extra = pd.DataFrame({ID_COLUMN: [f"nobody-{i}" for i in range(5)], TARGET: 1})
     duplicates = truth.head(3)
     first = frames["stable"][ID_COLUMN].iloc[:2]
@@ -61,13 +63,14 @@ def test_late_labels_are_back_filled_once(trained_store, tmp_path: Path) -> None
     pd.concat([truth, extra, duplicates, conflicts]).to_csv(path, index=False)
 
     outcome = register_labels(settings, path)
-    assert (outcome.duplicates, len(outcome.batches)) == (3, 3)
+    assert (outcome.duplicates, len(outcome.batches)) == (3, 4)
+    assert [b.action for b in outcome.batches].count("labelled_at_monitoring") == 1
     assert outcome.conflicting == 2
     assert outcome.unknown == 5
     unknown_file = next(p for p in outcome.reports if "labels_unknown_" in p)
     assert sorted(pd.read_csv(unknown_file)[ID_COLUMN]) == sorted(extra[ID_COLUMN])
     by_name = {b.run_name.split()[0]: b for b in outcome.batches}
-    assert len(by_name) == 3
+    assert len(by_name) == 4
 
     stable = client.get_run(runs["stable"])
     assert stable.data.tags["labels.coverage"] == f"{1998 / 2000:.4f}"  # 2 conflicts left out
@@ -97,13 +100,13 @@ def test_late_labels_are_back_filled_once(trained_store, tmp_path: Path) -> None
     batches = {b.batch_id: b.frame for b in collect_labelled_batches(
         connect(settings.tracking), settings, datetime.now(UTC))}
     assert {k: len(v) for k, v in batches.items()} == {"stable": 1998, "drifted": 2000,
-                                                       "partial": 600}
+                                                       "partial": 600, "labelled": 500}
     merged = batches["drifted"].merge(frames["drifted"][[ID_COLUMN, TARGET]], on=ID_COLUMN,
                                       suffixes=("", "_truth"))
     assert (merged[TARGET] == merged[f"{TARGET}_truth"]).all()
 
     again = register_labels(settings, path)  # the same file: nothing changes
-    assert {b.action for b in again.batches} == {"unchanged"}
+    assert {b.action for b in again.batches} == {"unchanged", "labelled_at_monitoring"}
     assert len(client.get_metric_history(runs["stable"], "roc_auc")) == 1
     assert client.get_run(runs["drifted"]).data.tags == drifted.data.tags
 

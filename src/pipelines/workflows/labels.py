@@ -49,7 +49,7 @@ class BatchLabels:
     n_rows: int
     n_labelled: int
     coverage: float
-    action: str  # metrics | coverage_only | unchanged | no_ids
+    action: str  # metrics | coverage_only | unchanged | no_ids | labelled_at_monitoring
     status_before: str = ""
     status_after: str = ""
 
@@ -142,16 +142,17 @@ def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,
         return None  # stored without its batch (monitoring.store_batch = false)
     if id_column not in stored.columns:
         return BatchLabels(info.run_id, info.run_name, len(stored), 0, 0.0, "no_ids")
-    if target in stored.columns:
-        return None  # labelled when monitored
     ids = stored[id_column]
     joined = join_labels(ids, labels)
     known = np.isfinite(joined)
     n_labelled = int(known.sum())
     if n_labelled == 0:
         return None
-    matched.update(ids.astype("string")[known].tolist())
+    matched.update(ids.astype("string")[known].tolist())  # known ids, never "unknown"
     coverage = n_labelled / len(stored)
+    if target in stored.columns:  # labelled when monitored: its verdict already has them
+        return BatchLabels(info.run_id, info.run_name, len(stored), n_labelled, coverage,
+                           "labelled_at_monitoring")
     result = BatchLabels(info.run_id, info.run_name, len(stored), n_labelled, coverage,
                          "unchanged", tags.get(c.TAG_STATUS, ""), tags.get(c.TAG_STATUS, ""))
     digest = labels_digest(ids, joined)
