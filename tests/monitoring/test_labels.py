@@ -46,7 +46,9 @@ def test_late_labels_are_back_filled_once(trained_store, tmp_path: Path) -> None
             frames[name] = frame
             outcome = monitor.run(Batch(frame.drop(columns=[TARGET]), name, "test"))
             runs[name] = outcome.run_id
-            assert outcome.report.estimated["roc_auc"].value > 0.75  # the scores look fine
+            guess = outcome.report.estimated["roc_auc"].value
+            # by design the estimate stays near the reference's, concept drift or not
+            assert abs(guess - monitor.reference.calibrated_expected_auc) < 0.03, (name, guess)
         labelled = generate_batch("no_drift", 500, 34, start_time=pd.Timestamp("2026-03-04"))
         monitor.run(Batch(labelled, "labelled", "test"))  # labels came with the batch
     client = connect(settings.tracking).client
