@@ -183,6 +183,7 @@ def _broad_shift(seed: int) -> SimulatedSource:
                            options={"shift_features": NUMERIC_FEATURES[:10]})
 
 
+@pytest.mark.slow  # three retrainings
 def test_cooldown_blocks_then_allows_with_injected_time(trained) -> None:
     settings = trained
     client = connect(settings.tracking).client
