@@ -53,10 +53,11 @@ class LogNotifier:
             self.logger.log(level, "  %s: %s", name, link)
 
 
-def notifiers_for(settings: object = None) -> list[Notifier]:
-    """The channels configured for this deployment: the log, and the webhook when
+def notifiers_for(settings: object = None, *, log: bool = True) -> list[Notifier]:
+    """The channels configured for this deployment: the log (unless ``log`` is False, for
+    events the caller has logged already), and the webhook when
     ``notifications.webhook_url`` is set."""
-    channels: list[Notifier] = [LogNotifier()]
+    channels: list[Notifier] = [LogNotifier()] if log else []
     config = getattr(settings, "notifications", None)
     if config is not None and config.webhook_url:
         from pipelines.notify.webhook import WebhookNotifier

@@ -59,6 +59,20 @@ def _challenger(store: Store, settings: Settings, version: str | None) -> Any:
     return found
 
 
+def _conclude(settings: Settings, store: Store, challenger: Any, done: str, actor: str,
+              reason: str, status: str, notification: Notification) -> None:
+    """After the aliases moved: who decided and why on the version (``<done>_by``,
+    ``<done>_at``) and on its retraining run, then the notification and the log line."""
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    prefix = "approval" if done == "approved" else "rejection"
+    tag_version(store, str(challenger.version), {
+        c.VTAG_PROMOTION_STATUS: status, f"{done}_by": actor, f"{done}_at": when,
+        f"{prefix}_reason": reason}, best_effort=True)
+    _tag_parent(store, challenger, {"approval": f"{done} by {actor} at {when}: {reason}"})
+    broadcast(notifiers_for(settings), notification)
+    logger.info("%s: %s", done.capitalize(), notification.subject)
+
+
 def _tag_parent(store: Store, challenger: Any, tags: dict[str, str]) -> None:
     run_id = (challenger.tags or {}).get("parent_run_id")
     if run_id:
@@ -109,15 +123,10 @@ def approve(settings: Settings, *, reason: str = "", version: str | None = None,
         delete_alias(store, settings.promotion.challenger_alias)
         record_audit(store, "approve", [AliasMove(settings.promotion.challenger_alias, new,
                                                   None)], actor=actor, reason=text)
-    when = datetime.now(UTC).isoformat(timespec="seconds")
-    tag_version(store, new, {c.VTAG_PROMOTION_STATUS: c.PROMOTED, "approved_by": actor,
-                             "approved_at": when, "approval_reason": text}, best_effort=True)
-    _tag_parent(store, challenger, {"approval": f"approved by {actor} at {when}: {text}"})
     message = f"version {new} approved by {actor}: champion now, version {current} the fallback"
-    broadcast(notifiers_for(settings), Notification(
+    _conclude(settings, store, challenger, "approved", actor, text, c.PROMOTED, Notification(
         subject=f"champion is now version {new} ({message})", severity="warning",
         event="promotion", links={"version": new}))
-    logger.info("Approved: %s", message)
     return ApprovalResult("approved", new, current, message)
 
 
@@ -136,14 +145,9 @@ def reject(settings: Settings, *, reason: str = "", version: str | None = None,
         delete_alias(store, settings.promotion.challenger_alias)
         record_audit(store, "reject", [AliasMove(settings.promotion.challenger_alias, new,
                                                  None)], actor=actor, reason=text)
-    when = datetime.now(UTC).isoformat(timespec="seconds")
-    tag_version(store, new, {c.VTAG_PROMOTION_STATUS: "rejected_by_reviewer",
-                             "rejected_by": actor, "rejected_at": when,
-                             "rejection_reason": text}, best_effort=True)
-    _tag_parent(store, challenger, {"approval": f"rejected by {actor} at {when}: {text}"})
     current = str(champion.version) if champion else None
     message = f"version {new} rejected by {actor} ({text}); version {current} keeps serving"
-    broadcast(notifiers_for(settings), Notification(
-        subject=message, severity="info", event="approval", links={"version": new}))
-    logger.info("Rejected: %s", message)
+    _conclude(settings, store, challenger, "rejected", actor, text, "rejected_by_reviewer",
+              Notification(subject=message, severity="info", event="approval",
+                           links={"version": new}))
     return ApprovalResult("rejected", new, current, message)

@@ -19,7 +19,7 @@ from typing import Any
 from pipelines.config import Settings
 from pipelines.data.sources import BatchSource, Pending
 from pipelines.errors import DataError
-from pipelines.notify import LogNotifier, Notification, broadcast, notifiers_for
+from pipelines.notify import Notification, broadcast, notifiers_for
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import (
     LockInfo,
@@ -307,9 +307,8 @@ def _notify_cycle(settings: Settings, cycle: CycleResult, *, now: datetime,
             subject = (f"orchestrator stuck? the lock has been held for {held / 60:.0f} min: "
                        f"{cycle.message}")
     if subject:  # the log already has it, in the lines above: the other channels only
-        channels = [n for n in notifiers_for(settings) if not isinstance(n, LogNotifier)]
-        broadcast(channels, Notification(subject=subject, severity=severity,
-                                         event="orchestrator"))
+        broadcast(notifiers_for(settings, log=False),
+                  Notification(subject=subject, severity=severity, event="orchestrator"))
 
 
 def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResult],

@@ -604,7 +604,8 @@ def retrain(settings: Settings, *, store: Store | None = None,
         except RetrainingRefused as exc:
             problems = [str(exc)]
     summary = _record_invalid(job, problems) if parts is None else _train_and_decide(job, parts)
-    describe_model(job.store, settings.promotion.challenger_alias)  # "last retraining"
+    if summary.decision != c.PROMOTED:  # a promotion's audit record already rewrote it
+        describe_model(job.store, settings.promotion.challenger_alias)  # "last retraining"
     promoted = summary.decision == c.PROMOTED
     waiting = summary.decision == c.AWAITING_APPROVAL
     failures = broadcast(notifiers_for(settings), Notification(
