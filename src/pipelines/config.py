@@ -238,6 +238,24 @@ class NotificationSettings(_Section):
     fails is logged and tagged on the run, never failing the cycle."""
 
 
+class EngineSettings(_Section):
+    """How the monitor reads a batch (``--engine`` on the command line wins).
+
+    memory: the whole batch in pandas, exact KS; chunked: the file in chunks of
+    ``chunk_rows`` reduced to counts (bounded memory, any size on one machine); spark: the
+    batch read by PySpark at ``spark_master``, each partition reduced to counts (``pip
+    install -e ".[spark]"``, Java 17). Counts engines compute KS from ``ks_bins``
+    reference-quantile bins per feature (exact statistic at most about 1 / ks_bins above)."""
+
+    name: Annotated[str, Options(("memory", "chunked", "spark"))] = "memory"
+    chunk_rows: Annotated[int, Interval(int, 1_000, None)] = 500_000
+    ks_bins: Annotated[int, Interval(int, 10, 100_000)] = 1000
+    spark_master: NonEmpty = "local[*]"
+    """Any Spark master URL: ``local[*]``, ``spark://host:7077``, ``yarn``, ..."""
+    spark_conf: dict[str, str] = {}
+    """Further Spark settings, e.g. ``{"spark.executor.memory" = "4g"}``."""
+
+
 class PathSettings(_Section):
     output_dir: NonEmpty = "monitoring"
     inbox_dir: NonEmpty = "monitoring/inbox"
@@ -261,6 +279,7 @@ class Settings(_Section):
     retraining: RetrainingSettings = RetrainingSettings()
     promotion: PromotionSettings = PromotionSettings()
     notifications: NotificationSettings = NotificationSettings()
+    engine: EngineSettings = EngineSettings()
     paths: PathSettings = PathSettings()
 
 

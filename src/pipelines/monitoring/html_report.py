@@ -128,6 +128,9 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
     prediction = report.prediction_drift
     target = report.target_drift
     correction = report.settings.get("correction", "")
+    dupes = ("not checked (counts engine)" if report.quality.duplicate_ids is None
+             else report.quality.duplicate_ids)
+    engine_note = report.context.get("engine_note", "")
     foot = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in (links or {}).items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -143,7 +146,8 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
 <section id="features"><h2>Feature drift</h2>
 <p>Every feature, drifted first, by adjusted p-value ({html.escape(str(correction))}
 correction over {len(report.feature_drift)} tests); effect: PSI for numeric features,
-Cramér's V for categorical ones.</p>{feature_html}</section>
+Cramér's V for categorical ones.{" " + html.escape(engine_note) if engine_note else ""}</p>
+{feature_html}</section>
 <section id="distributions"><h2>Distributions of drifted features</h2>
 <div class="figs">{drift_figs}</div></section>
 <section id="scores"><h2>Model scores</h2>
@@ -154,7 +158,7 @@ Cramér's V for categorical ones.</p>{feature_html}</section>
  f"({'drifted' if target.drifted else 'stable'})."}</p>
 {_img(score, "score distribution") if score else ""}</section>
 <section id="quality"><h2>Data quality</h2>
-<p>{len(report.quality.issues)} issue(s); duplicate ids: {report.quality.duplicate_ids}.</p>
+<p>{len(report.quality.issues)} issue(s); duplicate ids: {dupes}.</p>
 {quality_html}</section>
 <p style="color:#777;font-size:12px">{foot}</p>
 </main></body></html>

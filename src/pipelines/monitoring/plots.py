@@ -56,11 +56,44 @@ def numeric_distribution(ref: NumericReference, current: np.ndarray, title: str,
     return fig
 
 
+def binned_distribution(edges: np.ndarray, reference: np.ndarray, current: np.ndarray,
+                        title: str, xlabel: str = "value", groups: int = 40) -> Figure:
+    """Reference and current densities from counts on common bins (the counts engines):
+    the finite bins between the first and the last edge, merged into about ``groups`` bins;
+    the share of current values outside them is said in the legend."""
+    ref_c = np.asarray(reference, dtype=np.float64)
+    cur_c = np.asarray(current, dtype=np.float64)
+    step = max(1, (edges.size - 1) // groups)
+    cuts = np.unique(np.append(np.arange(0, edges.size, step), edges.size - 1))
+    shown = edges[cuts]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for counts, name in ((ref_c, "reference"), (cur_c, "current")):
+        n = counts.sum()
+        inner = np.add.reduceat(counts[1:edges.size], cuts[:-1])[:shown.size - 1]
+        widths = np.diff(shown)
+        density = inner / (max(n, 1.0) * np.where(widths > 0, widths, 1.0))
+        outside = (counts[0] + counts[-1]) / n if n else 0.0
+        label = f"{name} (n={int(n):,}" + (f", {outside:.1%} outside" if outside >= 0.005
+                                           else "") + ")"
+        ax.stairs(density, shown, fill=True, alpha=0.45, label=label)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.legend()
+    _layout(fig, bottom=0.17)
+    return fig
+
+
 def categorical_distribution(ref: CategoricalReference, current: Sequence[object],
                              title: str) -> Figure:
+    cur_share = pd.Series(current).astype("string").fillna("<missing>").value_counts(normalize=True)
+    return categorical_shares(ref, cur_share, title)
+
+
+def categorical_shares(ref: CategoricalReference, cur_share: pd.Series, title: str) -> Figure:
+    """Reference and current shares per category (``cur_share``: share by category label)."""
     ref_share = pd.Series(np.asarray(ref.counts, dtype=float), index=list(ref.categories))
     ref_share /= max(ref_share.sum(), 1.0)
-    cur_share = pd.Series(current).astype("string").fillna("<missing>").value_counts(normalize=True)
     table = pd.DataFrame({"reference": ref_share, "current": cur_share}).fillna(0.0)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     table.sort_values("reference", ascending=False).head(20).plot.bar(ax=ax, alpha=0.7, rot=25)

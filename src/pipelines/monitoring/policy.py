@@ -68,13 +68,17 @@ class MonitoringPolicy:
 
         y = np.asarray(labels)
         n_pos = int((y == 1).sum())
-        n_neg = int(y.size - n_pos)
+        return self.sample_problem_of_counts(n_pos, int(y.size - n_pos))
+
+    def sample_problem_of_counts(self, n_pos: int, n_neg: int) -> str | None:
+        """:meth:`sample_problem` from the numbers of positive and negative labels."""
+        n = n_pos + n_neg
         if n_pos == 0 or n_neg == 0:
             only = "1" if n_pos else "0"
-            return (f"the labels hold one class only ({y.size} x {only}): ROC-AUC cannot be "
+            return (f"the labels hold one class only ({n} x {only}): ROC-AUC cannot be "
                     "checked, performance is not judged")
-        if y.size < self.min_rows_for_performance or min(n_pos, n_neg) < self.min_class_rows:
-            return (f"low sample: {y.size} labelled rows ({n_pos} positive, {n_neg} negative) "
+        if n < self.min_rows_for_performance or min(n_pos, n_neg) < self.min_class_rows:
+            return (f"low sample: {n} labelled rows ({n_pos} positive, {n_neg} negative) "
                     f"is below {self.min_rows_for_performance} rows or {self.min_class_rows} "
                     "of a class: performance is logged, not judged")
         return None

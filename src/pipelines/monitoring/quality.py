@@ -8,6 +8,7 @@ finding: the batch is refused before this runs (see :func:`pipelines.data.schema
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from pipelines.data.batch import PreparedBatch
 from pipelines.monitoring.policy import QualityPolicy
-from pipelines.stats import ReferenceProfile
+from pipelines.stats import CategoricalReference, ReferenceProfile
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class QualityReport:
     n_rows: int
     columns: tuple[ColumnQuality, ...]
     issues: tuple[QualityIssue, ...] = field(default_factory=tuple)
-    duplicate_ids: int = 0
+    duplicate_ids: int | None = 0
+    """None: not checked (the counts path sees no ids)."""
 
     @property
     def problem_columns(self) -> tuple[str, ...]:
@@ -93,19 +95,60 @@ def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
     """Quality of a prepared ``batch`` against the reference ``profile``."""
     schema = batch.schema
     columns: list[ColumnQuality] = []
-    issues: list[QualityIssue] = []
+    dtypes: dict[str, str] = {}
     for name in schema.numeric:
         ref = profile.numeric[name]
         dtype = batch.frame[name].dtype
         if not pd.api.types.is_numeric_dtype(dtype):
-            issues.append(QualityIssue(name, "dtype", 1.0, 0.0, f"expected numeric, got {dtype}"))
+            dtypes[name] = str(dtype)
         columns.append(_numeric_quality(name, batch.numeric[name], ref.min, ref.max,
                                         ref.missing_share))
     for name in schema.categorical:
         ref_c = profile.categorical[name]
-        total = ref_c.n + ref_c.n_missing
         columns.append(_categorical_quality(name, batch.categorical[name], ref_c.categories,
-                                            ref_c.n_missing / total if total else 0.0))
+                                            _missing_share(ref_c)))
+    duplicates = 0
+    if schema.id_column and schema.id_column in batch.frame.columns:
+        duplicates = int(batch.frame[schema.id_column].duplicated().sum())
+    return judge_quality(batch.n_rows, columns, profile, policy, dtypes=dtypes,
+                         duplicate_ids=duplicates, id_column=schema.id_column)
+
+
+def _missing_share(ref: CategoricalReference) -> float:
+    total = ref.n + ref.n_missing
+    return ref.n_missing / total if total else 0.0
+
+
+def quality_from_counts(n_rows: int, numeric: Mapping[str, tuple[int, int, int]],
+                        categorical: Mapping[str, tuple[Mapping[str, int], int]],
+                        dtypes: Mapping[str, str], profile: ReferenceProfile,
+                        policy: QualityPolicy) -> QualityReport:
+    """Quality from counts (the chunked and Spark engines): per numeric feature its NaN,
+    infinite and out-of-range counts; per categorical feature its rows per category and its
+    missing rows. Duplicate ids need every id at once: not checked here (``None``)."""
+    columns: list[ColumnQuality] = []
+    n = max(n_rows, 1)
+    for name, (n_nan, n_inf, n_out) in numeric.items():
+        columns.append(ColumnQuality(name, n_nan / n, profile.numeric[name].missing_share,
+                                     out_of_range_share=n_out / n, infinite_share=n_inf / n))
+    for name, (per_label, n_missing) in categorical.items():
+        ref = profile.categorical[name]
+        known = set(ref.categories)
+        unseen = sorted(((k, v) for k, v in per_label.items() if k not in known),
+                        key=lambda kv: -kv[1])
+        columns.append(ColumnQuality(
+            name, n_missing / n, _missing_share(ref),
+            unseen_category_share=sum(v for _, v in unseen) / n,
+            unseen_categories=tuple(k for k, _ in unseen[:20])))
+    return judge_quality(n_rows, columns, profile, policy, dtypes=dtypes, duplicate_ids=None)
+
+
+def judge_quality(n_rows: int, columns: list[ColumnQuality], profile: ReferenceProfile,
+                  policy: QualityPolicy, *, dtypes: Mapping[str, str],
+                  duplicate_ids: int | None, id_column: str | None = None) -> QualityReport:
+    """The quality issues of measured ``columns`` under ``policy``."""
+    issues = [QualityIssue(name, "dtype", 1.0, 0.0, f"expected numeric, got {dtype}")
+              for name, dtype in dtypes.items()]
     for c in columns:
         if c.infinite_share > 0:
             issues.append(QualityIssue(
@@ -132,11 +175,8 @@ def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
                 policy.unseen_category_share.limit,
                 f"{c.unseen_category_share:.1%} of rows hold categories never seen in reference: "
                 + ", ".join(c.unseen_categories[:5])))
-    duplicates = 0
-    if schema.id_column and schema.id_column in batch.frame.columns:
-        duplicates = int(batch.frame[schema.id_column].duplicated().sum())
-        if duplicates:
-            issues.append(QualityIssue(schema.id_column, "duplicate_ids", float(duplicates), 0.0,
-                                       f"{duplicates} duplicated id(s)"))
-    return QualityReport(n_rows=batch.n_rows, columns=tuple(columns), issues=tuple(issues),
-                         duplicate_ids=duplicates)
+    if duplicate_ids and id_column:
+        issues.append(QualityIssue(id_column, "duplicate_ids", float(duplicate_ids), 0.0,
+                                   f"{duplicate_ids} duplicated id(s)"))
+    return QualityReport(n_rows=n_rows, columns=tuple(columns), issues=tuple(issues),
+                         duplicate_ids=duplicate_ids)

@@ -152,16 +152,19 @@ class KSResult:
     """Two-sample two-sided Kolmogorov-Smirnov test: ``statistic = sup_x |F_ref(x) - F_cur(x)|``.
 
     ``method`` is ``"exact"`` (delegated to scipy, which may itself fall back to the asymptotic
-    p-value with a RuntimeWarning), ``"asymptotic"`` or ``"undefined"`` (a side has no finite
-    value: statistic 0.0, p-value 1.0, and ``note`` says why).
+    p-value with a RuntimeWarning), ``"asymptotic"``, ``"binned"`` (from counts per bin, see
+    :func:`pipelines.stats.binned.ks_from_counts`: the exact statistic lies in
+    ``[statistic, statistic + bound]``) or ``"undefined"`` (a side has no finite value:
+    statistic 0.0, p-value 1.0, and ``note`` says why).
     """
 
     statistic: float
     pvalue: float
-    method: Literal["exact", "asymptotic", "undefined"]
+    method: Literal["exact", "asymptotic", "binned", "undefined"]
     n_reference: int
     n_current: int
     note: str = ""
+    bound: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -336,9 +339,15 @@ def _psi(ref: NumericReference, cur_sorted: np.ndarray, n_missing: int) -> float
     """PSI of the batch on the reference bins (see :func:`psi`); 0.0 for an empty batch."""
     if cur_sorted.size + n_missing == 0:
         return 0.0
-    current = np.maximum(_bin_proportions(cur_sorted, n_missing, ref.bin_edges), PSI_EPSILON)
-    reference = np.maximum(ref.bin_proportions, PSI_EPSILON)
-    return float(np.sum((current - reference) * np.log(current / reference)))
+    return psi_from_shares(_bin_proportions(cur_sorted, n_missing, ref.bin_edges),
+                           ref.bin_proportions)
+
+
+def psi_from_shares(current: np.ndarray, reference: np.ndarray) -> float:
+    """``sum_b (c_b - r_b) ln(c_b / r_b)`` with every share floored at ``PSI_EPSILON``."""
+    c = np.maximum(current, PSI_EPSILON)
+    r = np.maximum(reference, PSI_EPSILON)
+    return float(np.sum((c - r) * np.log(c / r)))
 
 
 def _wasserstein_normalised(ref: NumericReference, gaps: _EcdfGaps | None) -> float:

@@ -197,14 +197,24 @@ def estimate_performance(scores: np.ndarray, probabilities: np.ndarray,
         return {m: Estimate(math.nan, math.nan, math.nan) for m in ESTIMATED_METRICS}
     decided = s >= threshold
     var_row = p * (1.0 - p)
-    tp, fn = float(p[decided].sum()), float(p[~decided].sum())
-    pp = float(decided.sum())  # predicted positives: fixed by the scores
+    return estimates_from_sums(
+        auc=expected_auc(s, p), n=float(n), predicted_positive=float(decided.sum()),
+        tp=float(p[decided].sum()), fn=float(p[~decided].sum()),
+        var_tp=float(var_row[decided].sum()), var_fn=float(var_row[~decided].sum()))
+
+
+def estimates_from_sums(*, auc: float, n: float, predicted_positive: float, tp: float,
+                        fn: float, var_tp: float, var_fn: float) -> dict[str, Estimate]:
+    """The estimates of :func:`estimate_performance` from its sums: the expected ROC-AUC,
+    the row count, the predicted positives, E[TP] = Σ_{ŷ=1} p and E[FN] = Σ_{ŷ=0} p and
+    their variances Σ p (1 - p) (the chunked and Spark engines add these up per partition)."""
+    if n == 0:
+        return {m: Estimate(math.nan, math.nan, math.nan) for m in ESTIMATED_METRICS}
+    pp = predicted_positive
     fp, tn = pp - tp, (n - pp) - fn
-    var_tp, var_fn = float(var_row[decided].sum()), float(var_row[~decided].sum())
     out: dict[str, Estimate] = {}
-    auc = expected_auc(s, p)
     out["roc_auc"] = Estimate.of(auc, _hanley_mcneil(auc, tp + fn, fp + tn))
-    out["accuracy"] = Estimate.of((tp + tn) / n, math.sqrt(var_row.sum()) / n)
+    out["accuracy"] = Estimate.of((tp + tn) / n, math.sqrt(var_tp + var_fn) / n)
     out["precision"] = (Estimate.of(tp / pp, math.sqrt(var_tp) / pp) if pp > 0
                         else Estimate(math.nan, math.nan, math.nan))
     positives = tp + fn

@@ -27,6 +27,8 @@ TAG_BATCH_ID: Final = "batch_id"
 TAG_HAS_LABELS: Final = "has_labels"
 TAG_BATCH_DIGEST: Final = "batch_digest"
 TAG_BATCH_FILE: Final = "batch_file"
+#: The engine that read a batch when it was not the in-memory one: chunked or spark.
+TAG_ENGINE: Final = "engine"
 TAG_RETRAINING_RECOMMENDED: Final = "retraining_recommended"
 TAG_CHAMPION_VERSION: Final = "champion_version"
 TAG_CHAMPION_MODEL: Final = "champion_model"

@@ -13,6 +13,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,12 @@ from pipelines.data.io import atomic_write_text, json_text
 from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
 from pipelines.monitoring import html_report, plots, summary
-from pipelines.monitoring.engine import evaluate_batch
+from pipelines.monitoring.counts import ALL, BatchCounts, BinnedColumn, CountsProfile
+from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
+from pipelines.stats import CategoricalReference, NumericReference
 from pipelines.store import (
     Champion,
     Store,
@@ -142,32 +145,64 @@ class Monitor:
     def run(self, batch: Batch, extra_tags: dict[str, str] | None = None) -> MonitorOutcome:
         """Evaluate ``batch`` and log it: one MLflow run, the JSON report, a notification."""
         report, prepared, scores = self.evaluate(batch)
+        return self._log(report, BatchInfo.of(batch), Evidence(prepared=prepared, scores=scores),
+                         extra_tags)
+
+    def evaluate_counts(self, counts: BatchCounts, info: BatchInfo, *, engine: str,
+                        scored_by: str) -> MonitoringReport:
+        """The verdict on a batch reduced to counts (chunked and Spark engines)."""
+        return evaluate_counts(
+            counts, self.counts_profile, self.reference, self.policy, batch_id=info.batch_id,
+            settings=self.settings.monitoring.model_dump(),
+            context={"source": info.source, "scored_by": scored_by, "engine": engine,
+                     "ks_bins": self.counts_profile.ks_bins,
+                     "champion_version": self.champion.version,
+                     "champion_model": self.champion.name,
+                     "reference_run_id": self.champion.run_id})
+
+    def run_counts(self, counts: BatchCounts, info: BatchInfo, *, engine: str,
+                   scored_by: str) -> MonitorOutcome:
+        """Evaluate and log a batch reduced to counts: the same run, report and notification
+        as :meth:`run`, figures drawn from the counts, the rows themselves not stored."""
+        report = self.evaluate_counts(counts, info, engine=engine, scored_by=scored_by)
+        return self._log(report, info, Evidence(counts=counts), {c.TAG_ENGINE: engine})
+
+    @cached_property
+    def counts_profile(self) -> CountsProfile:
+        """The champion's reference as bins (built once, on first use)."""
+        return CountsProfile.from_context(self.reference, self.settings.engine.ks_bins)
+
+    def _log(self, report: MonitoringReport, info: BatchInfo, evidence: Evidence,
+             extra_tags: dict[str, str] | None = None) -> MonitorOutcome:
         settings = self.settings
+        prepared = evidence.prepared
         previous = latest_monitoring_run(self.store, self.experiment)
         sequence = int(previous.data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if previous else 1
         tags = {**report_tags(report, self.champion, sequence), **(extra_tags or {})}
         tags[c.TAG_DESCRIPTION] = self._description(report, previous)
         tags[c.TAG_RUN_COLOR] = c.STATUS_COLORS[report.status]
-        if batch.digest:
-            tags[c.TAG_BATCH_DIGEST] = batch.digest
-        if batch.file_name:
-            tags[c.TAG_BATCH_FILE] = batch.file_name
-        tags.update(_time_tags(prepared))
+        if info.digest:
+            tags[c.TAG_BATCH_DIGEST] = info.digest
+        if info.file_name:
+            tags[c.TAG_BATCH_FILE] = info.file_name
+        if prepared is not None:
+            tags.update(_time_tags(prepared))
         report_text = json_text(report.to_dict())
         run_name = summary.run_name(report, sequence)
         with self.store.start_run(self.experiment, run_name=run_name, tags=tags) as run:
             run_id = run.info.run_id
             self.store.log_params({
-                "batch_source": batch.source[:500], "n_rows": report.n_rows,
+                "batch_source": info.source[:500], "n_rows": report.n_rows,
                 "roc_auc_floor": settings.monitoring.roc_auc_floor,
                 "drift_p_value": settings.monitoring.drift_p_value,
                 "drift_share_limit": settings.monitoring.drift_share,
                 "correction": settings.monitoring.correction,
             })
             self.store.log_metrics(report_metrics(report), step=sequence)
-            target = self.champion.schema.target if report.has_labels else None
-            self.store.log_dataset(batch.frame, batch.source, batch.batch_id, target,
-                                   context="production")
+            if prepared is not None:
+                target = self.champion.schema.target if report.has_labels else None
+                self.store.log_dataset(prepared.frame, info.source, info.batch_id, target,
+                                       context="production")
             self.store.log_text(report_text, c.MONITORING_REPORT_ARTIFACT)
             self.store.log_table(summary.feature_table(report), c.DRIFT_TABLE_ARTIFACT)
             self.store.log_table(summary.quality_table(report), c.QUALITY_TABLE_ARTIFACT)
@@ -175,9 +210,11 @@ class Monitor:
             with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
                 # Parquet encoding and the artifact copy release the GIL: store the batch
                 # while the plots render (a client call: no active run needed in the thread)
-                pending = (pool.submit(self._store_batch, prepared, scores, Path(tmp), run_id)
-                           if settings.monitoring.store_batch else None)
-                images = self._figures(report, prepared, scores, experiment_id)
+                pending = (pool.submit(self._store_batch, prepared, evidence.scores, Path(tmp),
+                                       run_id)
+                           if settings.monitoring.store_batch and prepared is not None
+                           else None)
+                images = self._figures(report, evidence, experiment_id)
                 folder = Path(tmp) / "plots"
                 folder.mkdir()
                 for name, png in images.items():
@@ -209,7 +246,7 @@ class Monitor:
             self.store.set_tags({c.TAG_NOTIFICATION_FAILED: "; ".join(failures)[:c.TAG_LIMIT]},
                                 run_id=run_id)
         logger.info("Batch %s: status %s, retraining recommended: %s; report %s, run %s",
-                    batch.batch_id, report.status, report.retraining_recommended, path, run_id)
+                    info.batch_id, report.status, report.retraining_recommended, path, run_id)
         return MonitorOutcome(report=report, run_id=run_id, report_path=path,
                               experiment_id=experiment_id)
 
@@ -222,37 +259,38 @@ class Monitor:
                                                  info.run_name or info.run_id)
         return summary.description(report, links)[:c.DESCRIPTION_LIMIT]
 
-    def _store_batch(self, prepared: PreparedBatch, scores: np.ndarray, folder: Path,
+    def _store_batch(self, prepared: PreparedBatch, scores: np.ndarray | None, folder: Path,
                      run_id: str) -> None:
         """The batch and its scores as Parquet in the run, so that retraining (and labels that
         arrive later) find it from MLflow alone."""
         path = folder / Path(c.BATCH_ARTIFACT).name
+        assert scores is not None
         prepared.stored_frame(scores).to_parquet(path, index=False)
         self.store.log_artifact(run_id, path, str(Path(c.BATCH_ARTIFACT).parent))
 
-    def _figures(self, report: MonitoringReport, prepared: PreparedBatch,
-                 scores: np.ndarray, experiment_id: str) -> dict[str, bytes]:
+    def _figures(self, report: MonitoringReport, evidence: Evidence,
+                 experiment_id: str) -> dict[str, bytes]:
         """Every figure of the run as PNG bytes, by file name: drifted features (up to
-        ``max_drift_plots``), scores, performance over batches."""
+        ``max_drift_plots``), scores, performance over batches; from the batch's values, or
+        from its counts (counts engines)."""
         limit = self.settings.monitoring.max_drift_plots
         ref, correction = self.reference, self.settings.monitoring.correction
         figures: dict[str, object] = {}
         for f in [f for f in report.feature_drift if f.drifted][:limit]:
             if f.kind == "numeric":
-                fig = plots.numeric_distribution(
-                    ref.profile.numeric[f.feature], prepared.numeric[f.feature],
-                    f"{f.feature}: PSI {f.effect_size:.3f}, KS p {f.pvalue_adjusted:.1e} "
-                    f"({correction}-adjusted)", xlabel=f.feature)
+                title = (f"{f.feature}: PSI {f.effect_size:.3f}, KS p {f.pvalue_adjusted:.1e} "
+                         f"({correction}-adjusted)")
+                figures[f"drift_{safe_name(f.feature)}.png"] = evidence.numeric_figure(
+                    ref.profile.numeric[f.feature], self._binned(f.feature), title)
             else:
-                fig = plots.categorical_distribution(
-                    ref.profile.categorical[f.feature], prepared.categorical[f.feature],
-                    f"{f.feature}: Cramér's V {f.effect_size:.3f}, chi-square p "
-                    f"{f.pvalue_adjusted:.1e} ({correction}-adjusted)")
-            figures[f"drift_{safe_name(f.feature)}.png"] = fig
+                title = (f"{f.feature}: Cramér's V {f.effect_size:.3f}, chi-square p "
+                         f"{f.pvalue_adjusted:.1e} ({correction}-adjusted)")
+                figures[f"drift_{safe_name(f.feature)}.png"] = evidence.categorical_figure(
+                    ref.profile.categorical[f.feature], title)
         target = self.champion.schema.target
-        figures["score_distribution.png"] = plots.numeric_distribution(
-            ref.score_reference, scores, "Model scores: reference vs current",
-            xlabel=f"score P({target} = 1)")
+        figures["score_distribution.png"] = evidence.score_figure(
+            ref.score_reference, self._binned(None), "Model scores: reference vs current",
+            f"score P({target} = 1)")
         past = monitoring_history(self.store, experiment_id)
         figures["performance_over_time.png"] = plots.timeline(
             past, self.policy.roc_auc.limit, self.policy.drift_share.limit)
@@ -263,6 +301,64 @@ class Monitor:
             finally:
                 plots.close(fig)  # type: ignore[arg-type]
         return rendered
+
+    def _binned(self, feature: str | None) -> BinnedColumn | None:
+        if "counts_profile" not in self.__dict__:  # in-memory batches never build it
+            return None
+        profile = self.counts_profile
+        return profile.score if feature is None else profile.numeric[feature]
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """What the run records of where a batch came from."""
+
+    batch_id: str
+    source: str
+    digest: str | None = None
+    file_name: str | None = None
+
+    @classmethod
+    def of(cls, batch: Batch) -> BatchInfo:
+        return cls(batch.batch_id, batch.source, batch.digest, batch.file_name)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the figures (and the stored batch) come from: the batch's values in memory, or
+    its counts (counts engines)."""
+
+    prepared: PreparedBatch | None = None
+    scores: np.ndarray | None = None
+    counts: BatchCounts | None = None
+
+    def numeric_figure(self, ref: NumericReference, binned: BinnedColumn | None,
+                       title: str) -> object:
+        if self.counts is not None and binned is not None:
+            k = binned.n_bins
+            return plots.binned_distribution(binned.edges, binned.reference,
+                                             self.counts.numeric[binned.name][:k], title,
+                                             xlabel=binned.name)
+        assert self.prepared is not None
+        return plots.numeric_distribution(ref, self.prepared.numeric[ref.name], title,
+                                          xlabel=ref.name)
+
+    def categorical_figure(self, ref: CategoricalReference, title: str) -> object:
+        if self.counts is not None:
+            labels, values, missing = self.counts.category_counts(ref.name)
+            shares = pd.Series([*values.tolist(), missing], index=[*labels, "<missing>"],
+                               dtype=float)
+            return plots.categorical_shares(ref, shares[shares > 0] / max(shares.sum(), 1.0),
+                                            title)
+        assert self.prepared is not None
+        return plots.categorical_distribution(ref, self.prepared.categorical[ref.name], title)
+
+    def score_figure(self, ref: NumericReference, binned: BinnedColumn | None, title: str,
+                     xlabel: str) -> object:
+        if self.counts is not None and binned is not None:
+            return plots.binned_distribution(binned.edges, binned.reference,
+                                             self.counts.scores[ALL], title, xlabel=xlabel)
+        return plots.numeric_distribution(ref, self.scores, title, xlabel=xlabel)
 
 
 def monitor_source(settings: Settings, source: BatchSource, *, experiment: str | None = None,
