@@ -3,13 +3,17 @@
 Usage::
 
     python -m pipelines.monitor_performance --batch FILE [--batch-id ID]
+    python -m pipelines.monitor_performance --batch FILE_OR_FOLDER --engine chunked
+    python -m pipelines.monitor_performance --batch PATH_OR_TABLE --engine spark
     python src/pipelines/monitor_performance.py [EXPERIMENT_ID_OR_NAME]   # a simulated batch
     mlflow run . -e monitor -P batch=FILE --env-manager local
 
 The batch is read and validated (required columns, dtypes, labels) *before* a run is opened,
 so a refused batch leaves no monitoring run behind. Scores come from the batch's prediction
 column when configured and present, otherwise from ``models:/<name>@champion``. The work is
-:func:`pipelines.workflows.monitor.monitor_source`.
+:func:`pipelines.workflows.monitor.monitor_source`; with ``--engine chunked`` or ``spark``
+(or ``[engine] name``) the batch is reduced to counts first, in bounded memory or on Spark
+(:func:`pipelines.workflows.engines.monitor_counted`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from pathlib import Path
 from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
 from pipelines.data.generator import SCENARIOS
 from pipelines.data.sources import BatchSource, FileSource, SimulatedSource
+from pipelines.errors import ConfigError
+from pipelines.workflows.engines import monitor_counted
 from pipelines.workflows.monitor import monitor_source
 
 
@@ -44,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenario of the simulated batch")
     p.add_argument("--rows", type=int_arg, default=5000, help="rows of the simulated batch")
     p.add_argument("--seed", type=int_arg, default=None, help="seed of the simulated batch")
+    p.add_argument("--engine", choices=("", "memory", "chunked", "spark"), default="",
+                   help="memory: the batch in pandas, exact KS; chunked: any size in bounded "
+                   "memory; spark: on PySpark (default: [engine] name, memory)")
     add_common_options(p)
     return p
 
@@ -53,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     settings = settings_from_args(args)
     batch_id = args.batch_id or None
+    engine = args.engine or settings.engine.name
+    if engine != "memory":
+        if not args.batch:
+            raise ConfigError(f"--engine {engine} monitors a batch given with --batch "
+                              "(a file, a folder of Parquet files or, on Spark, a table)")
+        monitor_counted(settings, args.batch, engine, batch_id=batch_id,
+                        experiment=args.experiment or None)
+        return 0
     source: BatchSource = (
         FileSource(Path(args.batch), settings.data, batch_id) if args.batch else
         SimulatedSource(args.scenario, rows=args.rows, seed=args.seed, batch_id=batch_id))

@@ -1,0 +1,188 @@
+"""The counts engines: a batch of any size reduced to counts, then monitored like any batch.
+
+``chunked``: the file (CSV, Parquet, a folder of Parquet parts) read in chunks of
+``engine.chunk_rows`` rows on this machine; each chunk validated, scored and counted, only
+the counts kept (memory bounded by one chunk). ``spark``: the batch read by PySpark (a path
+or a table name), scored by ``mlflow.pyfunc.spark_udf`` (or taken from its score column),
+each partition counted on the executors; only counts reach the driver. Both end in
+:meth:`~pipelines.workflows.monitor.Monitor.run_counts`: the same statistics, verdict,
+MLflow run and reports as the in-memory path (KS from bins, see
+:mod:`pipelines.stats.binned`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import EngineSettings, Settings
+from pipelines.data.batch import Batch, prepare_batch
+from pipelines.data.chunks import batch_files, files_digest, iter_chunks
+from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
+from pipelines.errors import ConfigError, DataError, SchemaError
+from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
+from pipelines.store import Store, connect
+from pipelines.store.scoring import external_scores
+from pipelines.workflows.monitor import BatchInfo, Monitor, MonitorOutcome, batch_scores
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("memory", "chunked", "spark")
+_TABLE_NAME = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}")
+
+
+def count_file(monitor: Monitor, path: Path, chunk_rows: int, batch_id: str
+               ) -> tuple[BatchCounts, str]:
+    """The counts of a batch file read chunk by chunk, and what scored it."""
+    profile = monitor.counts_profile
+    counts, scored_by, start = profile.empty(), "", 0
+    for frame in iter_chunks(path, chunk_rows):
+        if frame.empty:
+            continue
+        end = start + len(frame)
+        part = Batch(frame, batch_id, f"{path} (rows {start + 1:,}-{end:,})")
+        prepared = prepare_batch(part, monitor.champion.schema)
+        scores, scored_by = batch_scores(prepared, monitor.champion,
+                                         monitor.settings.data.prediction_column)
+        counts = counts + count_chunk(profile, prepared, scores)
+        logger.debug("counted rows %d-%d of %s", start + 1, end, path)
+        start = end
+    return counts, scored_by
+
+
+# --------------------------------------------------------------------------- Spark
+
+
+def spark_session(engine: EngineSettings) -> Any:
+    """A Spark session at ``engine.spark_master`` whose Python workers run this interpreter."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError('The spark engine needs PySpark: pip install -e ".[spark]" '
+                          "(and Java 17).") from exc
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # PySpark 4.x warns that pandas 3 is not fully supported; what this engine uses
+    # (mapInPandas, Arrow transfer, spark_udf) is tested on it
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+    builder = (SparkSession.builder.master(engine.spark_master).appName("churn-monitoring")
+               .config("spark.ui.showConsoleProgress", "false")
+               # pandas writes nanosecond timestamps, which Spark refuses unless read as long
+               .config("spark.sql.legacy.parquet.nanosAsLong", "true"))
+    for key, value in engine.spark_conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def read_spark_batch(spark: Any, source: str) -> Any:
+    """A Spark DataFrame of the batch: a local path (CSV, Parquet, folder), a URL Spark reads
+    (``s3a://``, ``hdfs://``, ...) or a table name."""
+    if "://" in source:
+        return (spark.read.csv(source, header=True, inferSchema=True)
+                if source.lower().endswith(".csv") else spark.read.parquet(source))
+    path = Path(source)
+    if path.exists():
+        files = batch_files(path)
+        if files[0].suffix.lower() == ".csv":
+            return spark.read.csv(str(path), header=True, inferSchema=True)
+        return spark.read.parquet(str(path))
+    if _TABLE_NAME.fullmatch(source):
+        try:
+            return spark.table(source)
+        except Exception as exc:  # AnalysisException: no such table
+            raise DataError(f"{source} is neither a file nor a table Spark knows: "
+                            f"{str(exc).splitlines()[0]}") from exc
+    raise DataError(f"Data file {source} does not exist.")
+
+
+def _partition_counter(profile: CountsProfile, schema: FeatureSchema, score_column: str,
+                       source: str, drop: tuple[str, ...]
+                       ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """The function each Spark partition runs: its rows to one row of counts (JSON), or the
+    bad-input message that refuses the batch."""
+
+    def count(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        part, error = profile.empty(), ""
+        for frame in frames:
+            if frame.empty:
+                continue
+            try:
+                scores = external_scores(frame, score_column, source)
+                batch = Batch(frame.drop(columns=list(drop)), "partition", source)
+                part = part + count_chunk(profile, prepare_batch(batch, schema), scores)
+            except DataError as exc:
+                error = str(exc)
+                break
+        yield pd.DataFrame({"counts": [part.to_json()], "error": [error]})
+
+    return count
+
+
+def count_spark(monitor: Monitor, store: Store, source: str) -> tuple[BatchCounts, str]:
+    """The counts of a batch read and scored by Spark, and what scored it."""
+    from pipelines.store.spark import positive_class_column
+
+    schema = monitor.champion.schema
+    spark = spark_session(monitor.settings.engine)
+    frame = read_spark_batch(spark, source)
+    missing = [c for c in schema.features if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"{source}: required column(s) missing: {', '.join(missing)}")
+    prediction = monitor.settings.data.prediction_column
+    if prediction and prediction in frame.columns:
+        score_column, scored_by, drop = prediction, f"column {prediction}", ()
+    elif monitor.champion.external:
+        score_column = str(monitor.champion.estimator)
+        scored_by, drop = f"column {score_column}", ()
+    else:
+        sample = frame.select(*schema.features).limit(20).toPandas()
+        frame = frame.withColumn(SCORE_COLUMN, positive_class_column(
+            store, spark, monitor.champion.model_uri, schema.features, sample))
+        score_column, drop = SCORE_COLUMN, (SCORE_COLUMN,)
+        scored_by = f"champion v{monitor.champion.version} (spark_udf)"
+    counter = _partition_counter(monitor.counts_profile, schema, score_column, source, drop)
+    rows = frame.mapInPandas(counter, "counts string, error string").collect()
+    errors = [r["error"] for r in rows if r["error"]]
+    if errors:
+        raise DataError(errors[0])
+    logger.info("Spark: %d partition(s) of %s counted", len(rows), source)
+    return total(monitor.counts_profile, [BatchCounts.from_json(r["counts"]) for r in rows]), \
+        scored_by
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def monitor_counted(settings: Settings, source: str, engine: str, *,
+                    batch_id: str | None = None, experiment: str | None = None,
+                    store: Store | None = None) -> MonitorOutcome:
+    """Monitor the batch at ``source`` with the ``chunked`` or ``spark`` engine."""
+    if engine not in ("chunked", "spark"):
+        raise ConfigError(f"engine must be chunked or spark here, got {engine!r}")
+    store = store or connect(settings.tracking)
+    name = store.experiment_name(experiment) if experiment else None
+    monitor = Monitor(settings, store=store, experiment=name)
+    path = Path(source)
+    local = path.exists()
+    info = BatchInfo(batch_id=batch_id or (path.stem if local else source.rsplit("/", 1)[-1]),
+                     source=source, digest=files_digest(path) if local else None,
+                     file_name=path.name if local and path.is_file() else None)
+    if engine == "chunked":
+        if not local:
+            raise DataError(f"Data file {source} does not exist (the chunked engine reads "
+                            "local files; use the spark engine for tables and URLs).")
+        counts, scored_by = count_file(monitor, path, settings.engine.chunk_rows,
+                                       info.batch_id)
+    else:
+        counts, scored_by = count_spark(monitor, store, source)
+    return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by)
