@@ -1,0 +1,135 @@
+"""The counts path against the in-memory path on the same 100k-row batches (engine level, no
+tracking store): same verdicts and metric names; KS within 1e-3 of exact; PSI, chi-square and
+ROC-AUC (on the same bins) within 1e-6."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from pipelines.data.batch import Batch, prepare_batch
+from pipelines.data.generator import generate_batch
+from pipelines.errors import DataError
+from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
+from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
+from pipelines.monitoring.reference import ReferenceContext
+from pipelines.monitoring.report import MonitoringReport, report_metrics
+from pipelines.stats.binned import bin_index
+from tests.monitoring.test_scenarios import POLICY, SCHEMA, _context, _scores
+
+ROWS = 100_000
+
+
+@pytest.fixture(scope="module")
+def ctx() -> ReferenceContext:
+    return _context(50_000)
+
+
+@pytest.fixture(scope="module")
+def profile(ctx: ReferenceContext) -> CountsProfile:
+    return CountsProfile.from_context(ctx)
+
+
+def _counts(frame: pd.DataFrame, profile: CountsProfile, parts: int) -> BatchCounts:
+    """Counted in ``parts`` chunks, added up in reverse order."""
+    pieces = []
+    for chunk in np.array_split(np.arange(len(frame)), parts):
+        part = frame.iloc[chunk]
+        prepared = prepare_batch(Batch(part, "t", "test"), SCHEMA)
+        pieces.append(count_chunk(profile, prepared, _scores(part)))
+    return total(profile, pieces[::-1])
+
+
+def _both(frame: pd.DataFrame, ctx: ReferenceContext, profile: CountsProfile,
+          parts: int = 4) -> tuple[MonitoringReport, MonitoringReport]:
+    memory = evaluate_batch(prepare_batch(Batch(frame, "t", "test"), SCHEMA), _scores(frame),
+                            ctx, POLICY)
+    counted = evaluate_counts(_counts(frame, profile, parts), profile, ctx, POLICY,
+                              batch_id="t")
+    return memory, counted
+
+
+@pytest.mark.parametrize("scenario", ["no_drift", "covariate_shift", "label_shift",
+                                      "concept_drift", "data_quality"])
+def test_counts_and_memory_agree(scenario: str, ctx: ReferenceContext,
+                                 profile: CountsProfile) -> None:
+    frame = generate_batch(scenario, ROWS, seed=11)
+    memory, counted = _both(frame, ctx, profile)
+    assert counted.status == memory.status
+    assert counted.drifted_features == memory.drifted_features
+    assert [(a.rule, a.severity) for a in counted.alerts] == [
+        (a.rule, a.severity) for a in memory.alerts]
+    assert counted.retraining_recommended == memory.retraining_recommended
+    assert set(report_metrics(counted)) == set(report_metrics(memory))
+    for m, c in zip(memory.feature_drift, counted.feature_drift, strict=True):
+        assert (m.feature, m.test, m.n_current) == (c.feature, c.test, c.n_current)
+        if m.kind == "numeric":
+            assert c.statistic <= m.statistic + 1e-12
+            assert m.statistic - c.statistic < 1e-3
+            assert m.statistic <= c.statistic + c.statistics["ks_bound"] + 1e-12
+            assert c.effect_size == pytest.approx(m.effect_size, abs=1e-6)  # PSI
+        else:
+            assert c.statistic == pytest.approx(m.statistic, abs=1e-6)  # chi-square
+            assert c.pvalue == pytest.approx(m.pvalue, abs=1e-6)
+            assert c.effect_size == pytest.approx(m.effect_size, abs=1e-6)
+    assert counted.prediction_drift.effect_size == pytest.approx(
+        memory.prediction_drift.effect_size, abs=1e-6)
+    assert abs(counted.prediction_drift.statistic - memory.prediction_drift.statistic) < 1e-3
+    assert counted.target_drift is not None and memory.target_drift is not None
+    assert counted.target_drift.statistic == pytest.approx(memory.target_drift.statistic,
+                                                           abs=1e-6)
+    for name in ("accuracy", "precision", "recall", "f1", "log_loss", "brier"):
+        assert counted.performance[name] == pytest.approx(memory.performance[name], abs=1e-9)
+    for name, estimate in memory.estimated.items():
+        if name != "roc_auc":
+            assert counted.estimated[name].value == pytest.approx(estimate.value, abs=1e-9)
+    assert [i.check for i in counted.quality.issues] == [
+        i.check for i in memory.quality.issues if i.check != "duplicate_ids"]
+    assert counted.quality.duplicate_ids is None
+    assert "KS from 1000 reference-quantile bins" in counted.context["engine_note"]
+
+
+def test_roc_auc_from_counts_is_the_in_memory_one_on_the_same_bins(
+        ctx: ReferenceContext, profile: CountsProfile) -> None:
+    frame = generate_batch("covariate_shift", ROWS, seed=12)
+    memory, counted = _both(frame, ctx, profile, parts=7)
+    labels = frame["churn"].to_numpy()
+    binned_scores = bin_index(profile.score.edges, _scores(frame))
+    assert counted.performance["roc_auc"] == pytest.approx(
+        roc_auc_score(labels, binned_scores), abs=1e-6)
+    assert counted.performance["roc_auc"] == pytest.approx(memory.performance["roc_auc"],
+                                                           abs=1e-3)
+    assert counted.estimated["roc_auc"].value == pytest.approx(
+        memory.estimated["roc_auc"].value, abs=1e-3)
+
+
+def test_counts_do_not_depend_on_the_partitioning(ctx: ReferenceContext,
+                                                  profile: CountsProfile) -> None:
+    frame = generate_batch("data_quality", 20_000, seed=13)
+    one, seven = _counts(frame, profile, 1), _counts(frame, profile, 7)
+    for name in one.numeric:
+        assert np.array_equal(one.numeric[name], seven.numeric[name])
+    assert one.categorical == seven.categorical
+    assert np.array_equal(one.scores, seven.scores)
+    np.testing.assert_allclose(seven.probabilities, one.probabilities, rtol=1e-12)
+    again = BatchCounts.from_json(seven.to_json())
+    assert again.categorical == seven.categorical
+    assert np.array_equal(again.scores, seven.scores)
+    assert np.array_equal(again.probabilities, seven.probabilities)  # floats round-trip
+
+
+def test_a_batch_labelled_in_some_chunks_only_is_refused(ctx: ReferenceContext,
+                                                         profile: CountsProfile) -> None:
+    frame = generate_batch("no_drift", 4_000, seed=14)
+    frame["churn"] = frame["churn"].astype("float64")
+    frame.loc[frame.index[2_000:], "churn"] = np.nan
+    counts = _counts(frame, profile, 2)
+    with pytest.raises(DataError, match="missing in 2000 of 4000 rows"):
+        evaluate_counts(counts, profile, ctx, POLICY, batch_id="half")
+
+
+def test_no_rows_is_refused(ctx: ReferenceContext, profile: CountsProfile) -> None:
+    with pytest.raises(DataError, match="no rows"):
+        evaluate_counts(profile.empty(), profile, ctx, POLICY, batch_id="empty")

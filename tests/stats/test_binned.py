@@ -1,0 +1,126 @@
+"""Statistics from counts (the chunked and Spark engines): bounds, and agreement with the
+in-memory statistics on the same bins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sklearn.metrics import roc_auc_score
+
+from pipelines.stats import fit_numeric_reference, ks_test
+from pipelines.stats.binned import (
+    atom_counts,
+    auc_from_histograms,
+    bin_counts,
+    bin_index,
+    coarse_groups,
+    expected_auc_from_bins,
+    ks_from_counts,
+    reference_atoms,
+    reference_counts,
+)
+from pipelines.stats.estimation import expected_auc
+
+
+def _edges(sorted_ref: np.ndarray, bins: int) -> np.ndarray:
+    return np.unique(np.concatenate([np.quantile(sorted_ref, np.arange(1, bins) / bins),
+                                     [sorted_ref[0], np.nextafter(sorted_ref[-1], np.inf)]]))
+
+
+def _binned_ks(ref: np.ndarray, cur: np.ndarray, bins: int):  # noqa: ANN202
+    ref_sorted = np.sort(ref)
+    edges = _edges(ref_sorted, bins)
+    index = bin_index(edges, cur)
+    return ks_from_counts(reference_counts(edges, ref_sorted), bin_counts(edges, cur),
+                          reference_atoms(edges, ref_sorted), atom_counts(edges, cur, index))
+
+
+@pytest.mark.parametrize(("kind", "shift"), [
+    ("continuous", 0.0), ("continuous", 0.05), ("continuous", 0.5),
+    ("discrete", 0.0), ("discrete", 0.3), ("mixed", 0.1), ("out_of_range", 0.0),
+])
+def test_binned_ks_brackets_the_exact_statistic(kind: str, shift: float) -> None:
+    rng = np.random.default_rng(7)
+    if kind == "continuous":
+        ref, cur = rng.normal(size=200_000), rng.normal(shift, 1.0, size=100_000)
+    elif kind == "discrete":
+        ref, cur = rng.poisson(3.0, 200_000) * 1.0, rng.poisson(3.0 + shift, 100_000) * 1.0
+    elif kind == "mixed":  # a point mass at zero and a continuous part
+        ref = np.where(rng.random(200_000) < 0.4, 0.0, rng.exponential(2.0, 200_000))
+        cur = np.where(rng.random(100_000) < 0.4 + shift, 0.0, rng.exponential(2.0, 100_000))
+    else:  # 10 % of the batch far above the reference's maximum
+        ref = rng.normal(size=200_000)
+        cur = np.where(rng.random(100_000) < 0.1, 100.0, rng.normal(size=100_000))
+    binned = _binned_ks(ref, cur, 1000)
+    exact = sps.ks_2samp(ref, cur).statistic
+    assert binned.method == "binned"
+    assert binned.statistic <= exact + 1e-12
+    assert exact <= binned.statistic + binned.bound + 1e-12
+    assert exact - binned.statistic < 1e-3
+    assert binned.bound <= 1.01e-3  # about one reference bin
+    if kind == "discrete":  # the frequent values are edges: the statistic is exact there
+        assert binned.bound < 1e-3
+        assert binned.statistic == pytest.approx(exact, abs=1e-12)
+
+
+def test_binned_ks_pvalue_is_the_asymptotic_one_of_its_statistic() -> None:
+    rng = np.random.default_rng(3)
+    ref, cur = rng.normal(size=50_000), rng.normal(0.02, 1, size=40_000)
+    binned = _binned_ks(ref, cur, 1000)
+    exact = ks_test(fit_numeric_reference("x", ref), cur)
+    assert exact.method == "asymptotic"
+    assert binned.pvalue == pytest.approx(
+        float(sps.kstwo.sf(binned.statistic, round(50_000 * 40_000 / 90_000))), rel=1e-6)
+    assert abs(binned.pvalue - exact.pvalue) < 0.05
+
+
+def test_ks_from_counts_without_values_is_undefined() -> None:
+    result = ks_from_counts(np.array([3, 4, 0]), np.zeros(3, dtype=np.int64))
+    assert (result.method, result.statistic, result.pvalue) == ("undefined", 0.0, 1.0)
+
+
+def test_counts_of_any_partition_add_up_to_the_whole() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.gamma(2.0, size=30_001)
+    edges = _edges(np.sort(rng.gamma(2.0, size=5_000)), 100)
+    whole = bin_counts(edges, values)
+    cuts = np.sort(rng.choice(values.size, 6, replace=False))
+    parts = [bin_counts(edges, part) for part in np.split(rng.permutation(values), cuts)]
+    assert np.array_equal(sum(parts[::-1]), whole)
+    assert np.array_equal(reference_counts(edges, np.sort(values)), whole)
+
+
+def test_coarse_bins_are_sums_of_fine_bins() -> None:
+    rng = np.random.default_rng(2)
+    ref = np.sort(rng.normal(size=10_000))
+    coarse = np.unique(np.quantile(ref, np.arange(1, 10) / 10))
+    fine = np.unique(np.concatenate([_edges(ref, 1000), coarse]))
+    values = rng.normal(0.3, 1.2, size=20_000)
+    groups = coarse_groups(fine, coarse)
+    summed = np.bincount(groups, weights=bin_counts(fine, values), minlength=coarse.size + 1)
+    assert np.array_equal(summed, bin_counts(coarse, values))
+
+
+def test_auc_from_histograms_is_roc_auc_of_the_binned_scores() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 50_000)
+    scores = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    edges = np.linspace(0, 1, 201)[1:-1]
+    index = bin_index(edges, scores)
+    pos = np.bincount(index[y == 1], minlength=edges.size + 1)
+    neg = np.bincount(index[y == 0], minlength=edges.size + 1)
+    assert auc_from_histograms(pos, neg) == pytest.approx(roc_auc_score(y, index), abs=1e-12)
+    assert abs(auc_from_histograms(pos, neg) - roc_auc_score(y, scores)) < 2e-3
+    assert np.isnan(auc_from_histograms(pos, np.zeros_like(neg)))
+
+
+def test_expected_auc_from_bins_is_expected_auc_of_the_binned_scores() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.beta(2, 5, 20_000)
+    edges = np.linspace(0, 1, 101)[1:-1]
+    index = bin_index(edges, p)
+    k = edges.size + 1
+    sums = [np.bincount(index, weights=w, minlength=k) for w in (p, 1 - p, p * (1 - p))]
+    assert expected_auc_from_bins(*sums) == pytest.approx(expected_auc(index * 1.0, p),
+                                                          abs=1e-12)
