@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 
 .PHONY: run test test-fast lint bench install clean ui ui-check
 
@@ -15,6 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $(STAMP)
 
+# the tests also cover the Spark engine: PySpark (an optional extra) comes with them
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e ".[test,spark]"
+	touch $(SPARK_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -22,7 +28,7 @@ run: $(STAMP)
 
 # Two workers (the CI machine's cores), one test file per worker at a time: the long
 # subprocess tests (mlflow run, a real server) run while the other worker does the rest.
-test: lint
+test: lint $(SPARK_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
