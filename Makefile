@@ -37,9 +37,10 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts run_all.py
 
-bench: $(STAMP)
+bench: $(SPARK_STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 	$(BIN)/python benchmarks/bench_generator.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,11 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BLOCK = 1_000_000
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def write_batch(path: Path, rows: int) -> Path:
@@ -67,7 +71,7 @@ def measure(argv: list[str], cwd: Path) -> tuple[float, float, str]:
               "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
               "w = time.perf_counter() - t\n"
               "m = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-              "print(json.dumps({'wall': w, 'rss': m, 'rc': r.returncode,"
+              "say(json.dumps({'wall': w, 'rss': m, 'rc': r.returncode,"
               " 'err': r.stderr[-2000:]}))\n")
     out = subprocess.run([sys.executable, "-c", helper, *argv], cwd=cwd, capture_output=True,
                          text=True, check=True)
@@ -93,7 +97,7 @@ def main() -> int:
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     env_python = sys.executable
-    print(f"training the champion in {work} ...", flush=True)
+    say(f"training the champion in {work} ...")
     subprocess.run([env_python, "-m", "pipelines.train_baseline"], cwd=work, check=True,
                    capture_output=True)
     rows_out: list[dict[str, object]] = []
@@ -102,15 +106,15 @@ def main() -> int:
     for n in sorted(set(sizes + spark_sizes)):
         t = time.perf_counter()
         path = write_batch(args.data / f"scale_{n}.parquet", n)
-        print(f"{n:,} rows: {path} ({path.stat().st_size / 1e6:,.0f} MB, "
-              f"{time.perf_counter() - t:.0f} s to write)", flush=True)
+        say(f"{n:,} rows: {path} ({path.stat().st_size / 1e6:,.0f} MB, "
+              f"{time.perf_counter() - t:.0f} s to write)")
     for n in sizes:
         path = args.data / f"scale_{n}.parquet"
         wall, rss, _ = measure([*base, "--batch", str(path), "--engine", "chunked",
                                 *([] if args.champion else column)], work)
         rows_out.append({"engine": "chunked", "rows": n, "wall": wall, "rss": rss,
                          "scored_by": "champion" if args.champion else "score column"})
-        print(f"chunked {n:>11,} rows: {wall:7.1f} s, peak {rss:6.0f} MB", flush=True)
+        say(f"chunked {n:>11,} rows: {wall:7.1f} s, peak {rss:6.0f} MB")
     for n in spark_sizes:
         path = args.data / f"scale_{n}.parquet"
         for scoring, extra in (("score column", column), ("champion (spark_udf)", [])):
@@ -119,23 +123,22 @@ def main() -> int:
                                     *extra], work)
             rows_out.append({"engine": "spark", "rows": n, "wall": wall, "rss": rss,
                              "scored_by": scoring})
-            print(f"spark   {n:>11,} rows ({scoring}): {wall:7.1f} s, driver peak "
-                  f"{rss:6.0f} MB", flush=True)
-    print()
-    print(f"| engine | scores from | rows | wall s | s per 1M rows | s per 1M rows per core "
-          f"| peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|")
+            say(f"spark   {n:>11,} rows ({scoring}): {wall:7.1f} s, driver peak "
+                  f"{rss:6.0f} MB")
+    say()
+    say("| engine | scores from | rows | wall s | s per 1M rows | s per 1M rows per core "
+          "| peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|")
     for r in rows_out:
         per_m = float(r["wall"]) / (int(r["rows"]) / 1e6)
-        print(f"| {r['engine']} | {r['scored_by']} | {int(r['rows']):,} | {r['wall']:.1f} | "
+        say(f"| {r['engine']} | {r['scored_by']} | {int(r['rows']):,} | {r['wall']:.1f} | "
               f"{per_m:.2f} | {per_m * cores:.2f} | {r['rss']:.0f} |")
     chunked = [r for r in rows_out if r["engine"] == "chunked"]
     if len(chunked) >= 2:
         a, b = chunked[0], chunked[-1]
         slope = (float(b["wall"]) - float(a["wall"])) / ((int(b["rows"]) - int(a["rows"])) / 1e6)
-        print(f"\nchunked: {slope:.2f} s per extra 1M rows from {int(a['rows']):,} to "
+        say(f"\nchunked: {slope:.2f} s per extra 1M rows from {int(a['rows']):,} to "
               f"{int(b['rows']):,}; peak memory {a['rss']:.0f} -> {b['rss']:.0f} MB")
-    print(f"({cores} cores; peak RSS of the monitor process: ru_maxrss)")
-    resource.getrusage(resource.RUSAGE_SELF)
+    say(f"({cores} cores; peak RSS of the monitor process: ru_maxrss)")
     return 0
 
 

@@ -85,6 +85,16 @@ def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
     assert monitor.data.tags["batch_id"] == batch.stem
     assert monitor.data.tags["monitoring.status"] in ("warning", "critical")
     assert set(monitor.data.tags["drifted_features"].split(",")) >= {"monthly_charges"}
+    # the same file through the chunked engine: -P engine=chunked, the same verdict
+    _mlflow_run("monitor", MONITORING, {"batch": str(batch), "engine": "chunked"}, env,
+                tmp_path)
+    (chunked,) = [r for r in _project_runs(client, MONITORING, "monitor")
+                  if r.info.run_id != monitor.info.run_id]
+    assert chunked.info.status == "FINISHED"
+    assert chunked.data.tags["engine"] == "chunked"
+    for tag in ("monitoring.status", "drifted_features", "batch_digest"):
+        assert chunked.data.tags[tag] == monitor.data.tags[tag]
+    assert set(chunked.data.metrics) == set(monitor.data.metrics)
     seen.add("monitor")
 
     # run_monitoring: the project run is the batch's monitoring run; retraining gets its own

