@@ -18,6 +18,7 @@ Pure functions, no I/O, no pandas.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, fields
@@ -186,7 +187,7 @@ class ChiSquareResult:
 
 @dataclass(frozen=True)
 class NumericComparison:
-    """All numeric statistics of one batch, computed from one merge with the reference."""
+    """All numeric statistics of one batch, computed from its one sort."""
 
     ks: KSResult
     psi: float
@@ -254,34 +255,90 @@ def fit_numeric_reference(name: str, values: np.ndarray, n_bins: int = 10) -> Nu
     )
 
 
+#: Reference-quantile edges of the grid the exact KS statistic is located on.
+KS_GRID_BINS: int = 10_000
+
+
 @dataclass(frozen=True)
-class _EcdfGaps:
-    """The two empirical CDFs on each gap between consecutive merged (reference + current) values.
+class _KsGrid:
+    """Reference-quantile edges and the reference's counts below and up to each edge."""
 
-    ``abs_diff[i] = |F_ref(x_i) - F_cur(x_i)|`` and ``widths[i] = x_{i+1} - x_i``. Inside a run
-    of tied values ``abs_diff`` is not the CDF difference, but there ``widths`` is 0.
-    """
-
-    abs_diff: np.ndarray
-    widths: np.ndarray
+    edges: np.ndarray
+    ref_below: np.ndarray
+    ref_upto: np.ndarray
 
 
-def _ecdf_gaps(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> _EcdfGaps | None:
-    """Merge the current batch into the sorted reference (no re-sort); None if a side is empty."""
-    n_ref, n_cur = ref_sorted.size, cur_sorted.size
-    if n_ref == 0 or n_cur == 0:
-        return None
-    total = n_ref + n_cur
-    cur_positions = np.searchsorted(ref_sorted, cur_sorted, side="left") + np.arange(n_cur)
-    is_current = np.zeros(total, dtype=bool)
-    is_current[cur_positions] = True
-    merged = np.empty(total, dtype=np.float64)
-    merged[cur_positions] = cur_sorted
-    merged[~is_current] = ref_sorted
-    cum_current = np.cumsum(is_current[:-1])
-    cum_reference = np.arange(1, total) - cum_current
-    abs_diff = np.abs(cum_reference / n_ref - cum_current / n_cur)
-    return _EcdfGaps(abs_diff=abs_diff, widths=np.diff(merged))
+def _ks_grid(ref: NumericReference) -> _KsGrid:
+    """The reference's KS grid, computed once per reference object."""
+    grid = ref.__dict__.get("_ks_grid")
+    if grid is None:
+        values = ref.sorted_values
+        edges = np.unique(np.quantile(values, np.arange(1, KS_GRID_BINS) / KS_GRID_BINS))
+        grid = _KsGrid(edges, np.searchsorted(values, edges, side="left"),
+                       np.searchsorted(values, edges, side="right"))
+        object.__setattr__(ref, "_ks_grid", grid)
+    return grid
+
+
+def _ks_statistic(ref: NumericReference, cur_sorted: np.ndarray) -> float:
+    """Exact ``sup_x |F_ref(x) - F_cur(x)|`` of two non-empty sorted samples, without merging
+    them: the gap is read at the reference-quantile edges of :func:`_ks_grid` (below and at
+    each edge), and only inside the open intervals between edges where it could exceed that
+    (its rise there is bounded by the two samples' masses in the interval) is it computed at
+    the batch values (four ``searchsorted`` of those values). Ties on either side are exact."""
+    ref_sorted = ref.sorted_values
+    n1, n2 = ref_sorted.size, cur_sorted.size
+    grid = _ks_grid(ref)
+    cur_below = np.searchsorted(cur_sorted, grid.edges, side="left")
+    cur_upto = np.searchsorted(cur_sorted, grid.edges, side="right")
+    below = grid.ref_below / n1 - cur_below / n2  # just below each edge
+    at = grid.ref_upto / n1 - cur_upto / n2  # at each edge
+    statistic = float(max(np.abs(below).max(initial=0.0), np.abs(at).max(initial=0.0)))
+    # open intervals (-inf, e0), (e0, e1), ..., (e_last, inf): gap at their start and end,
+    # and the masses of each sample strictly inside
+    start, end = np.concatenate(([0.0], at)), np.concatenate((below, [0.0]))
+    lo_r, hi_r = np.concatenate(([0], grid.ref_upto)), np.concatenate((grid.ref_below, [n1]))
+    lo_c, hi_c = np.concatenate(([0], cur_upto)), np.concatenate((cur_below, [n2]))
+    rest_r, rest_c = (hi_r - lo_r) / n1, (hi_c - lo_c) / n2
+    upper = np.minimum(start + rest_r, end + rest_c)
+    lower = np.maximum(start - rest_c, end - rest_r)
+    candidates = np.flatnonzero((np.maximum(upper, -lower) > statistic) & (hi_c > lo_c))
+    if candidates.size:
+        lengths = hi_c[candidates] - lo_c[candidates]
+        first = np.cumsum(lengths) - lengths  # where each interval's values start in x
+        index = np.arange(int(lengths.sum())) + np.repeat(lo_c[candidates] - first, lengths)
+        x = cur_sorted[index]
+        # F_cur just below and at each value, from its run of equal values (a run never
+        # leaves its open interval): the run's first and last positions in cur_sorted
+        new_run = np.ones(x.size, dtype=bool)
+        new_run[1:] = x[1:] != x[:-1]
+        new_run[first] = True
+        run_start = np.maximum.accumulate(np.where(new_run, index, 0))
+        run_end = np.empty_like(index)
+        ends = np.flatnonzero(np.append(new_run[1:], True))
+        run_end[:] = np.repeat(index[ends] + 1, np.diff(np.concatenate(([-1], ends))))
+        f_ref_left = np.searchsorted(ref_sorted, x, side="left") / n1
+        f_ref = np.searchsorted(ref_sorted, x, side="right") / n1
+        statistic = max(statistic, float(np.abs(f_ref - run_end / n2).max()),
+                        float(np.abs(f_ref_left - run_start / n2).max()))
+    return statistic
+
+
+@functools.lru_cache(maxsize=2)
+def _quantile_coupling(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For samples of sizes n1 and n2: on each interval of the union of the grids i/n1 and
+    j/n2 of [0, 1], the index of each sample's quantile there and the interval's length
+    (integers in units of 1 / (n1 n2), so the grid is exact)."""
+    points = np.union1d(np.arange(n1 + 1, dtype=np.int64) * n2,
+                        np.arange(n2 + 1, dtype=np.int64) * n1)
+    start = points[:-1]
+    return start // n2, start // n1, np.diff(points) / (float(n1) * float(n2))
+
+
+def _wasserstein(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
+    """``W1 = integral_0^1 |Q_ref(u) - Q_cur(u)| du``, exactly, from the sorted samples."""
+    i_ref, i_cur, widths = _quantile_coupling(ref_sorted.size, cur_sorted.size)
+    return float(_dot(np.abs(ref_sorted[i_ref] - cur_sorted[i_cur]), widths))
 
 
 def _smirnov_sf(n: int, x: float) -> float:
@@ -320,18 +377,17 @@ def _ks_asymptotic_pvalue(statistic: float, n1: int, n2: int) -> float:
     return float(np.clip(_kstwo_sf(statistic, effective_n), 0.0, 1.0))
 
 
-def _ks(ref: NumericReference, cur_sorted: np.ndarray, gaps: _EcdfGaps | None) -> KSResult:
+def _ks(ref: NumericReference, cur_sorted: np.ndarray) -> KSResult:
     """KS test of the sorted finite batch against the reference (see :func:`ks_test`)."""
     n1, n2 = ref.n, int(cur_sorted.size)
-    if gaps is None:
+    if n1 == 0 or n2 == 0:
         note = "no finite current values" if n2 == 0 else "no finite reference values"
         logger.debug("KS on %r undefined: %s", ref.name, note)
         return KSResult(0.0, 1.0, "undefined", n1, n2, note)
     if max(n1, n2) <= KS_EXACT_MAX_N:
         exact = sps.ks_2samp(ref.sorted_values, cur_sorted)
         return KSResult(float(exact.statistic), float(exact.pvalue), "exact", n1, n2)
-    at_jumps = gaps.abs_diff[gaps.widths > 0]
-    statistic = float(at_jumps.max()) if at_jumps.size else 0.0
+    statistic = _ks_statistic(ref, cur_sorted)
     return KSResult(statistic, _ks_asymptotic_pvalue(statistic, n1, n2), "asymptotic", n1, n2)
 
 
@@ -350,22 +406,20 @@ def psi_from_shares(current: np.ndarray, reference: np.ndarray) -> float:
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def _wasserstein_normalised(ref: NumericReference, gaps: _EcdfGaps | None) -> float:
-    """``W1 / std_ref`` from the merged ECDFs (see :func:`wasserstein_normalised`)."""
-    if gaps is None:
+def _wasserstein_normalised(ref: NumericReference, cur_sorted: np.ndarray) -> float:
+    """``W1 / std_ref`` of the sorted finite batch (see :func:`wasserstein_normalised`)."""
+    if ref.n == 0 or cur_sorted.size == 0:
         return 0.0
-    distance = float(_dot(gaps.abs_diff, gaps.widths))
-    return distance / (ref.std if ref.std > 0 else 1.0)
+    return _wasserstein(ref.sorted_values, cur_sorted) / (ref.std if ref.std > 0 else 1.0)
 
 
 def compare_numeric(ref: NumericReference, current: np.ndarray) -> NumericComparison:
     """KS, PSI and normalised Wasserstein of one batch, sorting the batch once."""
     cur_sorted, n_missing = _finite_sorted(current)
-    gaps = _ecdf_gaps(ref.sorted_values, cur_sorted)
     return NumericComparison(
-        ks=_ks(ref, cur_sorted, gaps),
+        ks=_ks(ref, cur_sorted),
         psi=_psi(ref, cur_sorted, n_missing),
-        wasserstein_normalised=_wasserstein_normalised(ref, gaps),
+        wasserstein_normalised=_wasserstein_normalised(ref, cur_sorted),
         n_current=int(cur_sorted.size),
     )
 
@@ -374,12 +428,13 @@ def ks_test(ref: NumericReference, current: np.ndarray) -> KSResult:
     """Two-sided two-sample KS test, ``D = sup_x |F_ref(x) - F_cur(x)|``, NaN/inf ignored.
 
     Agrees with ``scipy.stats.ks_2samp(ref_values, current_values)`` (method ``"auto"``): when
-    ``max(n1, n2) <= KS_EXACT_MAX_N`` scipy is called (exact p-value); otherwise ``D`` is read off
-    the merged ECDFs and the p-value is scipy's asymptotic ``kstwo.sf(D, round(n1 n2/(n1+n2)))``.
+    ``max(n1, n2) <= KS_EXACT_MAX_N`` scipy is called (exact p-value); otherwise ``D`` is
+    computed exactly by :func:`_ks_statistic` (no merge of the two samples) and the p-value is
+    scipy's asymptotic ``kstwo.sf(D, round(n1 n2/(n1+n2)))``.
     A side without finite values gives statistic 0.0, p-value 1.0, method ``"undefined"``.
     """
     cur_sorted, _ = _finite_sorted(current)
-    return _ks(ref, cur_sorted, _ecdf_gaps(ref.sorted_values, cur_sorted))
+    return _ks(ref, cur_sorted)
 
 
 def psi(ref: NumericReference, current: np.ndarray) -> float:
@@ -400,7 +455,7 @@ def wasserstein_normalised(ref: NumericReference, current: np.ndarray) -> float:
     Equals ``scipy.stats.wasserstein_distance(ref, cur) / std``.
     """
     cur_sorted, _ = _finite_sorted(current)
-    return _wasserstein_normalised(ref, _ecdf_gaps(ref.sorted_values, cur_sorted))
+    return _wasserstein_normalised(ref, cur_sorted)
 
 
 # --------------------------------------------------------------------------- categorical

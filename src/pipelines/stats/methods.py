@@ -44,8 +44,6 @@ from pipelines.stats.drift import (
     _bin_proportions,
     _chi2_from_counts,
     _count_categories,
-    _ecdf_gaps,
-    _EcdfGaps,
     _finite_sorted,
     _ks,
     _psi,
@@ -68,18 +66,16 @@ class StatisticResult:
 
 @dataclass(frozen=True)
 class NumericSample:
-    """One batch column prepared once for every numeric statistic: its finite values sorted,
-    the count of missing ones, and the merged ECDFs with the reference (None if a side is
-    empty)."""
+    """One batch column prepared once for every numeric statistic: its finite values sorted
+    and the count of missing ones."""
 
     sorted_values: np.ndarray
     n_missing: int
-    gaps: _EcdfGaps | None
 
     @classmethod
     def prepare(cls, ref: NumericReference, values: np.ndarray) -> NumericSample:
         cur_sorted, n_missing = _finite_sorted(values)
-        return cls(cur_sorted, n_missing, _ecdf_gaps(ref.sorted_values, cur_sorted))
+        return cls(cur_sorted, n_missing)
 
     @property
     def n(self) -> int:
@@ -216,7 +212,7 @@ class KolmogorovSmirnov(NumericStatistic):
     label = "KS"
 
     def compute(self, ref: NumericReference, sample: NumericSample) -> StatisticResult:
-        res = _ks(ref, sample.sorted_values, sample.gaps)
+        res = _ks(ref, sample.sorted_values)
         return StatisticResult(res.statistic, res.pvalue)
 
 
@@ -239,7 +235,7 @@ class NormalisedWasserstein(NumericStatistic):
     label = "Wasserstein / std"
 
     def compute(self, ref: NumericReference, sample: NumericSample) -> StatisticResult:
-        return StatisticResult(_wasserstein_normalised(ref, sample.gaps))
+        return StatisticResult(_wasserstein_normalised(ref, sample.sorted_values))
 
 
 @register_statistic
