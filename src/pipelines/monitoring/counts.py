@@ -16,8 +16,9 @@ into the same report the in-memory path writes. Pure, no I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,15 +29,15 @@ from pipelines.errors import DataError
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.stats import CategoricalReference, NumericReference
 from pipelines.stats.binned import (
-    atom_counts,
-    bin_index,
     coarse_groups,
     reference_atoms,
     reference_counts,
+    sorted_bin_counts,
 )
 from pipelines.stats.classification import log_loss_terms
 from pipelines.stats.drift import _count_categories
 from pipelines.stats.estimation import Calibration
+from pipelines.stats.profile import ColumnSource, _run_in_order
 
 #: Reference-quantile bins per numeric column for the binned KS (bound about 1 / KS_BINS).
 KS_BINS: int = 1000
@@ -107,21 +108,22 @@ class BinnedColumn:
         inf, below min, above max]`` and floats ``[sum (e_0 - x)^+, sum (x - e_last)^+]`` over
         the finite values."""
         finite_mask = np.isfinite(values)
-        finite = values if finite_mask.all() else values[finite_mask]
+        finite = np.sort(values if finite_mask.all() else values[finite_mask])
         n_nan = int(np.isnan(values).sum())
         k = self.n_bins
         ints = np.empty(2 * k + 4, dtype=np.int64)
-        index = bin_index(self.edges, finite)
-        ints[:k] = np.bincount(index, minlength=k)
-        ints[k:2 * k] = atom_counts(self.edges, finite, index)
+        ints[:k], ints[k:2 * k] = sorted_bin_counts(self.edges, finite)
         ints[NAN] = n_nan
         ints[INF] = values.size - finite.size - n_nan
-        ints[BELOW] = int(np.count_nonzero(finite < self.min))
-        ints[ABOVE] = int(np.count_nonzero(finite > self.max))
+        ints[BELOW] = int(np.searchsorted(finite, self.min, side="left"))
+        ints[ABOVE] = int(finite.size - np.searchsorted(finite, self.max, side="right"))
         floats = np.zeros(2)
         if self.edges.size and finite.size:
-            floats[0] = float(np.maximum(self.edges[0] - finite, 0.0).sum())
-            floats[1] = float(np.maximum(finite - self.edges[-1], 0.0).sum())
+            lo, hi = self.edges[0], self.edges[-1]
+            k_lo = int(np.searchsorted(finite, lo, side="left"))
+            k_hi = int(np.searchsorted(finite, hi, side="right"))
+            floats[0] = float(lo * k_lo - finite[:k_lo].sum())
+            floats[1] = float(finite[k_hi:].sum() - hi * (finite.size - k_hi))
         return ints, floats
 
 
@@ -250,36 +252,55 @@ class BatchCounts:
         return labels, counts, self.categorical_missing[name]
 
 
+def count_features(profile: CountsProfile, columns: ColumnSource) -> BatchCounts:
+    """The feature counts of ``columns`` (numeric features as float arrays, categorical ones
+    as given), one column per task on two threads when the chunk is large (sorting and
+    hashing release the GIL); scores not counted."""
+    counts = profile.empty()
+    numeric = {name: np.asarray(columns[name], dtype=np.float64) for name in profile.numeric}
+    categorical = {name: columns[name] for name in profile.categorical}
+    counts.n_rows = len(next(iter(numeric.values()))) if numeric else (
+        len(next(iter(categorical.values()))) if categorical else 0)
+    tasks: list[Callable[[], Any]] = [
+        *(partial(profile.numeric[name].count, values) for name, values in numeric.items()),
+        *(partial(_count_categories, values) for values in categorical.values()),
+    ]
+    results = _run_in_order(tasks, counts.n_rows * len(tasks))
+    for name, (ints, floats) in zip(numeric, results[:len(numeric)], strict=True):
+        counts.numeric[name], counts.excess[name] = ints, floats
+    for name, (labels, values, missing) in zip(categorical, results[len(numeric):],
+                                              strict=True):
+        counts.categorical[name] = dict(zip(labels, values.tolist(), strict=True))
+        counts.categorical_missing[name] = missing
+    return counts
+
+
 def count_chunk(profile: CountsProfile, prepared: PreparedBatch,
                 scores: np.ndarray) -> BatchCounts:
     """The counts of one validated chunk and its scores (P(positive class) per row)."""
-    counts = profile.empty()
-    counts.n_rows = prepared.n_rows
-    for name, column in profile.numeric.items():
-        counts.numeric[name], counts.excess[name] = column.count(prepared.numeric[name])
+    counts = count_features(profile, prepared)
+    for name in profile.numeric:
         dtype = prepared.frame[name].dtype
         if not pd.api.types.is_numeric_dtype(dtype):
             counts.dtypes[name] = str(dtype)
-    for name in profile.categorical:
-        labels, values, missing = _count_categories(prepared.categorical[name])
-        counts.categorical[name] = dict(zip(labels, values.tolist(), strict=True))
-        counts.categorical_missing[name] = missing
     s = np.asarray(scores, dtype=np.float64)
     if s.shape != (prepared.n_rows,) or not np.isfinite(s).all():
         raise DataError("scores must be one finite value per row")
-    index = bin_index(profile.score.edges, s)
-    k = profile.score.n_bins
-    counts.scores[ALL] = np.bincount(index, minlength=k)
-    counts.scores[ATOMS] = atom_counts(profile.score.edges, s, index)
-    p = profile.calibration.apply(s)
-    counts.probabilities[P_SUM] = np.bincount(index, weights=p, minlength=k)
-    counts.probabilities[Q_SUM] = np.bincount(index, weights=1.0 - p, minlength=k)
-    counts.probabilities[PQ_SUM] = np.bincount(index, weights=p * (1.0 - p), minlength=k)
+    edges = profile.score.edges
+    ordered = np.sort(s)
+    counts.scores[ALL], counts.scores[ATOMS] = sorted_bin_counts(edges, ordered)
+    # the calibration is monotone: the probabilities of the sorted scores are sorted alike
+    p = profile.calibration.apply(ordered)
+    starts = np.concatenate(([0], np.searchsorted(ordered, edges, side="left")))
+    filled = counts.scores[ALL] > 0  # sums per bin by reduceat over the filled bins' starts
+    for row, values in ((P_SUM, p), (Q_SUM, 1.0 - p), (PQ_SUM, p * (1.0 - p))):
+        if s.size:
+            counts.probabilities[row][filled] = np.add.reduceat(values, starts[filled])
     labels = prepared.labels
     if labels is not None:
         counts.n_labelled = prepared.n_rows
         positive = labels == 1
-        counts.scores[POSITIVE] = np.bincount(index[positive], minlength=k)
+        counts.scores[POSITIVE] = sorted_bin_counts(edges, np.sort(s[positive]))[0]
         counts.scores[NEGATIVE] = counts.scores[ALL] - counts.scores[POSITIVE]
         counts.label_sums[0] = float(np.sum(log_loss_terms(labels, s)))
         counts.label_sums[1] = float(np.sum((s - labels) ** 2))

@@ -50,7 +50,7 @@ from pipelines.stats.classification import classification_metrics, metrics_from_
 from pipelines.stats.drift import _chi2_from_counts
 from pipelines.stats.estimation import Estimate, estimate_performance, estimates_from_sums
 from pipelines.stats.methods import NumericSample, get_statistic
-from pipelines.stats.profile import _adjust
+from pipelines.stats.profile import DriftThresholds, _adjust
 
 
 def prediction_drift(ref: ReferenceContext, scores: np.ndarray,
@@ -119,11 +119,7 @@ def evaluate_counts(
             f"{batch_id}: target {ref.schema.target!r} is missing in "
             f"{counts.n_rows - counts.n_labelled} of {counts.n_rows} rows; send a batch with "
             "labels for every row, or drop the column.")
-    features = _adjust([
-        *(_binned_numeric(column, counts, policy)
-          for column in profile.numeric.values()),
-        *(_binned_categorical(cat, counts) for cat in profile.categorical.values()),
-    ], policy.drift)
+    features = feature_drift_from_counts(profile, counts, policy.drift)
     score = profile.score
     score_counts = counts.scores[ALL]
     ks = ks_from_counts(score.reference, score_counts, score.atoms, counts.scores[ATOMS])
@@ -179,8 +175,18 @@ def evaluate_counts(
         context={**(context or {}), "engine_note": note}, settings=settings)
 
 
+def feature_drift_from_counts(profile: CountsProfile, counts: BatchCounts,
+                              thresholds: DriftThresholds) -> list[FeatureDrift]:
+    """The counts path's :func:`~pipelines.stats.compute_feature_drift`: every feature's test,
+    effect and adjusted p-value from the batch's counts."""
+    return _adjust([
+        *(_binned_numeric(column, counts, thresholds) for column in profile.numeric.values()),
+        *(_binned_categorical(cat, counts) for cat in profile.categorical.values()),
+    ], thresholds)
+
+
 def _binned_numeric(column: BinnedColumn, counts: BatchCounts,
-                    policy: MonitoringPolicy) -> FeatureDrift:
+                    thresholds: DriftThresholds) -> FeatureDrift:
     ints = counts.numeric[column.name]
     k = column.n_bins
     bins = ints[:k]
@@ -189,7 +195,7 @@ def _binned_numeric(column: BinnedColumn, counts: BatchCounts,
                              aggregate(bins, column.groups, column.psi_edges.size + 1),
                              int(ints[NAN] + ints[INF]))
     statistics = {"ks_bound": ks.bound}
-    if "wasserstein" in policy.drift.statistics("numeric"):
+    if "wasserstein" in thresholds.statistics("numeric"):
         n = max(int(bins.sum()), 1)
         excess = counts.excess[column.name]
         statistics["wasserstein"] = wasserstein_from_counts(

@@ -50,6 +50,17 @@ def reference_counts(edges: np.ndarray, sorted_values: np.ndarray) -> np.ndarray
     return np.diff(np.concatenate(([0], cut, [sorted_values.size]))).astype(np.int64)
 
 
+def sorted_bin_counts(edges: np.ndarray, sorted_values: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Per bin, the count of the sorted (finite) values and of those equal to its left edge:
+    two ``searchsorted`` of the edges, after one sort of the values (sorting a column is
+    faster than locating each value among the edges)."""
+    below = np.searchsorted(sorted_values, edges, side="left")
+    upto = np.searchsorted(sorted_values, edges, side="right")
+    counts = np.diff(np.concatenate(([0], below, [sorted_values.size]))).astype(np.int64)
+    return counts, np.concatenate(([0], upto - below)).astype(np.int64)
+
+
 def coarse_groups(edges: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     """For each bin of ``edges``, its bin among the ``coarse`` edges (which must be a subset
     of ``edges``: then no coarse edge falls inside a fine bin)."""
