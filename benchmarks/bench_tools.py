@@ -199,14 +199,17 @@ def _monitor_setup(ctx: Context) -> Any:
 def _monitor_run(monitor: Any, ctx: Context, i: int) -> Any:
     from pipelines.data.batch import Batch
 
-    return monitor.run(Batch(ctx.current, f"bench-{i}", str(ctx.data_dir / "current.parquet")))
+    outcome = monitor.run(Batch(ctx.current, f"bench-{i}", str(ctx.data_dir / "current.parquet")))
+    return outcome, outcome.timings  # the breakdown of the cycle, phase by phase
 
 
 def _monitor_scoring_run(monitor: Any, ctx: Context, i: int) -> Any:
     from pipelines.data.batch import Batch
 
     frame = ctx.current.drop(columns=[ctx.score])  # no prediction column: the champion scores
-    return monitor.run(Batch(frame, f"bench-scoring-{i}", str(ctx.data_dir / "current.parquet")))
+    outcome = monitor.run(Batch(frame, f"bench-scoring-{i}",
+                                str(ctx.data_dir / "current.parquet")))
+    return outcome, outcome.timings
 
 
 def _monitor_verdict(monitor: Any, outcome: Any, ctx: Context) -> dict[str, Any]:

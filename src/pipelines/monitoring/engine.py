@@ -37,6 +37,7 @@ from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.quality import QualityReport, check_quality, quality_from_counts
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport
+from pipelines.monitoring.timing import Stopwatch, untimed
 from pipelines.stats import CategoricalReference, FeatureDrift, chi2_test, compute_feature_drift
 from pipelines.stats.binned import (
     aggregate,
@@ -80,23 +81,31 @@ def evaluate_batch(
     *,
     context: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
+    timer: Stopwatch | None = None,
 ) -> MonitoringReport:
-    """The full monitoring verdict for one batch; without labels, drift and quality only."""
-    features = compute_feature_drift(ref.profile, batch, policy.drift)
+    """The full monitoring verdict for one batch; without labels, drift and quality only.
+    ``timer``: a :class:`~pipelines.monitoring.timing.Stopwatch` told each phase's time."""
+    timer = timer or untimed()
+    with timer("drift"):
+        features = compute_feature_drift(ref.profile, batch, policy.drift)
+    with timer("prediction drift"):
+        prediction = prediction_drift(ref, scores, policy)
+    with timer("quality"):
+        quality = check_quality(batch, ref.profile, policy.quality)
     labels = batch.labels
-    estimated = estimate_performance(scores, ref.calibration.apply(scores),
-                                     policy.decision_threshold)
-    performance = tgt = None
-    if labels is not None:
-        performance = classification_metrics(labels, scores, policy.decision_threshold)
-        tgt = target_drift(ref, labels, policy)
-    return _report(
-        batch_id=batch.batch.batch_id, n_rows=batch.n_rows, features=features,
-        prediction=prediction_drift(ref, scores, policy),
-        quality=check_quality(batch, ref.profile, policy.quality),
-        performance=performance, target=tgt,
-        sample_problem=None if labels is None else policy.sample_problem(labels),
-        estimated=estimated, ref=ref, policy=policy, context=context, settings=settings)
+    with timer("performance"):
+        estimated = estimate_performance(scores, ref.calibration.apply(scores),
+                                         policy.decision_threshold)
+        performance = tgt = None
+        if labels is not None:
+            performance = classification_metrics(labels, scores, policy.decision_threshold)
+            tgt = target_drift(ref, labels, policy)
+    with timer("alerts"):
+        return _report(
+            batch_id=batch.batch.batch_id, n_rows=batch.n_rows, features=features,
+            prediction=prediction, quality=quality, performance=performance, target=tgt,
+            sample_problem=None if labels is None else policy.sample_problem(labels),
+            estimated=estimated, ref=ref, policy=policy, context=context, settings=settings)
 
 
 def evaluate_counts(
