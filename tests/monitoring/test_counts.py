@@ -134,3 +134,20 @@ def test_a_batch_labelled_in_some_chunks_only_is_refused(ctx: ReferenceContext,
 def test_no_rows_is_refused(ctx: ReferenceContext, profile: CountsProfile) -> None:
     with pytest.raises(DataError, match="no rows"):
         evaluate_counts(profile.empty(), profile, ctx, POLICY, batch_id="empty")
+
+
+def test_quality_from_the_drift_samples_is_the_quality_computed_afresh(
+        ctx: ReferenceContext) -> None:
+    from pipelines.monitoring.quality import check_quality
+    from pipelines.stats import compute_feature_drift
+
+    frame = generate_batch("data_quality", 20_000, seed=15)
+    frame.loc[frame.index[:50], "monthly_charges"] = np.inf
+    prepared = prepare_batch(Batch(frame, "t", "test"), SCHEMA)
+    samples: dict = {}
+    compute_feature_drift(ctx.profile, prepared, POLICY.drift, samples)
+    assert set(samples) == set(SCHEMA.features)
+    reused = check_quality(prepared, ctx.profile, POLICY.quality, samples)
+    afresh = check_quality(prepared, ctx.profile, POLICY.quality)
+    assert reused == afresh
+    assert {i.check for i in reused.issues} >= {"out_of_range", "infinite_values"}

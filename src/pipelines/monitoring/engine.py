@@ -49,7 +49,7 @@ from pipelines.stats.binned import (
 )
 from pipelines.stats.classification import classification_metrics, metrics_from_counts
 from pipelines.stats.drift import _chi2_from_counts
-from pipelines.stats.estimation import Estimate, estimate_performance, estimates_from_sums
+from pipelines.stats.estimation import Estimate, estimate_from_scores, estimates_from_sums
 from pipelines.stats.methods import NumericSample, get_statistic
 from pipelines.stats.profile import DriftThresholds, _adjust
 
@@ -86,16 +86,16 @@ def evaluate_batch(
     """The full monitoring verdict for one batch; without labels, drift and quality only.
     ``timer``: a :class:`~pipelines.monitoring.timing.Stopwatch` told each phase's time."""
     timer = timer or untimed()
+    samples: dict[str, Any] = {}  # the drift's sorted values and counts, reused by quality
     with timer("drift"):
-        features = compute_feature_drift(ref.profile, batch, policy.drift)
+        features = compute_feature_drift(ref.profile, batch, policy.drift, samples)
     with timer("prediction drift"):
         prediction = prediction_drift(ref, scores, policy)
     with timer("quality"):
-        quality = check_quality(batch, ref.profile, policy.quality)
+        quality = check_quality(batch, ref.profile, policy.quality, samples)
     labels = batch.labels
     with timer("performance"):
-        estimated = estimate_performance(scores, ref.calibration.apply(scores),
-                                         policy.decision_threshold)
+        estimated = estimate_from_scores(scores, ref.calibration, policy.decision_threshold)
         performance = tgt = None
         if labels is not None:
             performance = classification_metrics(labels, scores, policy.decision_threshold)

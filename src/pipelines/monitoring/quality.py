@@ -18,6 +18,7 @@ import pandas as pd
 from pipelines.data.batch import PreparedBatch
 from pipelines.monitoring.policy import QualityPolicy
 from pipelines.stats import CategoricalReference, ReferenceProfile
+from pipelines.stats.methods import CategoricalSample, NumericSample
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,39 @@ def _categorical_quality(name: str, values: pd.Series, known: tuple[str, ...],
                          unseen_categories=tuple(str(c) for c in unseen.index[:20]))
 
 
+def _sorted_quality(name: str, values: np.ndarray, sample: NumericSample, ref_min: float,
+                    ref_max: float, ref_missing: float) -> ColumnQuality:
+    """:func:`_numeric_quality` from the drift's sorted finite values (no second pass)."""
+    n = values.size
+    finite = sample.sorted_values
+    n_inf = int(np.count_nonzero(np.isinf(values))) if sample.n_missing else 0
+    out = (int(np.searchsorted(finite, ref_min, side="left"))
+           + finite.size - int(np.searchsorted(finite, ref_max, side="right")))
+    return ColumnQuality(name, (sample.n_missing - n_inf) / n if n else 0.0, ref_missing,
+                         out_of_range_share=out / n if n else 0.0,
+                         infinite_share=n_inf / n if n else 0.0)
+
+
+def _counted_quality(name: str, n: int, sample: CategoricalSample, known: tuple[str, ...],
+                     ref_missing: float) -> ColumnQuality:
+    """:func:`_categorical_quality` from the drift's category counts (no second pass)."""
+    known_set = set(known)
+    unseen = sorted(((label, int(count)) for label, count in
+                     zip(sample.labels, sample.counts.tolist(), strict=True)
+                     if label not in known_set), key=lambda kv: -kv[1])
+    return ColumnQuality(name, sample.n_missing / n if n else 0.0, ref_missing,
+                         unseen_category_share=sum(c for _, c in unseen) / n if n else 0.0,
+                         unseen_categories=tuple(label for label, _ in unseen[:20]))
+
+
 def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
-                  policy: QualityPolicy) -> QualityReport:
-    """Quality of a prepared ``batch`` against the reference ``profile``."""
+                  policy: QualityPolicy,
+                  samples: Mapping[str, NumericSample | CategoricalSample] | None = None
+                  ) -> QualityReport:
+    """Quality of a prepared ``batch`` against the reference ``profile``; ``samples``: the
+    drift's prepared samples of the same batch, reused when given."""
     schema = batch.schema
+    samples = samples or {}
     columns: list[ColumnQuality] = []
     dtypes: dict[str, str] = {}
     for name in schema.numeric:
@@ -101,12 +131,22 @@ def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
         dtype = batch.frame[name].dtype
         if not pd.api.types.is_numeric_dtype(dtype):
             dtypes[name] = str(dtype)
-        columns.append(_numeric_quality(name, batch.numeric[name], ref.min, ref.max,
-                                        ref.missing_share))
+        sample = samples.get(name)
+        if isinstance(sample, NumericSample):
+            columns.append(_sorted_quality(name, batch.numeric[name], sample, ref.min, ref.max,
+                                           ref.missing_share))
+        else:
+            columns.append(_numeric_quality(name, batch.numeric[name], ref.min, ref.max,
+                                            ref.missing_share))
     for name in schema.categorical:
         ref_c = profile.categorical[name]
-        columns.append(_categorical_quality(name, batch.categorical[name], ref_c.categories,
+        counted = samples.get(name)
+        if isinstance(counted, CategoricalSample):
+            columns.append(_counted_quality(name, batch.n_rows, counted, ref_c.categories,
                                             _missing_share(ref_c)))
+        else:
+            columns.append(_categorical_quality(name, batch.categorical[name],
+                                                ref_c.categories, _missing_share(ref_c)))
     duplicates = 0
     if schema.id_column and schema.id_column in batch.frame.columns:
         duplicates = int(batch.frame[schema.id_column].duplicated().sum())

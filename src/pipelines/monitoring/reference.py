@@ -33,7 +33,7 @@ from pipelines.stats import (
     save_profile,
 )
 from pipelines.stats.classification import classification_metrics
-from pipelines.stats.estimation import Calibration, expected_auc, fit_calibration
+from pipelines.stats.estimation import Calibration, expected_auc_sorted, fit_calibration
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class ReferenceContext:
         if not self.calibration.kept:
             return self.expected_auc
         scores = self.score_reference.sorted_values
-        return expected_auc(scores, self.calibration.apply(scores))
+        return expected_auc_sorted(scores, self.calibration.apply(scores))
 
     @classmethod
     def from_reference_frame(cls, frame: pd.DataFrame, schema: FeatureSchema, *, n_bins: int,

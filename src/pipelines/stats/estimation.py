@@ -163,10 +163,28 @@ def expected_auc(scores: np.ndarray, probabilities: np.ndarray) -> float:
     if s.size < 2:
         return math.nan
     order = np.argsort(s, kind="stable")
-    s, p = s[order], p[order]
+    return expected_auc_sorted(s[order], p[order])
+
+
+def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each position of a sorted array, where its run of equal values starts and ends
+    (exclusive): O(n), no search."""
+    n = sorted_values.size
+    new = np.ones(n, dtype=bool)
+    new[1:] = sorted_values[1:] != sorted_values[:-1]
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, n))
+    return np.repeat(starts, lengths), np.repeat(starts + lengths, lengths)
+
+
+def expected_auc_sorted(sorted_scores: np.ndarray, probabilities: np.ndarray) -> float:
+    """:func:`expected_auc` of scores already sorted (probabilities in the same order)."""
+    s = np.asarray(sorted_scores, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if s.size < 2:
+        return math.nan
     neg_prefix = np.concatenate(([0.0], np.cumsum(1.0 - p)))
-    lo = np.searchsorted(s, s, side="left")
-    hi = np.searchsorted(s, s, side="right")
+    lo, hi = _runs(s)
     below = neg_prefix[lo]
     tied = neg_prefix[hi] - neg_prefix[lo] - (1.0 - p)  # other rows with the same score
     concordant = float(np.sum(p * (below + 0.5 * tied)))
@@ -201,6 +219,23 @@ def estimate_performance(scores: np.ndarray, probabilities: np.ndarray,
         auc=expected_auc(s, p), n=float(n), predicted_positive=float(decided.sum()),
         tp=float(p[decided].sum()), fn=float(p[~decided].sum()),
         var_tp=float(var_row[decided].sum()), var_fn=float(var_row[~decided].sum()))
+
+
+def estimate_from_scores(scores: np.ndarray, calibration: Calibration,
+                         threshold: float) -> dict[str, Estimate]:
+    """:func:`estimate_performance` with the probabilities given by ``calibration`` (monotone):
+    the scores are sorted once, their probabilities follow in the same order."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = np.sort(s[np.isfinite(s)])
+    if s.size == 0:
+        return {m: Estimate(math.nan, math.nan, math.nan) for m in ESTIMATED_METRICS}
+    p = calibration.apply(s)
+    first = int(np.searchsorted(s, threshold, side="left"))  # decided positive from here
+    var_row = p * (1.0 - p)
+    return estimates_from_sums(
+        auc=expected_auc_sorted(s, p), n=float(s.size), predicted_positive=float(s.size - first),
+        tp=float(p[first:].sum()), fn=float(p[:first].sum()),
+        var_tp=float(var_row[first:].sum()), var_fn=float(var_row[:first].sum()))
 
 
 def estimates_from_sums(*, auc: float, n: float, predicted_positive: float, tp: float,

@@ -245,6 +245,7 @@ def compute_feature_drift(
     profile: ReferenceProfile,
     current: ColumnSource,
     thresholds: DriftThresholds | None = None,
+    samples: dict[str, NumericSample | CategoricalSample] | None = None,
 ) -> list[FeatureDrift]:
     """Test every profiled feature of the batch ``current``; numeric first, in profile order.
 
@@ -252,6 +253,8 @@ def compute_feature_drift(
     chi-square test of homogeneity, effect size Cramér's V. P-values are adjusted across all
     features of this call with ``thresholds.correction``; a feature is drifted when
     ``pvalue_adjusted < thresholds.p_value`` and its effect size >= the kind's floor.
+    ``samples``, when given, receives each feature's prepared sample (sorted finite values,
+    category counts) for other checks of the same batch to reuse.
     """
     if thresholds is None:
         thresholds = DriftThresholds()
@@ -260,7 +263,7 @@ def compute_feature_drift(
     n_rows = _common_length({**numeric_data, **categorical_data}, "current")
     if n_rows == 0 and (numeric_data or categorical_data):
         logger.warning("current batch has no rows: no feature can be tested for drift")
-    tasks: list[Callable[[], FeatureDrift]] = [
+    tasks: list[Callable[[], tuple[FeatureDrift, NumericSample | CategoricalSample]]] = [
         *(partial(_numeric_drift, profile.numeric[name], values,
                   thresholds.statistics("numeric"))
           for name, values in numeric_data.items()),
@@ -268,7 +271,10 @@ def compute_feature_drift(
                   thresholds.statistics("categorical"))
           for name, values in categorical_data.items()),
     ]
-    return _adjust(_run_in_order(tasks, n_rows * len(tasks)), thresholds)
+    results = _run_in_order(tasks, n_rows * len(tasks))
+    if samples is not None:
+        samples.update({drift.feature: sample for drift, sample in results})
+    return _adjust([drift for drift, _ in results], thresholds)
 
 
 def _feature_drift(kind: Kind, ref: Any, sample: Any, extra: Sequence[str],
@@ -288,14 +294,15 @@ def _feature_drift(kind: Kind, ref: Any, sample: Any, extra: Sequence[str],
 
 
 def _numeric_drift(ref: NumericReference, values: np.ndarray,
-                   extra: Sequence[str]) -> FeatureDrift:
-    return _feature_drift("numeric", ref, NumericSample.prepare(ref, values), extra, ref.n)
+                   extra: Sequence[str]) -> tuple[FeatureDrift, NumericSample]:
+    sample = NumericSample.prepare(ref, values)
+    return _feature_drift("numeric", ref, sample, extra, ref.n), sample
 
 
 def _categorical_drift(ref: CategoricalReference, values: Any,
-                       extra: Sequence[str]) -> FeatureDrift:
-    return _feature_drift("categorical", ref, CategoricalSample.prepare(values), extra,
-                          ref.n + ref.n_missing)
+                       extra: Sequence[str]) -> tuple[FeatureDrift, CategoricalSample]:
+    sample = CategoricalSample.prepare(values)
+    return _feature_drift("categorical", ref, sample, extra, ref.n + ref.n_missing), sample
 
 
 def _adjust(drifts: list[FeatureDrift], thresholds: DriftThresholds) -> list[FeatureDrift]:
