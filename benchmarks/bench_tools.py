@@ -135,6 +135,28 @@ def _project_drift_verdict(state: Any, output: Any, ctx: Context) -> dict[str, A
     }
 
 
+def _project_counts_setup(ctx: Context) -> Any:
+    """Fit once: the reference context (profile, scores, labels, calibration) and its bins."""
+    from pipelines.data.schema import FeatureSchema
+    from pipelines.monitoring.counts import CountsProfile
+    from pipelines.monitoring.reference import ReferenceContext
+
+    schema = FeatureSchema(target=ctx.target, numeric=tuple(ctx.numeric),
+                           categorical=tuple(ctx.categorical), categories={})
+    context = ReferenceContext.fit(ctx.reference, schema, ctx.reference[ctx.score].to_numpy(),
+                                   n_bins=10, decision_threshold=0.5)
+    return CountsProfile.from_context(context)
+
+
+def _project_counts_run(profile: Any, ctx: Context, i: int) -> Any:
+    from pipelines.monitoring.counts import count_features
+    from pipelines.monitoring.engine import feature_drift_from_counts
+    from pipelines.stats import DriftThresholds
+
+    return feature_drift_from_counts(profile, count_features(profile, ctx.current),
+                                     DriftThresholds())
+
+
 # --------------------------------------------------------------------------- the full monitor
 
 
@@ -437,6 +459,11 @@ TOOLS: dict[str, Tool] = {t.name: t for t in [
          _project_drift_setup, _project_drift_run, _project_drift_verdict,
          note="pipelines.stats.compute_feature_drift on the fitted profile",
          imports=("pipelines.stats", "scipy.stats")),
+    Tool("project_drift_counts", "this project: drift per batch, counts path", "project",
+         _project_counts_setup, _project_counts_run, _project_drift_verdict,
+         note="count_features + feature_drift_from_counts: KS from 1,000 reference-quantile "
+              "bins (the chunked and Spark engines' statistics), PSI, chi-square",
+         imports=("pipelines.monitoring.engine", "pipelines.stats", "scipy.stats")),
     Tool("project_monitor", "this project: full monitor (score column)", "project",
          _monitor_setup, _monitor_run, _monitor_verdict,
          note="Monitor.run: drift, prediction/target drift, performance, quality, alerts, "

@@ -50,11 +50,12 @@ def test_tiny_benchmark_flags_exactly_the_injected_features(bench: ModuleType,
     code, text, data = _run(bench, tmp_path, "--skip-monitor")
     assert code == 0, data["errors"] + data["failures"]
     by_tool = {r["tool"]: r for r in data["results"]}
-    assert set(by_tool) == {"project_fit", "project_drift", "scipy_loop", "numpy_floor",
-                            "numpy_floor_sortboth"}
+    assert set(by_tool) == {"project_fit", "project_drift", "project_drift_counts",
+                            "scipy_loop", "numpy_floor", "numpy_floor_sortboth"}
     injected = set(by_tool["project_drift"]["injected"])
     assert injected == {"num_01", "num_07", "num_13", "cat_2"}
     assert set(by_tool["project_drift"]["verdict"]["flagged"]) == injected
+    assert set(by_tool["project_drift_counts"]["verdict"]["flagged"]) == injected
     assert set(by_tool["scipy_loop"]["verdict"]["flagged"]) == injected
     assert set(by_tool["numpy_floor"]["verdict"]["flagged"]) == injected - {"cat_2"}
     for result in data["results"]:
@@ -67,6 +68,11 @@ def test_tiny_benchmark_flags_exactly_the_injected_features(bench: ModuleType,
     assert "| this project: drift per batch | 2,000 | 25 |" in text
     assert "= injected" in text
     assert "FAILED" not in text
+    # the per-batch table: fitting apart, per batch, fit + per batch
+    assert "## Per batch: calculate against calculate" in text
+    assert any(line.startswith("| this project: drift per batch, counts path |")
+               for line in text.splitlines())
+    assert "| counts path KS within 1e-3 of exact |" in text
 
 
 @pytest.mark.slow
@@ -78,6 +84,12 @@ def test_tiny_benchmark_runs_the_full_monitor(bench: ModuleType, tmp_path: Path)
     assert monitor["verdict"]["scored_by"] == "column score"
     assert "| this project: full monitor (score column) | 2,000 | 25 |" in text
     assert "full monitor < 2x drift alone" in text
+    # the cycle's breakdown, phase by phase
+    assert "## One monitor cycle, phase by phase" in text
+    for phase in ("| drift |", "| scoring |", "| plots |", "| mlflow run |", "| artifacts |",
+                  "| **whole cycle** |"):
+        assert phase in text, phase
+    assert set(monitor["phases"]) >= {"convert", "drift", "quality", "performance", "plots"}
 
 
 def test_a_wrong_verdict_fails_the_run(bench: ModuleType, tmp_path: Path) -> None:
