@@ -407,7 +407,12 @@ def _evidently_verdict(definition: Any, snapshot: Any, ctx: Context) -> dict[str
 def _nannyml_run(ctx: Context, exact: bool) -> Any:
     import nannyml as nml
 
-    params = {"kolmogorov_smirnov": {"calculation_method": "exact"}} if exact else None
+    # NannyML 0.13.1 reads calculation_method from the outer dict once the method's key is
+    # present (methods.py, KolmogorovSmirnovStatistic.__init__): the documented
+    # {"kolmogorov_smirnov": {"calculation_method": "exact"}} silently stays "auto" (binned).
+    # Both spellings are given, so the exact row is exact; the verdict says what ran.
+    params = ({"kolmogorov_smirnov": {"calculation_method": "exact"},
+               "calculation_method": "exact"} if exact else None)
     started = time.perf_counter()
     calc = nml.UnivariateDriftCalculator(
         column_names=ctx.features, continuous_methods=["kolmogorov_smirnov"],
@@ -416,6 +421,10 @@ def _nannyml_run(ctx: Context, exact: bool) -> Any:
     fitted = time.perf_counter()
     results = calc.calculate(ctx.current[ctx.features])
     done = time.perf_counter()
+    results.bench_methods = sorted({  # what really ran, read off the fitted methods
+        f"kolmogorov_smirnov={m.calculation_method}"
+        for methods in calc._column_to_models_mapping.values() for m in methods
+        if hasattr(m, "calculation_method")})
     return results, {"fit": fitted - started, "calculate": done - fitted}
 
 
@@ -446,7 +455,8 @@ def _nannyml_verdict(state: Any, results: Any, ctx: Context) -> dict[str, Any]:
         stats[name] = [value, value]
         if alert:
             flagged.append(name)
-    return {"flagged": flagged, "tested": tested, "stats": stats}
+    return {"flagged": flagged, "tested": tested, "stats": stats,
+            "methods": getattr(results, "bench_methods", [])}
 
 
 # --------------------------------------------------------------------------- registry
@@ -494,9 +504,11 @@ TOOLS: dict[str, Tool] = {t.name: t for t in [
          imports=("evidently", "evidently.presets")),
     Tool("nannyml_default", "NannyML 0.13.1 univariate (KS auto + chi2, 1 chunk)", "nannyml",
          _nannyml_setup, _nannyml_default_run, _nannyml_verdict,
-         note="fit + calculate; KS 'auto' = binned reference (10,000 bins) from 10k rows",
+         note="fit + calculate; KS 'auto': above 10,000 reference rows, every row binned into "
+              "10,000 equal-width bins; the statistic from histograms, no p-value",
          imports=("nannyml",)),
     Tool("nannyml_exact", "NannyML 0.13.1 univariate (KS exact + chi2, 1 chunk)", "nannyml",
          _nannyml_setup, _nannyml_exact_run, _nannyml_verdict,
-         note="fit + calculate; KS on the full reference", imports=("nannyml",)),
+         note="fit + calculate; KS 'exact' (scipy's ks_2samp on the full reference), set "
+              "around NannyML 0.13.1's parameter bug", imports=("nannyml",)),
 ]}

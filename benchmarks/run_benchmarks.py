@@ -69,7 +69,9 @@ PEER_NOTES = {
     "nannyml_default": "KS statistic (not a p-value) against thresholds from the reference's "
                        "own chunks; with a single chunk the threshold band has zero width, so "
                        "any non-zero KS distance alerts (not tuned here, as the issue asks)",
-    "nannyml_exact": "as nannyml_default, with the KS statistic on the full reference",
+    "nannyml_exact": "as nannyml_default, with scipy's ks_2samp statistic on the full "
+                     "reference (NannyML 0.13.1 ignores the documented way to ask for it: see "
+                     "benchmarks/README.md)",
 }
 TELEMETRY_OFF = {"NML_DISABLE_USAGE_LOGGING": "1", "DO_NOT_TRACK": "1",
                  "MLFLOW_DISABLE_TELEMETRY": "true", "EVIDENTLY_DISABLE_TELEMETRY": "1"}
