@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -205,8 +205,22 @@ class Monitor:
     def _log(self, report: MonitoringReport, info: BatchInfo, evidence: Evidence,
              extra_tags: dict[str, str] | None = None,
              timer: Stopwatch | None = None) -> MonitorOutcome:
-        settings = self.settings
         timer = timer or Stopwatch()
+        with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
+            stored = Path(tmp) / Path(c.BATCH_ARTIFACT).name
+            # the batch's Parquet copy is encoded in a thread from the start (Arrow releases
+            # the GIL) while the run, the tables and the plots are written; it is uploaded
+            # once the run exists, and the cycle waits for it before it ends
+            writing = (pool.submit(self._write_batch, evidence, stored)
+                       if self.settings.monitoring.store_batch and evidence.prepared is not None
+                       else None)
+            return self._log_run(report, info, evidence, extra_tags, timer, pool, writing,
+                                 stored)
+
+    def _log_run(self, report: MonitoringReport, info: BatchInfo, evidence: Evidence,
+                 extra_tags: dict[str, str] | None, timer: Stopwatch, pool: ThreadPoolExecutor,
+                 writing: Future[None] | None, stored: Path) -> MonitorOutcome:
+        settings = self.settings
         prepared = evidence.prepared
         with timer("mlflow run"):
             previous = latest_monitoring_run(self.store, self.experiment)
@@ -225,6 +239,8 @@ class Monitor:
         with self.store.start_run(self.experiment, run_name=run_name, tags=tags) as run:
             run_id = run.info.run_id
             experiment_id = run.info.experiment_id
+            uploading = (pool.submit(self._upload_batch, writing, stored, run_id)
+                         if writing is not None else None)
             with timer("mlflow run"):
                 self.store.log_params({
                     "batch_source": info.source[:500], "n_rows": report.n_rows,
@@ -242,29 +258,22 @@ class Monitor:
                 self.store.log_text(report_text, c.MONITORING_REPORT_ARTIFACT)
                 self.store.log_table(summary.feature_table(report), c.DRIFT_TABLE_ARTIFACT)
                 self.store.log_table(summary.quality_table(report), c.QUALITY_TABLE_ARTIFACT)
-            with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
-                # Parquet encoding and the artifact copy release the GIL: store the batch
-                # while the plots render (a client call: no active run needed in the thread)
-                pending = (pool.submit(self._store_batch, prepared, evidence.scores, Path(tmp),
-                                       run_id)
-                           if settings.monitoring.store_batch and prepared is not None
-                           else None)
-                with timer("plots"):
-                    images = self._figures(report, evidence, experiment_id)
-                with timer("artifacts"):
-                    folder = Path(tmp) / "plots"
-                    folder.mkdir()
-                    for name, png in images.items():
-                        (folder / name).write_bytes(png)
-                    self.store.log_artifacts(folder, "plots")
-                    page = html_report.render(report, title=run_name, images=images, links={
-                        "run": run_id,
-                        "model": f"{self.champion.name} v{self.champion.version}",
-                        "scored by": report.context.get("scored_by", "")})
-                    self.store.log_text(page, c.HTML_REPORT_ARTIFACT)
-                with timer("batch storage (waited for)"):
-                    if pending is not None:
-                        pending.result()
+            with timer("plots"):
+                images = self._figures(report, evidence, experiment_id)
+            with timer("artifacts"):
+                folder = stored.parent / "plots"
+                folder.mkdir()
+                for name, png in images.items():
+                    (folder / name).write_bytes(png)
+                self.store.log_artifacts(folder, "plots")
+                page = html_report.render(report, title=run_name, images=images, links={
+                    "run": run_id,
+                    "model": f"{self.champion.name} v{self.champion.version}",
+                    "scored by": report.context.get("scored_by", "")})
+                self.store.log_text(page, c.HTML_REPORT_ARTIFACT)
+            with timer("batch storage (waited for)"):
+                if uploading is not None:
+                    uploading.result()
         with timer("report files"):
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             path = atomic_write_text(settings.paths.output / f"monitoring_report_{stamp}.json",
@@ -304,13 +313,16 @@ class Monitor:
                                                  info.run_name or info.run_id)
         return summary.description(report, links)[:c.DESCRIPTION_LIMIT]
 
-    def _store_batch(self, prepared: PreparedBatch, scores: np.ndarray | None, folder: Path,
-                     run_id: str) -> None:
-        """The batch and its scores as Parquet in the run, so that retraining (and labels that
-        arrive later) find it from MLflow alone."""
-        path = folder / Path(c.BATCH_ARTIFACT).name
-        assert scores is not None
-        write_stored_batch(prepared.stored_frame(scores), path)
+    @staticmethod
+    def _write_batch(evidence: Evidence, path: Path) -> None:
+        """The batch and its scores as Parquet (what the run keeps, so that retraining and
+        labels that arrive later find it from MLflow alone)."""
+        assert evidence.prepared is not None
+        assert evidence.scores is not None
+        write_stored_batch(evidence.prepared.stored_frame(evidence.scores), path)
+
+    def _upload_batch(self, writing: Future[None], path: Path, run_id: str) -> None:
+        writing.result()
         self.store.log_artifact(run_id, path, str(Path(c.BATCH_ARTIFACT).parent))
 
     def _figures(self, report: MonitoringReport, evidence: Evidence,
