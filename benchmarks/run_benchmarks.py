@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -489,6 +490,20 @@ def _phases(results: list[dict[str, Any]]) -> list[str]:
     return ["## Details", "", *lines, ""]
 
 
+def _target_table(title: str, rows: int
+                  ) -> tuple[list[str], Callable[[str, str, bool | None], None]]:
+    """The lines of a targets table and the function that adds one target to them."""
+    lines = [title, ""]
+    if rows < 1_000_000:
+        lines += [f"Measured at {rows:,} rows; the targets are stated at 1,000,000 rows.", ""]
+    lines += ["| target | measured | met |", "|---|---|---|"]
+
+    def row(text: str, value: str, ok: bool | None) -> None:
+        lines.append(f"| {text} | {value} | {'n/a' if ok is None else ('yes' if ok else 'NO')} |")
+
+    return lines, row
+
+
 def _largest(run: Run) -> tuple[int, int]:
     return max(run.args.sizes), run.args.features[0]
 
@@ -566,14 +581,7 @@ def _targets_per_batch(run: Run) -> list[str]:
     drift, counts = get("project_drift"), get("project_drift_counts")
     if drift is None:
         return []
-    lines = ["## Targets per batch (issue 14)", ""]
-    if rows < 1_000_000:
-        lines += [f"Measured at {rows:,} rows; the targets are stated at 1,000,000 rows.", ""]
-    lines += ["| target | measured | met |", "|---|---|---|"]
-
-    def row(text: str, value: str, ok: bool | None) -> None:
-        lines.append(f"| {text} | {value} | {'n/a' if ok is None else ('yes' if ok else 'NO')} |")
-
+    lines, row = _target_table("## Targets per batch (issue 14)", rows)
     t = drift["median"]
     exact, binned = get("nannyml_exact"), get("nannyml_default")
     if exact and exact["phases"].get("calculate"):
@@ -612,14 +620,7 @@ def _targets(run: Run) -> list[str]:
     drift, monitor = get("project_drift"), get("project_monitor")
     if drift is None:
         return []
-    lines = ["## Targets (issue 5)", ""]
-    if rows < 1_000_000:
-        lines += [f"Measured at {rows:,} rows; the targets are stated at 1,000,000 rows.", ""]
-    lines += ["| target | measured | met |", "|---|---|---|"]
-
-    def row(text: str, value: str, ok: bool | None) -> None:
-        lines.append(f"| {text} | {value} | {'n/a' if ok is None else ('yes' if ok else 'NO')} |")
-
+    lines, row = _target_table("## Targets (issue 5)", rows)
     t = drift["median"]
     ev = get("evidently_default")
     if ev:
