@@ -92,6 +92,8 @@ def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
                   if r.info.run_id != monitor.info.run_id]
     assert chunked.info.status == "FINISHED"
     assert chunked.data.tags["engine"] == "chunked"
+    # the project run is named as its verdict, as any monitoring run
+    assert chunked.info.run_name.startswith("b0002 ")
     for tag in ("monitoring.status", "drifted_features", "batch_digest"):
         assert chunked.data.tags[tag] == monitor.data.tags[tag]
     assert set(chunked.data.metrics) == set(monitor.data.metrics)

@@ -234,8 +234,9 @@ class Store:
             # its children, and later runs (an orchestrator's retraining) are runs of their own.
             handed_over = os.environ.pop("MLFLOW_RUN_ID")
             with mlflow.start_run(run_id=handed_over) as run:
-                if tags:
-                    mlflow.set_tags(tags)
+                named = {"mlflow.runName": run_name} if run_name else {}  # the verdict's name
+                if tags or named:
+                    mlflow.set_tags({**tags, **named})
                 yield run
             return
         with mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name,
