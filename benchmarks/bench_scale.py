@@ -71,7 +71,7 @@ def measure(argv: list[str], cwd: Path) -> tuple[float, float, str]:
               "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
               "w = time.perf_counter() - t\n"
               "m = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-              "say(json.dumps({'wall': w, 'rss': m, 'rc': r.returncode,"
+              "print(json.dumps({'wall': w, 'rss': m, 'rc': r.returncode,"
               " 'err': r.stderr[-2000:]}))\n")
     out = subprocess.run([sys.executable, "-c", helper, *argv], cwd=cwd, capture_output=True,
                          text=True, check=True)

@@ -114,3 +114,22 @@ def test_the_numpy_floor_matches_scipy_with_ties() -> None:
         expected = stats.ks_2samp(a, b, method="asymp").statistic
         assert tools.ks_statistic_presorted(np.sort(a), np.sort(b)) == pytest.approx(expected)
         assert tools.ks_statistic_scipy_formula(a, b) == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_the_scale_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """bench_scale.py end to end at 2,000 rows (chunked engine only): it trains its champion,
+    writes the batch, monitors it in another process and prints the table."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_scale.py"), "--sizes", "2000",
+         "--spark-sizes", "", "--data", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "data" / "scale_2000.parquet").is_file()
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| chunked |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:3] == ["chunked", "score column", "2,000"]
+    assert float(cells[3]) > 0  # wall seconds
+    assert float(cells[6]) > 0  # peak MB
