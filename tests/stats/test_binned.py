@@ -10,15 +10,11 @@ from sklearn.metrics import roc_auc_score
 
 from pipelines.stats import fit_numeric_reference, ks_test
 from pipelines.stats.binned import (
-    atom_counts,
     auc_from_histograms,
-    bin_counts,
-    bin_index,
     coarse_groups,
     expected_auc_from_bins,
     ks_from_counts,
-    reference_atoms,
-    reference_counts,
+    sorted_bin_counts,
 )
 from pipelines.stats.estimation import expected_auc
 
@@ -28,12 +24,25 @@ def _edges(sorted_ref: np.ndarray, bins: int) -> np.ndarray:
                                      [sorted_ref[0], np.nextafter(sorted_ref[-1], np.inf)]]))
 
 
+def _bin_index(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return np.searchsorted(edges, values, side="right")
+
+
+def _bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Counted value by value, independently of the sort-based counting under test."""
+    return np.bincount(_bin_index(edges, values), minlength=edges.size + 1)
+
+
 def _binned_ks(ref: np.ndarray, cur: np.ndarray, bins: int):  # noqa: ANN202
     ref_sorted = np.sort(ref)
     edges = _edges(ref_sorted, bins)
-    index = bin_index(edges, cur)
-    return ks_from_counts(reference_counts(edges, ref_sorted), bin_counts(edges, cur),
-                          reference_atoms(edges, ref_sorted), atom_counts(edges, cur, index))
+    ref_counts, ref_atoms = sorted_bin_counts(edges, ref_sorted)
+    cur_counts, cur_atoms = sorted_bin_counts(edges, np.sort(cur))
+    assert np.array_equal(cur_counts, _bin_counts(edges, cur))
+    index = _bin_index(edges, cur)
+    on_edge = (index > 0) & (cur == edges[np.maximum(index - 1, 0)])
+    assert np.array_equal(cur_atoms, np.bincount(index[on_edge], minlength=edges.size + 1))
+    return ks_from_counts(ref_counts, cur_counts, ref_atoms, cur_atoms)
 
 
 @pytest.mark.parametrize(("kind", "shift"), [
@@ -84,11 +93,12 @@ def test_counts_of_any_partition_add_up_to_the_whole() -> None:
     rng = np.random.default_rng(1)
     values = rng.gamma(2.0, size=30_001)
     edges = _edges(np.sort(rng.gamma(2.0, size=5_000)), 100)
-    whole = bin_counts(edges, values)
+    whole = _bin_counts(edges, values)
     cuts = np.sort(rng.choice(values.size, 6, replace=False))
-    parts = [bin_counts(edges, part) for part in np.split(rng.permutation(values), cuts)]
+    parts = [sorted_bin_counts(edges, np.sort(part))[0]
+             for part in np.split(rng.permutation(values), cuts)]
     assert np.array_equal(sum(parts[::-1]), whole)
-    assert np.array_equal(reference_counts(edges, np.sort(values)), whole)
+    assert np.array_equal(sorted_bin_counts(edges, np.sort(values))[0], whole)
 
 
 def test_coarse_bins_are_sums_of_fine_bins() -> None:
@@ -98,8 +108,8 @@ def test_coarse_bins_are_sums_of_fine_bins() -> None:
     fine = np.unique(np.concatenate([_edges(ref, 1000), coarse]))
     values = rng.normal(0.3, 1.2, size=20_000)
     groups = coarse_groups(fine, coarse)
-    summed = np.bincount(groups, weights=bin_counts(fine, values), minlength=coarse.size + 1)
-    assert np.array_equal(summed, bin_counts(coarse, values))
+    summed = np.bincount(groups, weights=_bin_counts(fine, values), minlength=coarse.size + 1)
+    assert np.array_equal(summed, _bin_counts(coarse, values))
 
 
 def test_auc_from_histograms_is_roc_auc_of_the_binned_scores() -> None:
@@ -107,7 +117,7 @@ def test_auc_from_histograms_is_roc_auc_of_the_binned_scores() -> None:
     y = rng.integers(0, 2, 50_000)
     scores = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
     edges = np.linspace(0, 1, 201)[1:-1]
-    index = bin_index(edges, scores)
+    index = _bin_index(edges, scores)
     pos = np.bincount(index[y == 1], minlength=edges.size + 1)
     neg = np.bincount(index[y == 0], minlength=edges.size + 1)
     assert auc_from_histograms(pos, neg) == pytest.approx(roc_auc_score(y, index), abs=1e-12)
@@ -119,7 +129,7 @@ def test_expected_auc_from_bins_is_expected_auc_of_the_binned_scores() -> None:
     rng = np.random.default_rng(5)
     p = rng.beta(2, 5, 20_000)
     edges = np.linspace(0, 1, 101)[1:-1]
-    index = bin_index(edges, p)
+    index = _bin_index(edges, p)
     k = edges.size + 1
     sums = [np.bincount(index, weights=w, minlength=k) for w in (p, 1 - p, p * (1 - p))]
     assert expected_auc_from_bins(*sums) == pytest.approx(expected_auc(index * 1.0, p),

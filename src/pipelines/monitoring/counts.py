@@ -16,7 +16,7 @@ into the same report the in-memory path writes. Pure, no I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -28,12 +28,7 @@ from pipelines.data.batch import PreparedBatch
 from pipelines.errors import DataError
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.stats import CategoricalReference, NumericReference
-from pipelines.stats.binned import (
-    coarse_groups,
-    reference_atoms,
-    reference_counts,
-    sorted_bin_counts,
-)
+from pipelines.stats.binned import coarse_groups, sorted_bin_counts
 from pipelines.stats.classification import log_loss_terms
 from pipelines.stats.drift import _count_categories
 from pipelines.stats.estimation import Calibration
@@ -92,8 +87,8 @@ class BinnedColumn:
         if values.size and edges.size:
             excess = (float(np.mean(np.maximum(edges[0] - values, 0.0))),
                       float(np.mean(np.maximum(values - edges[-1], 0.0))))
-        return cls(name=ref.name, edges=edges, reference=reference_counts(edges, values),
-                   atoms=reference_atoms(edges, values),
+        reference, atoms = sorted_bin_counts(edges, values)
+        return cls(name=ref.name, edges=edges, reference=reference, atoms=atoms,
                    psi_edges=np.asarray(ref.bin_edges), psi_reference=ref.bin_proportions,
                    groups=coarse_groups(edges, np.asarray(ref.bin_edges)),
                    n_missing=ref.n_missing, min=ref.min, max=ref.max, std=ref.std,
@@ -307,10 +302,9 @@ def count_chunk(profile: CountsProfile, prepared: PreparedBatch,
     return counts
 
 
-def total(profile: CountsProfile, parts: Mapping[Any, BatchCounts] | list[BatchCounts]
-          ) -> BatchCounts:
+def total(profile: CountsProfile, parts: Iterable[BatchCounts]) -> BatchCounts:
     """The sum of ``parts`` (any order gives the same counts)."""
     out = profile.empty()
-    for part in (parts.values() if isinstance(parts, Mapping) else parts):
+    for part in parts:
         out = out + part
     return out

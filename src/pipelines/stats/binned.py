@@ -5,8 +5,8 @@ these functions turn counts into statistics. Counts from any partitioning of the
 to the same totals, so the statistics do not depend on how the batch was split.
 
 Bins of a numeric column: strictly increasing edges ``e_0 < ... < e_{k-1}``; bin 0 holds
-``x < e_0``, bin j holds ``e_{j-1} <= x < e_j``, bin k holds ``x >= e_{k-1}``: the bin of x is
-``searchsorted(edges, x, side="right")``, the convention of the in-memory PSI bins.
+``x < e_0``, bin j holds ``e_{j-1} <= x < e_j``, bin k holds ``x >= e_{k-1}`` (the bin of x is
+``searchsorted(edges, x, side="right")``), the convention of the in-memory PSI bins.
 
 What is exact and what is binned:
 
@@ -34,22 +34,6 @@ from pipelines.errors import DataError
 from pipelines.stats.drift import KSResult, _ks_asymptotic_pvalue, psi_from_shares
 
 
-def bin_index(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Bin of each value (finite values expected): ``searchsorted(edges, x, "right")``."""
-    return np.searchsorted(edges, values, side="right")
-
-
-def bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Counts of the (finite) ``values`` per bin, ``len(edges) + 1`` of them."""
-    return np.bincount(bin_index(edges, values), minlength=edges.size + 1).astype(np.int64)
-
-
-def reference_counts(edges: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
-    """:func:`bin_counts` of already sorted values, by one ``searchsorted`` of the edges."""
-    cut = np.searchsorted(sorted_values, edges, side="left")  # values below each edge
-    return np.diff(np.concatenate(([0], cut, [sorted_values.size]))).astype(np.int64)
-
-
 def sorted_bin_counts(edges: np.ndarray, sorted_values: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Per bin, the count of the sorted (finite) values and of those equal to its left edge:
@@ -72,21 +56,6 @@ def coarse_groups(edges: np.ndarray, coarse: np.ndarray) -> np.ndarray:
 def aggregate(counts: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """Sum fine-bin ``counts`` into ``n_groups`` coarse bins (see :func:`coarse_groups`)."""
     return np.bincount(groups, weights=counts, minlength=n_groups).astype(np.int64)
-
-
-def reference_atoms(edges: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
-    """Per bin, how many of the sorted values equal its left edge (0 for bin 0)."""
-    at = (np.searchsorted(sorted_values, edges, side="right")
-          - np.searchsorted(sorted_values, edges, side="left"))
-    return np.concatenate(([0], at)).astype(np.int64)
-
-
-def atom_counts(edges: np.ndarray, values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Per bin, how many (finite) ``values`` equal its left edge; ``index`` their bins."""
-    inner = index > 0
-    at = np.zeros(values.size, dtype=bool)
-    at[inner] = values[inner] == edges[index[inner] - 1]
-    return np.bincount(index[at], minlength=edges.size + 1).astype(np.int64)
 
 
 def ks_from_counts(reference: np.ndarray, current: np.ndarray,
