@@ -49,14 +49,14 @@ def numeric_distribution(ref: NumericReference, current: np.ndarray, title: str,
 
 
 def _densities(edges: np.ndarray, series: list[tuple[np.ndarray, str]], title: str,
-               xlabel: str) -> Figure:
+               xlabel: str, ylabel: str = "density") -> Figure:
     """Densities on common bins as filled step lines (far faster to draw than bar patches)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for density, label in series:
         ax.stairs(density, edges, fill=True, alpha=0.45, label=label)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("density")
+    ax.set_ylabel(ylabel)
     ax.legend()
     _layout(fig, bottom=0.17)
     return fig
@@ -64,12 +64,15 @@ def _densities(edges: np.ndarray, series: list[tuple[np.ndarray, str]], title: s
 
 def binned_distribution(edges: np.ndarray, reference: np.ndarray, current: np.ndarray,
                         title: str, xlabel: str = "value", groups: int = 40) -> Figure:
-    """Reference and current densities from counts on common bins (the counts engines):
-    the finite bins between the first and the last edge, merged into about ``groups`` bins;
-    the share of current values outside them is said in the legend."""
+    """Reference and current distributions from counts on common bins (the counts engines):
+    the finite bins between the first and the last edge, merged into about ``groups`` bins,
+    as densities; when there are no more edges than that (a feature of few distinct values,
+    each an edge), as the share of rows per bin. The share of current values outside the
+    edges is said in the legend."""
     ref_c = np.asarray(reference, dtype=np.float64)
     cur_c = np.asarray(current, dtype=np.float64)
-    step = max(1, (edges.size - 1) // groups)
+    few = edges.size <= groups
+    step = 1 if few else max(1, (edges.size - 1) // groups)
     cuts = np.unique(np.append(np.arange(0, edges.size, step), edges.size - 1))
     shown = edges[cuts]
     widths = np.diff(shown)
@@ -77,11 +80,13 @@ def binned_distribution(edges: np.ndarray, reference: np.ndarray, current: np.nd
     for counts, name in ((ref_c, "reference"), (cur_c, "current")):
         n = counts.sum()
         inner = np.add.reduceat(counts[1:edges.size], cuts[:-1])[:shown.size - 1]
-        density = inner / (max(n, 1.0) * np.where(widths > 0, widths, 1.0))
+        shares = inner / max(n, 1.0)
+        values = shares if few else shares / np.where(widths > 0, widths, 1.0)
         outside = (counts[0] + counts[-1]) / n if n else 0.0
-        series.append((density, f"{name} (n={int(n):,}" + (
+        series.append((values, f"{name} (n={int(n):,}" + (
             f", {outside:.1%} outside" if outside >= 0.005 else "") + ")"))
-    return _densities(shown, series, title, xlabel)
+    return _densities(shown, series, title, xlabel,
+                      ylabel="share of rows" if few else "density")
 
 
 def categorical_distribution(ref: CategoricalReference, current: Sequence[object],
