@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from pipelines.errors import DataError
-from pipelines.stats.drift import KSResult, _ks_asymptotic_pvalue, psi_from_shares
+from pipelines.stats.drift import KSResult, _ks_asymptotic_pvalue, edge_gaps, psi_from_shares
 
 
 def sorted_bin_counts(edges: np.ndarray, sorted_values: np.ndarray
@@ -81,10 +81,10 @@ def ks_from_counts(reference: np.ndarray, current: np.ndarray,
     if n1 == 0 or n2 == 0:
         note = "no finite current values" if n2 == 0 else "no finite reference values"
         return KSResult(0.0, 1.0, "undefined", n1, n2, note)
-    below = np.cumsum(r)[:-1] / n1 - np.cumsum(c)[:-1] / n2  # gap just below each edge
-    at = below + ra[1:] / n1 - ca[1:] / n2  # gap at each edge (values equal to it included)
-    statistic = float(max(np.abs(below).max(), np.abs(at).max())) if below.size else 0.0
-    bound = float(np.minimum((r - ra) / n1, (c - ca) / n2).max())
+    ref_below, cur_below = np.cumsum(r)[:-1], np.cumsum(c)[:-1]
+    gaps = edge_gaps(ref_below, ref_below + ra[1:], n1, cur_below, cur_below + ca[1:], n2)
+    statistic = gaps.statistic
+    bound = float(np.minimum(gaps.rest_ref, gaps.rest_cur).max())
     return KSResult(statistic, _ks_asymptotic_pvalue(statistic, n1, n2), "binned", n1, n2,
                     note=f"from {r.size} bins; the exact statistic is at most {bound:.2g} larger",
                     bound=bound)

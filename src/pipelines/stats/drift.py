@@ -283,29 +283,51 @@ def _ks_grid(ref: NumericReference) -> _KsGrid:
     return grid
 
 
+@dataclass(frozen=True)
+class EdgeGaps:
+    """The ECDF gap F_ref - F_cur read at common edges, from the counts below and up to each.
+
+    ``statistic``: the largest |gap| just below or at an edge. Per open interval (-inf, e0),
+    (e0, e1), ..., (e_last, inf): ``rest_ref`` / ``rest_cur``, each sample's share strictly
+    inside it, and ``reach``, the largest |gap| possible inside it (the gap starts at the
+    interval's left-edge value, ends just below its right edge, and moves by at most the two
+    shares in between).
+    """
+
+    statistic: float
+    rest_ref: np.ndarray
+    rest_cur: np.ndarray
+    reach: np.ndarray
+
+
+def edge_gaps(ref_below: np.ndarray, ref_upto: np.ndarray, n1: int, cur_below: np.ndarray,
+              cur_upto: np.ndarray, n2: int) -> EdgeGaps:
+    """:class:`EdgeGaps` from each sample's count of values below and up to each edge."""
+    below = ref_below / n1 - cur_below / n2
+    at = ref_upto / n1 - cur_upto / n2
+    statistic = float(max(np.abs(below).max(initial=0.0), np.abs(at).max(initial=0.0)))
+    start, end = np.concatenate(([0.0], at)), np.concatenate((below, [0.0]))
+    rest_ref = (np.concatenate((ref_below, [n1])) - np.concatenate(([0], ref_upto))) / n1
+    rest_cur = (np.concatenate((cur_below, [n2])) - np.concatenate(([0], cur_upto))) / n2
+    upper = np.minimum(start + rest_ref, end + rest_cur)
+    lower = np.maximum(start - rest_cur, end - rest_ref)
+    return EdgeGaps(statistic, rest_ref, rest_cur, np.maximum(upper, -lower))
+
+
 def _ks_statistic(ref: NumericReference, cur_sorted: np.ndarray) -> float:
     """Exact ``sup_x |F_ref(x) - F_cur(x)|`` of two non-empty sorted samples, without merging
     them: the gap is read at the reference-quantile edges of :func:`_ks_grid` (below and at
-    each edge), and only inside the open intervals between edges where it could exceed that
-    (its rise there is bounded by the two samples' masses in the interval) is it computed at
-    the batch values (four ``searchsorted`` of those values). Ties on either side are exact."""
+    each edge), and only inside the open intervals where it could exceed that
+    (:class:`EdgeGaps`) is it computed at the batch values. Ties on either side are exact."""
     ref_sorted = ref.sorted_values
     n1, n2 = ref_sorted.size, cur_sorted.size
     grid = _ks_grid(ref)
     cur_below = np.searchsorted(cur_sorted, grid.edges, side="left")
     cur_upto = np.searchsorted(cur_sorted, grid.edges, side="right")
-    below = grid.ref_below / n1 - cur_below / n2  # just below each edge
-    at = grid.ref_upto / n1 - cur_upto / n2  # at each edge
-    statistic = float(max(np.abs(below).max(initial=0.0), np.abs(at).max(initial=0.0)))
-    # open intervals (-inf, e0), (e0, e1), ..., (e_last, inf): gap at their start and end,
-    # and the masses of each sample strictly inside
-    start, end = np.concatenate(([0.0], at)), np.concatenate((below, [0.0]))
-    lo_r, hi_r = np.concatenate(([0], grid.ref_upto)), np.concatenate((grid.ref_below, [n1]))
+    gaps = edge_gaps(grid.ref_below, grid.ref_upto, n1, cur_below, cur_upto, n2)
+    statistic = gaps.statistic
     lo_c, hi_c = np.concatenate(([0], cur_upto)), np.concatenate((cur_below, [n2]))
-    rest_r, rest_c = (hi_r - lo_r) / n1, (hi_c - lo_c) / n2
-    upper = np.minimum(start + rest_r, end + rest_c)
-    lower = np.maximum(start - rest_c, end - rest_r)
-    candidates = np.flatnonzero((np.maximum(upper, -lower) > statistic) & (hi_c > lo_c))
+    candidates = np.flatnonzero((gaps.reach > statistic) & (hi_c > lo_c))
     if candidates.size:
         lengths = hi_c[candidates] - lo_c[candidates]
         first = np.cumsum(lengths) - lengths  # where each interval's values start in x
