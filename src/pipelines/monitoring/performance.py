@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.stats.estimation import expected_auc
+from pipelines.stats.estimation import expected_auc_sorted
 
 
 def expected_roc_auc(scores: np.ndarray) -> float:
     """ROC-AUC expected if labels were drawn as Bernoulli(score): E[concordant] / E[pairs]
     (the raw scores taken as probabilities; see :func:`pipelines.stats.estimation.expected_auc`)."""
     s = np.asarray(scores, dtype=np.float64)
-    s = s[np.isfinite(s)]
-    return expected_auc(s, s)
+    s = np.sort(s[np.isfinite(s)])
+    return expected_auc_sorted(s, s)
 
 
 @dataclass(frozen=True)

@@ -91,29 +91,35 @@ def _categorical_quality(name: str, values: pd.Series, known: tuple[str, ...],
                          unseen_categories=tuple(str(c) for c in unseen.index[:20]))
 
 
+def _counted_numeric(name: str, n: int, n_nan: int, n_inf: int, n_out: int,
+                     ref_missing: float) -> ColumnQuality:
+    """A numeric column's quality from its NaN, infinite and out-of-range counts."""
+    n = max(n, 1)
+    return ColumnQuality(name, n_nan / n, ref_missing, out_of_range_share=n_out / n,
+                         infinite_share=n_inf / n)
+
+
+def _counted_categorical(name: str, n: int, per_label: Mapping[str, int], n_missing: int,
+                         ref: CategoricalReference) -> ColumnQuality:
+    """A categorical column's quality from its rows per category and its missing rows."""
+    n = max(n, 1)
+    known = set(ref.categories)
+    unseen = sorted(((k, v) for k, v in per_label.items() if k not in known),
+                    key=lambda kv: -kv[1])
+    return ColumnQuality(name, n_missing / n, _missing_share(ref),
+                         unseen_category_share=sum(v for _, v in unseen) / n,
+                         unseen_categories=tuple(k for k, _ in unseen[:20]))
+
+
 def _sorted_quality(name: str, values: np.ndarray, sample: NumericSample, ref_min: float,
                     ref_max: float, ref_missing: float) -> ColumnQuality:
     """:func:`_numeric_quality` from the drift's sorted finite values (no second pass)."""
-    n = values.size
     finite = sample.sorted_values
     n_inf = int(np.count_nonzero(np.isinf(values))) if sample.n_missing else 0
     out = (int(np.searchsorted(finite, ref_min, side="left"))
            + finite.size - int(np.searchsorted(finite, ref_max, side="right")))
-    return ColumnQuality(name, (sample.n_missing - n_inf) / n if n else 0.0, ref_missing,
-                         out_of_range_share=out / n if n else 0.0,
-                         infinite_share=n_inf / n if n else 0.0)
-
-
-def _counted_quality(name: str, n: int, sample: CategoricalSample, known: tuple[str, ...],
-                     ref_missing: float) -> ColumnQuality:
-    """:func:`_categorical_quality` from the drift's category counts (no second pass)."""
-    known_set = set(known)
-    unseen = sorted(((label, int(count)) for label, count in
-                     zip(sample.labels, sample.counts.tolist(), strict=True)
-                     if label not in known_set), key=lambda kv: -kv[1])
-    return ColumnQuality(name, sample.n_missing / n if n else 0.0, ref_missing,
-                         unseen_category_share=sum(c for _, c in unseen) / n if n else 0.0,
-                         unseen_categories=tuple(label for label, _ in unseen[:20]))
+    return _counted_numeric(name, values.size, sample.n_missing - n_inf, n_inf, out,
+                            ref_missing)
 
 
 def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
@@ -142,8 +148,9 @@ def check_quality(batch: PreparedBatch, profile: ReferenceProfile,
         ref_c = profile.categorical[name]
         counted = samples.get(name)
         if isinstance(counted, CategoricalSample):
-            columns.append(_counted_quality(name, batch.n_rows, counted, ref_c.categories,
-                                            _missing_share(ref_c)))
+            per_label = dict(zip(counted.labels, counted.counts.tolist(), strict=True))
+            columns.append(_counted_categorical(name, batch.n_rows, per_label,
+                                                counted.n_missing, ref_c))
         else:
             columns.append(_categorical_quality(name, batch.categorical[name],
                                                 ref_c.categories, _missing_share(ref_c)))
@@ -166,20 +173,13 @@ def quality_from_counts(n_rows: int, numeric: Mapping[str, tuple[int, int, int]]
     """Quality from counts (the chunked and Spark engines): per numeric feature its NaN,
     infinite and out-of-range counts; per categorical feature its rows per category and its
     missing rows. Duplicate ids need every id at once: not checked here (``None``)."""
-    columns: list[ColumnQuality] = []
-    n = max(n_rows, 1)
-    for name, (n_nan, n_inf, n_out) in numeric.items():
-        columns.append(ColumnQuality(name, n_nan / n, profile.numeric[name].missing_share,
-                                     out_of_range_share=n_out / n, infinite_share=n_inf / n))
-    for name, (per_label, n_missing) in categorical.items():
-        ref = profile.categorical[name]
-        known = set(ref.categories)
-        unseen = sorted(((k, v) for k, v in per_label.items() if k not in known),
-                        key=lambda kv: -kv[1])
-        columns.append(ColumnQuality(
-            name, n_missing / n, _missing_share(ref),
-            unseen_category_share=sum(v for _, v in unseen) / n,
-            unseen_categories=tuple(k for k, _ in unseen[:20])))
+    columns = [
+        *(_counted_numeric(name, n_rows, n_nan, n_inf, n_out,
+                           profile.numeric[name].missing_share)
+          for name, (n_nan, n_inf, n_out) in numeric.items()),
+        *(_counted_categorical(name, n_rows, per_label, n_missing, profile.categorical[name])
+          for name, (per_label, n_missing) in categorical.items()),
+    ]
     return judge_quality(n_rows, columns, profile, policy, dtypes=dtypes, duplicate_ids=None)
 
 

@@ -21,7 +21,3 @@ class Stopwatch:
         finally:
             self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
 
-
-def untimed() -> Stopwatch:
-    """A stopwatch nobody reads (the default of the pure functions that accept one)."""
-    return Stopwatch()
