@@ -139,9 +139,15 @@ class MonitoringSettings(_Section):
     drift_share: Annotated[float, Interval(float, 0, 1, closed="right")] = 0.30
     correction: Annotated[str, Options(CORRECTIONS)] = "bh"
     min_psi: Annotated[float, NON_NEGATIVE] = 0.1
-    min_cramers_v: Annotated[float, UNIT] = 0.1
+    """A numeric feature drifts only if its PSI (over the reference's quantile bins) is at
+    least this as well as its KS test significant."""
+    min_categorical_psi: Annotated[float, NON_NEGATIVE] = 0.1
+    """A categorical feature drifts only if its PSI over the categories is at least this as
+    well as its chi-square test significant (replaces ``min_cramers_v``)."""
     prediction_min_psi: Annotated[float, NON_NEGATIVE] = 0.1
-    target_min_cramers_v: Annotated[float, UNIT] = 0.05
+    target_min_psi: Annotated[float, NON_NEGATIVE] = 0.01
+    """Label drift needs chi-square p < drift_p_value and the labels' PSI >= this (0.01: the
+    churn rate moving 27 % -> 31.5 %; replaces ``target_min_cramers_v``)."""
     min_rows_for_performance: Annotated[int, POSITIVE_INT] = 200
     """Below this many labelled rows performance is logged but not judged (a low_sample
     warning instead of a performance or concept-drift verdict)."""
@@ -160,8 +166,9 @@ class MonitoringSettings(_Section):
     numeric_statistics: tuple[str, ...] = ("wasserstein",)
     """Further drift statistics per numeric feature, besides KS and PSI: registered names or
     ``module:Class`` (see pipelines.stats.methods and MONITORING.md)."""
-    categorical_statistics: tuple[str, ...] = ()
-    """Further drift statistics per categorical feature, besides chi-square and Cramér's V."""
+    categorical_statistics: tuple[str, ...] = ("cramers_v",)
+    """Further drift statistics per categorical feature, besides chi-square and PSI
+    (Cramér's V by default, for information)."""
     store_batch: bool = True
 
     @field_validator("numeric_statistics", "categorical_statistics")
@@ -285,6 +292,18 @@ class Settings(_Section):
 
 SECTIONS: tuple[str, ...] = tuple(Settings.model_fields)
 
+#: Keys that no longer exist, and what to set instead (a file that still sets one is refused
+#: with this message rather than read with a floor of another scale).
+REPLACED_KEYS: dict[str, str] = {
+    "monitoring.min_cramers_v": (
+        "Cramér's V shrinks as the reference outgrows the batch, so its floor missed real "
+        "shifts of small batches; set 'monitoring.min_categorical_psi' (PSI over the "
+        "categories, default 0.1, the numeric features' scale) instead"),
+    "monitoring.target_min_cramers_v": (
+        "label drift is judged by PSI now; set 'monitoring.target_min_psi' (default 0.01, "
+        "a churn rate moving 27 % -> 31.5 %) instead"),
+}
+
 
 def _parse_env_value(raw: str) -> Any:
     """Environment values are strings; JSON lists/null are decoded, the rest left to pydantic."""
@@ -360,6 +379,9 @@ def _format_validation_error(exc: ValidationError, sources: Mapping[str, str]) -
         loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
         key = ".".join(loc[:2]) if loc else "<settings>"
         where = sources.get(key, "defaults")
+        if err["type"] == "extra_forbidden" and key in REPLACED_KEYS:
+            lines.append(f"- key {key!r} (from {where}) was removed: {REPLACED_KEYS[key]}.")
+            continue
         if err["type"] == "extra_forbidden":
             section = loc[0] if loc else ""
             allowed = ", ".join(_section_fields(section)) or ", ".join(SECTIONS)

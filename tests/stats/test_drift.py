@@ -12,9 +12,13 @@ from pipelines.stats import (
     MISSING_LABEL,
     OTHER_LABEL,
     PSI_EPSILON,
+    UNSEEN_LABEL,
+    DriftThresholds,
+    ReferenceProfile,
     adjust_pvalues,
     chi2_test,
     compare_numeric,
+    compute_feature_drift,
     fit_categorical_reference,
     fit_numeric_reference,
     ks_test,
@@ -105,8 +109,8 @@ def test_ks_without_current_values_is_undefined_not_an_error(current: np.ndarray
 
 def test_numeric_reference_of_constant_and_all_missing_columns_is_finite() -> None:
     constant = fit_numeric_reference("c", np.full(10, 3.0))
-    assert constant.bin_edges.tolist() == [3.0]
-    assert constant.bin_proportions.tolist() == [0.0, 1.0, 0.0]
+    assert constant.bin_edges.tolist() == [3.0, np.nextafter(3.0, np.inf)]  # 3.0 has its bin
+    assert constant.bin_proportions.tolist() == [0.0, 1.0, 0.0, 0.0]
     assert (constant.min, constant.max, constant.std) == (3.0, 3.0, 0.0)
 
     missing = fit_numeric_reference("m", np.array([np.nan, None, np.inf], dtype=object))
@@ -163,6 +167,58 @@ def test_psi_of_value_equal_to_edge_goes_to_upper_bin() -> None:
     # reference: 5 below, 5 at/above; current [5.5] * 2: all in the upper bin
     expected = (PSI_EPSILON - 0.5) * math.log(PSI_EPSILON / 0.5) + (1.0 - 0.5) * math.log(2.0)
     assert psi(ref, np.array([5.5, 5.5])) == pytest.approx(expected, rel=1e-12)
+
+
+def _numeric_verdict(reference: np.ndarray, current: np.ndarray) -> tuple[bool, float, float]:
+    """Drifted?, KS p-value and PSI of one numeric feature under the default thresholds."""
+    profile = ReferenceProfile(numeric={"x": fit_numeric_reference("x", reference)})
+    (result,) = compute_feature_drift(profile, {"x": current})
+    return result.drifted, result.pvalue, result.effect_size
+
+
+def test_a_constant_reference_that_moves_entirely_is_drift() -> None:
+    # issue 19: reference all 2015, batch all 2016 -> KS 1, p 0, but PSI was 0 (2016 fell in
+    # the bin [2015, inf)), so the feature was not flagged
+    reference, current = np.full(5_000, 2015.0), np.full(1_000, 2016.0)
+    drifted, pvalue, effect = _numeric_verdict(reference, current)
+    assert pvalue < 1e-100
+    assert effect == pytest.approx(2 * (1 - PSI_EPSILON) * math.log(1 / PSI_EPSILON))
+    assert drifted
+    below = _numeric_verdict(reference, np.full(1_000, 2014.0))
+    assert below[0]
+    assert below[2] > 10
+    assert _numeric_verdict(reference, np.full(1_000, 2015.0)) == (False, 1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("reference", "current"),
+    [
+        # two values: the batch's second value moved above the reference maximum
+        ({0.0: 2_500, 1.0: 2_500}, {0.0: 500, 5.0: 500}),
+        # two values: half the batch between them
+        ({0.0: 2_500, 1.0: 2_500}, {0.0: 500, 0.5: 500}),
+        # three values: the middle one replaced by a value below the minimum
+        ({1.0: 2_000, 2.0: 2_000, 3.0: 1_000}, {-1.0: 400, 1.0: 400, 3.0: 200}),
+        # three values, skewed: the top value moved up
+        ({1.0: 2_500, 2.0: 1_500, 3.0: 1_000}, {1.0: 500, 2.0: 300, 4.0: 200}),
+    ],
+)
+def test_values_off_a_few_valued_reference_count_as_drift(reference: dict[float, int],
+                                                          current: dict[float, int]) -> None:
+    ref_values = np.array(_repeat(reference), dtype=np.float64)
+    cur_values = np.array(_repeat(current), dtype=np.float64)
+    drifted, pvalue, effect = _numeric_verdict(ref_values, cur_values)
+    assert pvalue < 1e-10
+    assert effect > 0.1
+    assert drifted
+    # the reference's own values in its own shares are no drift
+    assert _numeric_verdict(ref_values, ref_values[::5])[2] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_quantile_bins_of_a_continuous_reference_are_not_split() -> None:
+    values = np.random.default_rng(3).normal(size=10_000)
+    ref = fit_numeric_reference("x", values)
+    assert ref.bin_edges.tolist() == np.quantile(values, np.arange(1, 10) / 10).tolist()
 
 
 # --------------------------------------------------------------------------- Wasserstein
@@ -226,7 +282,8 @@ def test_chi2_union_of_categories_seen_on_one_side_only() -> None:
     result = chi2_test(ref, _repeat({"a": 30, "b": 45, "only_cur": 25}))
     table = np.array([[60, 50, 40, 0], [30, 45, 0, 25]])
     expected = stats.chi2_contingency(table, correction=False)
-    assert result.categories_compared == ("a", "b", "only_ref", "only_cur")
+    assert result.categories_compared == ("a", "b", "only_ref", UNSEEN_LABEL)
+    assert result.unseen == ("only_cur",)
     assert math.isfinite(result.statistic)
     assert math.isfinite(result.cramers_v)
     assert result.statistic == pytest.approx(expected.statistic, rel=1e-12)
@@ -236,7 +293,8 @@ def test_chi2_union_of_categories_seen_on_one_side_only() -> None:
 def test_chi2_pools_rare_categories_even_if_pool_stays_small() -> None:
     ref = fit_categorical_reference("c", _repeat({"a": 100, "b": 100, "r1": 2, "r2": 1}))
     result = chi2_test(ref, _repeat({"a": 100, "b": 100, "r3": 1}))
-    assert result.pooled == ("r1", "r2", "r3")
+    assert result.pooled == ("r1", "r2", UNSEEN_LABEL)  # one stray new value: pooled
+    assert result.unseen == ("r3",)
     assert result.categories_compared == ("a", "b", OTHER_LABEL)
     expected = stats.chi2_contingency(np.array([[100, 100, 3], [100, 100, 1]]), correction=False)
     assert result.statistic == pytest.approx(expected.statistic, rel=1e-12)
@@ -262,6 +320,88 @@ def test_chi2_all_rare_columns_pool_into_one_and_give_no_evidence() -> None:
     assert result.categories_compared == (OTHER_LABEL,)
     assert result.pooled == ("a", "b")
     assert (result.statistic, result.pvalue, result.cramers_v) == (0.0, 1.0, 0.0)
+
+
+def _shifted_counts(n: int, shares: dict[str, float]) -> np.ndarray:
+    return _repeat({label: round(share * n) for label, share in shares.items()})
+
+
+REFERENCE_SHARES = {"a": 0.10, "b": 0.30, "c": 0.60}
+SHIFTED_SHARES = {"a": 0.01, "b": 0.33, "c": 0.66}  # a: 10 % -> 1 %, the rest in proportion
+
+
+def _categorical_verdict(reference: np.ndarray, current: np.ndarray,
+                         thresholds: DriftThresholds | None = None) -> tuple[bool, float, float]:
+    """Drifted?, chi-square p-value and effect of one categorical feature."""
+    profile = ReferenceProfile(categorical={"c": fit_categorical_reference("c", reference)})
+    (result,) = compute_feature_drift(profile, {"c": current}, thresholds)
+    return result.drifted, result.pvalue, result.effect_size
+
+
+@pytest.mark.parametrize("n_current", [50_000, 25_000, 10_000, 5_000, 2_000, 1_000, 500])
+def test_a_categorical_shift_is_flagged_at_every_size_ratio(n_current: int) -> None:
+    # issue 19: 10 % -> 1 % in 5,000 rows against 50,000 had p = 2e-98 but Cramér's V 0.09
+    # (< floor 0.1): V = sqrt(chi2 / (n_ref + n_cur)) shrinks as the reference outgrows the
+    # batch. PSI over the categories is the same at every ratio from 1:1 to 1:100.
+    reference = _shifted_counts(50_000, REFERENCE_SHARES)
+    drifted, pvalue, effect = _categorical_verdict(
+        reference, _shifted_counts(n_current, SHIFTED_SHARES))
+    assert pvalue < 1e-8
+    assert effect == pytest.approx(0.2158, abs=5e-4)
+    assert drifted
+
+
+def test_a_tiny_categorical_shift_on_huge_samples_is_not_drift() -> None:
+    reference = _shifted_counts(1_000_000, REFERENCE_SHARES)
+    current = _shifted_counts(1_000_000, {"a": 0.095, "b": 0.3017, "c": 0.6033})
+    drifted, pvalue, effect = _categorical_verdict(reference, current)
+    assert pvalue < 1e-20  # significant, and irrelevant
+    assert effect < 0.001
+    assert not drifted
+
+
+def test_the_categorical_psi_is_psi_over_the_chi2_columns_by_hand() -> None:
+    ref = fit_categorical_reference("c", _repeat({"a": 100, "b": 80, "c": 60, None: 20}))
+    result = chi2_test(ref, _repeat({"a": 50, "b": 70, "c": 30, None: 10}))
+    r, c = np.array([100, 80, 60, 20]) / 260, np.array([50, 70, 30, 10]) / 160
+    assert result.psi == pytest.approx(float(np.sum((c - r) * np.log(c / r))), rel=1e-12)
+
+
+def test_a_batch_of_only_new_values_of_a_many_valued_feature_is_drift() -> None:
+    # issue 19: 2,000 reference values seen 5 times each, a batch of 100 values never seen:
+    # every column was rare, all pooled into __other__, chi-square 0 and p = 1
+    reference = np.array([f"v{i}" for i in range(2_000)] * 5, dtype=object)
+    current = np.array([f"new{i}" for i in range(100)], dtype=object)
+    ref = fit_categorical_reference("c", reference)
+    result = chi2_test(ref, current)
+    assert UNSEEN_LABEL in result.categories_compared
+    assert len(result.unseen) == 100
+    assert result.pvalue < 1e-100
+    assert result.psi > 10
+    drifted, pvalue, effect = _categorical_verdict(reference, current)
+    assert (drifted, pvalue, effect) == (True, result.pvalue, result.psi)
+
+
+def test_new_values_weigh_apart_from_the_rare_reference_categories() -> None:
+    # a many-valued feature whose batch keeps its shares but adds 20 % new values
+    rng = np.random.default_rng(5)
+    reference = rng.choice([f"v{i}" for i in range(500)], size=20_000).astype(object)
+    current = np.concatenate([rng.choice([f"v{i}" for i in range(500)], size=400),
+                              np.array([f"new{i}" for i in range(100)])]).astype(object)
+    result = chi2_test(fit_categorical_reference("c", reference), current)
+    assert UNSEEN_LABEL in result.categories_compared
+    assert UNSEEN_LABEL not in result.pooled
+    assert result.pvalue < 1e-50
+    assert result.psi > 1.0
+    assert _categorical_verdict(reference, current)[0]
+
+
+def test_a_batch_of_only_missing_values_is_drift_against_a_reference_without_any() -> None:
+    reference = np.array([f"v{i}" for i in range(2_000)] * 5, dtype=object)
+    result = chi2_test(fit_categorical_reference("c", reference),
+                       np.array([None] * 100, dtype=object))
+    assert MISSING_LABEL in result.categories_compared
+    assert result.pvalue < 1e-100
 
 
 def test_categories_are_compared_by_label_and_integral_floats_match_ints() -> None:

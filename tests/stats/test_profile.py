@@ -60,7 +60,7 @@ def test_shifted_features_are_flagged_and_stable_ones_are_not(fitted: ReferenceP
     by_name = {d.feature: d for d in drifts}
     assert (by_name["tenure"].effect_name, by_name["tenure"].test) == ("psi", "ks")
     assert by_name["tenure"].effect_size > 0.1
-    assert (by_name["plan"].effect_name, by_name["plan"].test) == ("cramers_v", "chi2")
+    assert (by_name["plan"].effect_name, by_name["plan"].test) == ("psi", "chi2")
     assert by_name["plan"].wasserstein is None
     assert by_name["tenure"].wasserstein == pytest.approx(0.6, abs=0.1)  # 6 / std 10
     assert by_name["charges"].n_current == int(np.isfinite(current["charges"]).sum())
@@ -164,8 +164,8 @@ def test_missing_or_non_numeric_columns_are_schema_errors(
         ({"min_psi": -0.1}, "The 'min_psi' parameter of DriftThresholds must be a float >= 0. "
                             "Got -0.1 instead."),
         ({"min_psi": float("inf")}, "The 'min_psi' parameter of DriftThresholds must be"),
-        ({"min_cramers_v": 1.5}, "The 'min_cramers_v' parameter of DriftThresholds must be a "
-                                 "float in the range [0, 1]. Got 1.5 instead."),
+        ({"min_categorical_psi": -1.0}, "The 'min_categorical_psi' parameter of "
+                                        "DriftThresholds must be a float >= 0. Got -1.0"),
         ({"numeric_statistics": ("nope",)}, "Unknown numeric drift statistic 'nope'"),
         ({"categorical_statistics": ("no.such.module:Stat",)},
          "Drift statistic 'no.such.module:Stat' cannot be imported"),
@@ -179,7 +179,7 @@ def test_thresholds_reject_bad_values(kwargs: dict, message: str) -> None:
 def test_thresholds_defaults_are_valid() -> None:
     thresholds = DriftThresholds()
     assert (thresholds.p_value, thresholds.correction) == (0.05, "bh")
-    assert (thresholds.min_psi, thresholds.min_cramers_v) == (0.1, 0.1)
+    assert (thresholds.min_psi, thresholds.min_categorical_psi) == (0.1, 0.1)
 
 
 # --------------------------------------------------------------------------- persistence

@@ -67,10 +67,10 @@ def prediction_drift(ref: ReferenceContext, scores: np.ndarray,
 
 def target_drift(ref: ReferenceContext, labels: np.ndarray,
                  policy: MonitoringPolicy) -> ScoreDrift:
-    """Chi-square test and Cramér's V of the batch's labels against the reference labels."""
+    """Chi-square test and PSI of the batch's labels against the reference labels."""
     res = chi2_test(ref.target_reference, np.asarray(labels, dtype=np.int8))  # labels '0', '1'
-    return ScoreDrift("chi2", res.statistic, res.pvalue, res.cramers_v, "cramers_v",
-                      policy.target_drift.drifted(res.pvalue, res.cramers_v))
+    return ScoreDrift("chi2", res.statistic, res.pvalue, res.psi, "psi",
+                      policy.target_drift.drifted(res.pvalue, res.psi))
 
 
 def evaluate_batch(
@@ -158,8 +158,8 @@ def evaluate_counts(
             log_loss_sum=float(counts.label_sums[0]), brier_sum=float(counts.label_sums[1]))
         res = _chi2_from_counts(ref.target_reference, ["0", "1"],
                                 np.array([n_neg, n_pos], dtype=np.int64), 0)
-        tgt = ScoreDrift("chi2", res.statistic, res.pvalue, res.cramers_v, "cramers_v",
-                         policy.target_drift.drifted(res.pvalue, res.cramers_v))
+        tgt = ScoreDrift("chi2", res.statistic, res.pvalue, res.psi, "psi",
+                         policy.target_drift.drifted(res.pvalue, res.psi))
         sample_problem = policy.sample_problem_of_counts(n_pos, n_neg)
     numeric_counts = {name: (int(a[NAN]), int(a[INF]), int(a[BELOW] + a[ABOVE]))
                       for name, a in counts.numeric.items()}
@@ -190,7 +190,8 @@ def feature_drift_from_counts(profile: CountsProfile, counts: BatchCounts,
     effect and adjusted p-value from the batch's counts."""
     return _adjust([
         *(_binned_numeric(column, counts, thresholds) for column in profile.numeric.values()),
-        *(_binned_categorical(cat, counts) for cat in profile.categorical.values()),
+        *(_binned_categorical(cat, counts, thresholds)
+          for cat in profile.categorical.values()),
     ], thresholds)
 
 
@@ -217,14 +218,17 @@ def _binned_numeric(column: BinnedColumn, counts: BatchCounts,
         statistics=statistics)
 
 
-def _binned_categorical(ref: CategoricalReference, counts: BatchCounts) -> FeatureDrift:
+def _binned_categorical(ref: CategoricalReference, counts: BatchCounts,
+                        thresholds: DriftThresholds) -> FeatureDrift:
     labels, values, missing = counts.category_counts(ref.name)
     res = _chi2_from_counts(ref, labels, values, missing)
+    statistics = ({"cramers_v": res.cramers_v}
+                  if "cramers_v" in thresholds.statistics("categorical") else {})
     return FeatureDrift(
         feature=ref.name, kind="categorical", test="chi2", statistic=res.statistic,
-        pvalue=res.pvalue, pvalue_adjusted=res.pvalue, effect_size=res.cramers_v,
-        effect_name="cramers_v", drifted=False, n_reference=ref.n + ref.n_missing,
-        n_current=int(values.sum()) + missing)
+        pvalue=res.pvalue, pvalue_adjusted=res.pvalue, effect_size=res.psi,
+        effect_name="psi", drifted=False, n_reference=ref.n + ref.n_missing,
+        n_current=int(values.sum()) + missing, statistics=statistics)
 
 
 def _report(*, batch_id: str, n_rows: int, features: list[FeatureDrift],

@@ -131,6 +131,7 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
     dupes = ("not checked (counts engine)" if report.quality.duplicate_ids is None
              else report.quality.duplicate_ids)
     engine_note = report.context.get("engine_note", "")
+    note = " " + html.escape(engine_note) if engine_note else ""
     foot = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in (links or {}).items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -145,8 +146,8 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
 {_img(history, "performance over batches") if history else ""}</section>
 <section id="features"><h2>Feature drift</h2>
 <p>Every feature, drifted first, by adjusted p-value ({html.escape(str(correction))}
-correction over {len(report.feature_drift)} tests); effect: PSI for numeric features,
-Cramér's V for categorical ones.{" " + html.escape(engine_note) if engine_note else ""}</p>
+correction over {len(report.feature_drift)} tests); effect: PSI, over quantile bins for
+numeric features, over the categories for categorical ones.{note}</p>
 {feature_html}</section>
 <section id="distributions"><h2>Distributions of drifted features</h2>
 <div class="figs">{drift_figs}</div></section>
@@ -154,7 +155,7 @@ Cramér's V for categorical ones.{" " + html.escape(engine_note) if engine_note 
 <p>Score drift: KS p {_num(prediction.pvalue)}, PSI {_num(prediction.effect_size)}
 ({'drifted' if prediction.drifted else 'stable'}).
 {'' if target is None else
- f"Label drift: chi-square p {_num(target.pvalue)}, Cramér's V {_num(target.effect_size)} "
+ f"Label drift: chi-square p {_num(target.pvalue)}, PSI {_num(target.effect_size)} "
  f"({'drifted' if target.drifted else 'stable'})."}</p>
 {_img(score, "score distribution") if score else ""}</section>
 <section id="quality"><h2>Data quality</h2>

@@ -91,7 +91,7 @@ class MonitoringPolicy:
             roc_auc=Threshold(settings.roc_auc_floor, "below"),
             drift_share=Threshold(settings.drift_share, "above"),
             prediction_drift=ScoreDriftRule(settings.drift_p_value, settings.prediction_min_psi),
-            target_drift=ScoreDriftRule(settings.drift_p_value, settings.target_min_cramers_v),
+            target_drift=ScoreDriftRule(settings.drift_p_value, settings.target_min_psi),
             concept_drift_auc_drop=settings.concept_drift_auc_drop,
             quality=QualityPolicy(
                 missing_share_increase=Threshold(settings.max_missing_share_increase, "above"),
@@ -108,6 +108,6 @@ def drift_thresholds(settings: MonitoringSettings) -> DriftThresholds:
     """The per-feature drift verdict's thresholds and the configured extra statistics."""
     return DriftThresholds(
         p_value=settings.drift_p_value, correction=settings.correction,  # type: ignore[arg-type]
-        min_psi=settings.min_psi, min_cramers_v=settings.min_cramers_v,
+        min_psi=settings.min_psi, min_categorical_psi=settings.min_categorical_psi,
         numeric_statistics=settings.numeric_statistics,
         categorical_statistics=settings.categorical_statistics)

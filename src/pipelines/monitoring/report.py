@@ -125,7 +125,7 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
     m.update({metric_key("baseline", name): value for name, value in report.baseline.items()})
     if report.target_drift is not None:
         m["target_drift_pvalue"] = report.target_drift.pvalue
-        m["target_drift_cramers_v"] = report.target_drift.effect_size
+        m["target_drift_psi"] = report.target_drift.effect_size
     if report.concept_drift is not None:
         m["expected_roc_auc"] = report.concept_drift.expected_auc
         m["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop

@@ -7,7 +7,8 @@ Every statistic reported per feature is one class here: it reads a fitted refere
 :class:`CategoricalSample`: category counts), and returns a :class:`StatisticResult`.
 
 The verdict of a feature uses its kind's *test* (a p-value: ``ks`` / ``chi2``) and *effect*
-(``psi`` / ``cramers_v``, with the floors ``min_psi`` / ``min_cramers_v``). Any further
+(``psi`` for both kinds: over the reference's quantile bins / over the categories, with the
+floors ``min_psi`` / ``min_categorical_psi``). Any further
 statistic named in ``monitoring.numeric_statistics`` / ``monitoring.categorical_statistics`` is
 computed, logged as ``drift/<feature>/<name>`` and shown in the report. Adding one is one class
 plus one configuration entry::
@@ -102,7 +103,7 @@ class CategoricalSample:
 
     def chi2(self, ref: CategoricalReference) -> ChiSquareResult:
         """The chi-square table against ``ref``, built once for every statistic that reads
-        it (the test and Cramér's V)."""
+        it (the test, PSI over categories, Cramér's V)."""
         if id(ref) not in self._chi2:
             self._chi2[id(ref)] = _chi2_from_counts(ref, self.labels, self.counts,
                                                     self.n_missing)
@@ -251,8 +252,21 @@ class ChiSquare(CategoricalStatistic):
 
 
 @register_statistic
+class CategoricalPSI(CategoricalStatistic):
+    """PSI over the chi-square table's columns (categories, rare ones pooled, unseen values,
+    missing values); the categorical features' effect size, independent of the sample sizes."""
+
+    name = "psi"
+    label = "PSI"
+
+    def compute(self, ref: CategoricalReference, sample: CategoricalSample) -> StatisticResult:
+        return StatisticResult(sample.chi2(ref).psi)
+
+
+@register_statistic
 class CramersV(CategoricalStatistic):
-    """Cramér's V of the chi-square table; the categorical features' effect size."""
+    """Cramér's V of the chi-square table, for information: it shrinks as the reference
+    outgrows the batch, so it makes no verdict."""
 
     name = "cramers_v"
     label = "Cramér's V"

@@ -3,9 +3,11 @@
 :func:`fit_reference_profile` summarises every monitored column of the reference data once
 (see :mod:`pipelines.stats.drift`); :func:`compute_feature_drift` tests one batch against it,
 adjusts the p-values across all features of the call and flags a feature as drifted when its
-adjusted p-value is below ``DriftThresholds.p_value`` AND its effect size (PSI for numeric,
-Cramér's V for categorical features) reaches the kind's floor, so that tiny but "significant"
-shifts in very large batches are not reported.
+adjusted p-value is below ``DriftThresholds.p_value`` AND its effect size (PSI: over the
+reference's quantile bins for numeric, over the categories for categorical features) reaches
+the kind's floor, so that tiny but "significant" shifts in very large batches are not
+reported. The effect sizes do not depend on the sample sizes, so a floor means the same shift
+whether the batch is as large as the reference or a hundredth of it.
 
 Columns may come from a ``Mapping[str, np.ndarray]`` or a pandas ``DataFrame`` (anything with
 ``source[name]``; pandas Series are read with ``to_numpy``). With many rows the per-column work
@@ -30,7 +32,6 @@ from pipelines.constraints import (
     CORRECTIONS,
     NON_NEGATIVE,
     OPEN_UNIT,
-    UNIT,
     Constraint,
     Options,
     validate_object,
@@ -86,8 +87,8 @@ class DriftThresholds:
     """When a feature counts as drifted, and which further statistics are reported.
 
     ``p_value``: level for the adjusted p-values. ``correction``: multiple-testing adjustment
-    across the features of one call. ``min_psi`` and ``min_cramers_v``: minimum effect size
-    for numeric / categorical features. ``numeric_statistics`` / ``categorical_statistics``:
+    across the features of one call. ``min_psi`` and ``min_categorical_psi``: minimum PSI for
+    numeric / categorical features. ``numeric_statistics`` / ``categorical_statistics``:
     further registered statistics (names or ``module:Class``, see
     :mod:`pipelines.stats.methods`) computed for every feature of that kind.
     """
@@ -95,15 +96,15 @@ class DriftThresholds:
     p_value: float = 0.05
     correction: PValueCorrection = "bh"
     min_psi: float = 0.1
-    min_cramers_v: float = 0.1
+    min_categorical_psi: float = 0.1
     numeric_statistics: tuple[str, ...] = ("wasserstein",)
-    categorical_statistics: tuple[str, ...] = ()
+    categorical_statistics: tuple[str, ...] = ("cramers_v",)
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "p_value": [OPEN_UNIT],
         "correction": [Options(CORRECTIONS)],
         "min_psi": [NON_NEGATIVE],
-        "min_cramers_v": [UNIT],
+        "min_categorical_psi": [NON_NEGATIVE],
     }
 
     def __post_init__(self) -> None:
@@ -120,13 +121,13 @@ class DriftThresholds:
         return tuple(s for s in listed if s not in VERDICT_STATISTICS[kind])
 
     def effect_floor(self, kind: Kind) -> float:
-        return self.min_psi if kind == "numeric" else self.min_cramers_v
+        return self.min_psi if kind == "numeric" else self.min_categorical_psi
 
 
 #: The (test, effect) statistics that make each kind's verdict.
 VERDICT_STATISTICS: dict[Kind, tuple[str, str]] = {
     "numeric": ("ks", "psi"),
-    "categorical": ("chi2", "cramers_v"),
+    "categorical": ("chi2", "psi"),
 }
 
 
@@ -134,9 +135,10 @@ VERDICT_STATISTICS: dict[Kind, tuple[str, str]] = {
 class FeatureDrift:
     """Drift verdict of one feature for one batch.
 
-    ``test`` is ``"ks"`` (numeric) or ``"chi2"`` (categorical); ``effect_size`` is the PSI or
-    Cramér's V; ``statistics`` holds the further configured statistics by name (numeric
-    features: ``wasserstein``, the Wasserstein-1 distance over the reference std, by default).
+    ``test`` is ``"ks"`` (numeric) or ``"chi2"`` (categorical); ``effect_size`` is the PSI
+    (over bins or categories); ``statistics`` holds the further configured statistics by name
+    (by default ``wasserstein``, the Wasserstein-1 distance over the reference std, for
+    numeric features and ``cramers_v`` for categorical ones).
     ``n_reference`` / ``n_current`` count the observations entering the test: finite values
     for numeric features, all rows (missing is a category) for categorical ones.
     """
@@ -250,9 +252,10 @@ def compute_feature_drift(
     """Test every profiled feature of the batch ``current``; numeric first, in profile order.
 
     Numeric: two-sample KS test, effect size PSI, plus normalised Wasserstein. Categorical:
-    chi-square test of homogeneity, effect size Cramér's V. P-values are adjusted across all
-    features of this call with ``thresholds.correction``; a feature is drifted when
-    ``pvalue_adjusted < thresholds.p_value`` and its effect size >= the kind's floor.
+    chi-square test of homogeneity, effect size PSI over the categories, plus Cramér's V.
+    P-values are adjusted across all features of this call with ``thresholds.correction``; a
+    feature is drifted when ``pvalue_adjusted < thresholds.p_value`` and its effect size >=
+    the kind's floor.
     ``samples``, when given, receives each feature's prepared sample (sorted finite values,
     category counts) for other checks of the same batch to reuse.
     """

@@ -340,7 +340,7 @@ class Monitor:
                 figures[f"drift_{safe_name(f.feature)}.png"] = evidence.numeric_figure(
                     ref.profile.numeric[f.feature], self._binned(f.feature), title)
             else:
-                title = (f"{f.feature}: Cramér's V {f.effect_size:.3f}, chi-square p "
+                title = (f"{f.feature}: PSI {f.effect_size:.3f}, chi-square p "
                          f"{f.pvalue_adjusted:.1e} ({correction}-adjusted)")
                 figures[f"drift_{safe_name(f.feature)}.png"] = evidence.categorical_figure(
                     ref.profile.categorical[f.feature], title)
