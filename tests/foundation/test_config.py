@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,21 @@ def test_set_options_and_with_overrides() -> None:
     assert s.retraining.promotion_margin == 0.05
     with pytest.raises(ConfigError, match="promotion_margin"):
         with_overrides(Settings(), {"retraining.promotion_margin": -1})
+
+
+@pytest.mark.parametrize(
+    ("key", "replacement"),
+    [("min_cramers_v", "monitoring.min_categorical_psi"),
+     ("target_min_cramers_v", "monitoring.target_min_psi")],
+)
+def test_a_file_setting_a_removed_cramers_v_floor_is_told_what_replaces_it(
+        tmp_path: Path, key: str, replacement: str) -> None:
+    # issue 19: Cramér's V floors were replaced by size-independent PSI floors; a V floor has
+    # no PSI equivalent, so an old file is refused with the key to set instead
+    config = tmp_path / "old.toml"
+    config.write_text(f"[monitoring]\n{key} = 0.1\n")
+    with pytest.raises(ConfigError, match=rf"'monitoring\.{key}' \(from file .*old\.toml\) "
+                                          rf"was removed: .*set '{re.escape(replacement)}'"):
+        load_settings(config, env={})
+    defaults = load_settings(env={}).monitoring
+    assert (defaults.min_categorical_psi, defaults.target_min_psi) == (0.1, 0.01)

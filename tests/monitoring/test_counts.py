@@ -12,10 +12,30 @@ from sklearn.metrics import roc_auc_score
 from pipelines.data.batch import Batch, prepare_batch
 from pipelines.data.generator import generate_batch
 from pipelines.errors import DataError
-from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
-from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
+from pipelines.monitoring.counts import (
+    KS_BINS,
+    BatchCounts,
+    BinnedColumn,
+    CountsProfile,
+    count_chunk,
+    count_features,
+    total,
+)
+from pipelines.monitoring.engine import (
+    evaluate_batch,
+    evaluate_counts,
+    feature_drift_from_counts,
+)
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport, report_metrics
+from pipelines.stats import (
+    DriftThresholds,
+    ReferenceProfile,
+    compute_feature_drift,
+    fit_categorical_reference,
+    fit_numeric_reference,
+)
+from pipelines.stats.estimation import Calibration
 from tests.monitoring.test_scenarios import POLICY, SCHEMA, _context, _scores
 
 ROWS = 100_000
@@ -72,7 +92,9 @@ def test_counts_and_memory_agree(scenario: str, ctx: ReferenceContext,
         else:
             assert c.statistic == pytest.approx(m.statistic, abs=1e-6)  # chi-square
             assert c.pvalue == pytest.approx(m.pvalue, abs=1e-6)
-            assert c.effect_size == pytest.approx(m.effect_size, abs=1e-6)
+            assert c.effect_size == pytest.approx(m.effect_size, abs=1e-6)  # PSI
+            assert c.statistics["cramers_v"] == pytest.approx(m.statistics["cramers_v"],
+                                                              abs=1e-6)
     assert counted.prediction_drift.effect_size == pytest.approx(
         memory.prediction_drift.effect_size, abs=1e-6)
     assert abs(counted.prediction_drift.statistic - memory.prediction_drift.statistic) < 1e-3
@@ -150,3 +172,56 @@ def test_quality_from_the_drift_samples_is_the_quality_computed_afresh(
     afresh = check_quality(prepared, ctx.profile, POLICY.quality)
     assert reused == afresh
     assert {i.check for i in reused.issues} >= {"out_of_range", "infinite_values"}
+
+
+def _features_only(reference: dict[str, np.ndarray], numeric: tuple[str, ...]
+                   ) -> tuple[ReferenceProfile, CountsProfile]:
+    """The in-memory profile and the counts profile of a few feature columns (no model)."""
+    profile = ReferenceProfile(
+        numeric={n: fit_numeric_reference(n, reference[n]) for n in numeric},
+        categorical={n: fit_categorical_reference(n, v) for n, v in reference.items()
+                     if n not in numeric})
+    score = fit_numeric_reference("score", np.linspace(0.0, 1.0, 101))
+    counts = CountsProfile(
+        numeric={n: BinnedColumn.fit(r, KS_BINS) for n, r in profile.numeric.items()},
+        categorical=dict(profile.categorical), score=BinnedColumn.fit(score, 10),
+        calibration=Calibration(np.empty(0), np.empty(0), False, 0.0, 0.0),
+        decision_threshold=0.5, ks_bins=KS_BINS)
+    return profile, counts
+
+
+def test_the_drift_blind_spots_are_flagged_on_the_counts_path_as_in_memory() -> None:
+    # issue 19, section 2: a constant reference that moves entirely (PSI was 0), a share
+    # falling 10 % -> 1 % in a batch 1/100 of the reference (Cramér's V 0.03 < 0.1), a
+    # many-valued feature whose batch values are all new (everything pooled, p = 1)
+    n_ref, n_cur = 50_000, 500
+    shares = {"a": 0.10, "b": 0.30, "c": 0.60}
+    reference = {
+        "year": np.full(n_ref, 2015.0),
+        "plan": np.array([k for k, s in shares.items() for _ in range(round(s * n_ref))],
+                         dtype=object),
+        "city": np.array([f"v{i}" for i in range(5_000)] * 10, dtype=object),
+    }
+    batch = {
+        "year": np.full(n_cur, 2016.0),
+        "plan": np.array(["a"] * 5 + ["b"] * 165 + ["c"] * 330, dtype=object),
+        "city": np.array([f"new{i}" for i in range(n_cur)], dtype=object),
+    }
+    profile, counts_profile = _features_only(reference, ("year",))
+    thresholds = DriftThresholds()
+    memory = compute_feature_drift(profile, batch, thresholds)
+    halves = [{n: v[:200] for n, v in batch.items()}, {n: v[200:] for n, v in batch.items()}]
+    counted = feature_drift_from_counts(
+        counts_profile, total(counts_profile, (count_features(counts_profile, h)
+                                               for h in halves)), thresholds)
+    assert [f.feature for f in memory] == [f.feature for f in counted] == [
+        "year", "plan", "city"]
+    for m, c in zip(memory, counted, strict=True):
+        assert m.drifted, m
+        assert c.drifted, c
+        assert c.effect_name == m.effect_name == "psi"
+        assert c.effect_size == pytest.approx(m.effect_size, rel=1e-9)
+        assert c.pvalue == pytest.approx(m.pvalue, rel=1e-6, abs=1e-300)
+        assert m.effect_size > 0.2
+        assert m.pvalue < 1e-8
+
