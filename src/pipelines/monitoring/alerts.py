@@ -115,7 +115,7 @@ def evaluate_alerts(
         alerts.append(Alert(
             "target_drift", "warning", target_drift.pvalue, policy.target_drift.p_value,
             f"label distribution drifted: chi-square p={target_drift.pvalue:.2e}, "
-            f"Cramér's V={target_drift.effect_size:.3f}"))
+            f"PSI={target_drift.effect_size:.3f}"))
     if concept is not None and concept.detected:
         alerts.append(Alert("concept_drift", "critical", concept.unexplained_drop,
                             concept.threshold, f"concept drift: {concept.explanation}"))

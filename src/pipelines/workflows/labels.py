@@ -200,7 +200,7 @@ def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
     new_metrics: dict[str, float] = dict(report.performance or {})
     if report.target_drift is not None:
         new_metrics["target_drift_pvalue"] = report.target_drift.pvalue
-        new_metrics["target_drift_cramers_v"] = report.target_drift.effect_size
+        new_metrics["target_drift_psi"] = report.target_drift.effect_size
     if report.concept_drift is not None:
         new_metrics["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
     new_metrics.update({"status_level": float(worst),
