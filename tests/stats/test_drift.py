@@ -201,6 +201,10 @@ def test_a_constant_reference_that_moves_entirely_is_drift() -> None:
         ({1.0: 2_000, 2.0: 2_000, 3.0: 1_000}, {-1.0: 400, 1.0: 400, 3.0: 200}),
         # three values, skewed: the top value moved up
         ({1.0: 2_500, 2.0: 1_500, 3.0: 1_000}, {1.0: 500, 2.0: 300, 4.0: 200}),
+        # almost constant: every quantile collapsed on 0, the bin [0, inf) also holds the 1s
+        ({0.0: 4_750, 1.0: 250}, {5.0: 1_000}),
+        # almost constant, the other way: the bin (-inf, 1) holds the 0s alone
+        ({0.0: 2_500, 1.0: 47_500}, {-3.0: 500, 1.0: 9_500}),
     ],
 )
 def test_values_off_a_few_valued_reference_count_as_drift(reference: dict[float, int],

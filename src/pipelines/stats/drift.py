@@ -84,9 +84,9 @@ class NumericReference:
     """Reference summary of one numeric feature.
 
     ``bin_edges`` are the de-duplicated interior quantiles of the reference, plus, around every
-    bin that the reference fills with one value v alone, the edges v and the next float above
-    v (see :func:`_psi_edges`); the PSI bins are ``(-inf, e0), [e0, e1), ..., [e_last, +inf)``
-    followed by one missing-value bin, and
+    value v that several quantiles collapsed onto or that fills a bin alone, the edges v and
+    the next float above v (see :func:`_psi_edges`); the PSI bins are ``(-inf, e0), [e0, e1),
+    ..., [e_last, +inf)`` followed by one missing-value bin, and
     ``bin_proportions`` (length ``len(bin_edges) + 2``) are the reference shares of those bins
     over all reference rows (missing included). ``min``/``max``/``std`` (population, ddof=0) are
     over the finite values, 0.0 when there are none.
@@ -225,34 +225,36 @@ def _finite_sorted(values: Any) -> tuple[np.ndarray, int]:
     return np.sort(kept), int(arr.size - kept.size)
 
 
-def _quantile_edges(sorted_values: np.ndarray, n_bins: int) -> np.ndarray:
-    """De-duplicated interior quantiles ``q(1/n_bins), ..., q((n_bins-1)/n_bins)``."""
+def _psi_edges_and_atoms(sorted_values: np.ndarray, n_bins: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """The de-duplicated interior quantiles, and the reference values that need a bin of
+    their own: the quantiles that several bins collapsed onto, and the value of every bin the
+    reference fills with that one value alone."""
     if sorted_values.size == 0:
-        return np.empty(0, dtype=np.float64)
+        return np.empty(0, dtype=np.float64), np.empty(0, dtype=np.float64)
     probabilities = np.arange(1, n_bins) / n_bins
-    return np.unique(np.quantile(sorted_values, probabilities))
-
-
-def _psi_edges(sorted_values: np.ndarray, n_bins: int) -> np.ndarray:
-    """The PSI bin edges: the quantile edges, and around every bin the reference fills with
-    one value v alone, the edges v and ``nextafter(v, inf)``.
-
-    Quantile bins collapse on a feature of few values (a constant reference has the single
-    edge v and the bins ``(-inf, v)``, ``[v, inf)``): a batch that moved off v, all of it
-    to v + 1, would stay in v's bin and get PSI 0. With the extra edges the value v has a bin
-    of its own, and the values beside it (below, between it and the next edge, above) land in
-    bins where the reference has nothing, so moving off v counts. Bins holding more than one
-    reference value (every bin of a continuous feature) are unchanged.
-    """
-    edges = _quantile_edges(sorted_values, n_bins)
-    if sorted_values.size == 0:
-        return edges
+    edges, repeats = np.unique(np.quantile(sorted_values, probabilities), return_counts=True)
     start = np.concatenate(([0], np.searchsorted(sorted_values, edges, side="left")))
     end = np.concatenate((start[1:], [sorted_values.size]))
     filled = end > start
     single = filled.copy()
     single[filled] = sorted_values[start[filled]] == sorted_values[end[filled] - 1]
-    atoms = sorted_values[start[single]]
+    atoms = np.concatenate((edges[repeats > 1], sorted_values[start[single]]))
+    return edges, atoms
+
+
+def _psi_edges(sorted_values: np.ndarray, n_bins: int) -> np.ndarray:
+    """The PSI bin edges: the quantile edges, and around every reference value that needs a
+    bin of its own (:func:`_psi_edges_and_atoms`) the edges v and ``nextafter(v, inf)``.
+
+    Quantile bins collapse on a feature of few values: a constant reference has the single
+    edge v and the bins ``(-inf, v)``, ``[v, inf)``, so a batch that moved off v, all of it to
+    v + 1, stayed in v's bin and got PSI 0. With the extra edges v has a bin ``[v, next
+    float)`` of its own, and values beside it (below, between it and the next edge, above)
+    land in bins where the reference has less or nothing, so moving off v counts. A
+    continuous feature's bins each hold many values and are unchanged.
+    """
+    edges, atoms = _psi_edges_and_atoms(sorted_values, n_bins)
     if atoms.size == 0:
         return edges
     return np.unique(np.concatenate((edges, atoms, np.nextafter(atoms, np.inf))))
