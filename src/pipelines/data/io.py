@@ -100,27 +100,22 @@ def _last_line(path: Path) -> bytes | None:
 
 
 def _refuse_cut_row(path: Path, frame: pd.DataFrame) -> None:
-    """Refuse a CSV cut in the middle of a row: no line end after its last line, and that line
-    holds fewer fields than the header (pandas would fill the rest with NaN, silently).
+    """Refuse a CSV cut in the middle of a row: no line end after its last line, that line
+    holds fewer fields than the header, and pandas filled the missing ones with NaN.
 
     Refused, not flagged: a cut file is an unfinished copy; monitored as it is, its rows would
     count twice once the whole file arrives (another content, another digest). A complete last
-    row without a final line end is fine."""
+    row without a final line end is fine; a quote left open at the end pandas refuses itself."""
     line = _last_line(path)
     if line is None:
         return
-    text = line.decode("utf-8", errors="replace")
-    try:
-        fields = len(next(csv.reader([text], strict=True)))
-        open_quote = False
-    except csv.Error:  # a quoted field that never closes: cut inside it
-        fields, open_quote = text.count(",") + 1, True
-    if fields >= frame.shape[1] and not open_quote:
-        return
+    fields = len(next(csv.reader([line.decode("utf-8", errors="replace")]), []))
+    width = frame.shape[1]
+    if fields >= width or not frame.iloc[-1, max(fields, 1):].isna().all():
+        return  # complete, or the last physical line ends a quoted field begun above
     raise DataError(
         f"Data file {shown(path)} ends in the middle of a row: its last line (line "
-        f"{len(frame) + 1}) has {fields} of {frame.shape[1]} fields"
-        f"{' and an unclosed quote' if open_quote else ''} and no line end. The file looks cut "
+        f"{len(frame) + 1}) has {fields} of {width} fields and no line end. The file looks cut "
         "off (read while it was still being copied or written?); send it whole (write it "
         "elsewhere and move it into the inbox when complete).")
 
