@@ -31,6 +31,15 @@ def shown(name: object) -> str:
     return text if text.isprintable() else repr(text)
 
 
+def one_line(text: object) -> str:
+    """``text`` (a message that may quote a file name) with line breaks and other control
+    characters escaped (``\\n``), the rest as it is: it stays one log line."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in s)
+
+
 def read_table(path: str | Path, *, parse_dates: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a CSV or Parquet file into a frame.
 

@@ -27,7 +27,7 @@ import pandas as pd
 from pipelines.config import DataSettings, Settings
 from pipelines.data.batch import Batch
 from pipelines.data.inbox import Inbox, file_digest, name_digest
-from pipelines.data.io import read_table, shown, write_table
+from pipelines.data.io import one_line, read_table, shown, write_table
 from pipelines.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -145,8 +145,8 @@ class InboxSource(BatchSource):
             else:
                 self.inbox.complete(claimed, pending.digest)
         except Exception as exc:  # any failure to settle one file: set it aside, go on
-            why = (f"{outcome}{f' ({reason})' if reason else ''}; then settling it failed: "
-                   f"{type(exc).__name__}: {exc}")
+            why = one_line(f"{outcome}{f' ({reason})' if reason else ''}; then settling it "
+                           f"failed: {type(exc).__name__}: {exc}")
             try:
                 aside = self.inbox.set_aside(claimed, why, digest=pending.digest,
                                              name=pending.name)

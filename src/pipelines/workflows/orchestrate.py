@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.config import Settings
-from pipelines.data.io import shown
+from pipelines.data.io import one_line, shown
 from pipelines.data.sources import BatchSource, Outcome, Pending
 from pipelines.errors import DataError
 from pipelines.notify import Notification, broadcast, notifiers_for
@@ -103,12 +103,13 @@ def _process(monitor: Monitor, store: Store, source: BatchSource, pending: Pendi
     try:
         outcome = monitor.run(pending.load(), extra_tags=tags)
     except DataError as exc:
-        logger.error("Batch %s refused: %s", name, exc)
-        _settle(source, pending, "refused", str(exc))
-        return BatchResult(pending.name, "refused", message=str(exc))
+        message = one_line(exc)
+        logger.error("Batch %s refused: %s", name, message)
+        _settle(source, pending, "refused", message)
+        return BatchResult(pending.name, "refused", message=message)
     except Exception as exc:  # kept for retry, reported, the cycle goes on with the next batch
         outage = tracking_outage(exc, store.uri)
-        reason = str(outage) if outage else f"{type(exc).__name__}: {exc}"
+        reason = one_line(outage if outage else f"{type(exc).__name__}: {exc}")
         _settle(source, pending, "failed", reason)
         if outage:  # one line: the cause is known, a traceback would bury it
             logger.error("Batch %s not monitored: %s; it is kept for the next cycle",
