@@ -426,10 +426,12 @@ def test_a_cycle_refusing_every_file_exits_2_with_one_line_per_file(trained,
 
 
 @pytest.mark.slow
-def test_refused_and_monitored_files_together_exit_0_and_small_batches_say_so(trained) -> None:
+def test_refused_and_monitored_files_together_exit_0_and_small_batches_say_so(
+        trained, caplog: pytest.LogCaptureFixture) -> None:
     """A mix of refused and monitored files: the cycle did its work (exit 0), the refusals are
     in rejected/. An unlabelled 10-row batch is monitored with a low_sample caveat (status
-    warning, never ok), and a CSV without a final newline but a whole last row is no cut."""
+    warning, never ok), a CSV without a final newline but a whole last row is no cut, and a
+    monitored file with a newline in its name never splits a log line."""
     from pipelines.run_monitoring import main
 
     settings = trained
@@ -439,13 +441,19 @@ def test_refused_and_monitored_files_together_exit_0_and_small_batches_say_so(tr
     whole = generate_batch("no_drift", 300, seed=106).to_csv(index=False).rstrip("\n")
     (inbox / "whole.csv").write_text(whole)
     _drop(inbox, "broken.csv", pd.DataFrame({"x": [1]}))
+    _drop(inbox, "new\nINFO forged.csv", generate_batch("no_drift", 300, seed=107), age=20)
     args = ["--source", "inbox", "--tracking-uri", settings.tracking.uri,
             "--set", f"paths.output_dir={settings.paths.output_dir}",
             "--set", f"paths.inbox_dir={inbox}"]
-    assert main(args) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(args) == 0
     client = connect(settings.tracking).client
     runs = {r.data.tags["batch_file"]: r for r in _monitoring_runs(client, settings)}
-    assert set(runs) == {"small.csv", "whole.csv"}
+    assert set(runs) == {"small.csv", "whole.csv", "new\nINFO forged.csv"}
+    assert runs["new\nINFO forged.csv"].data.tags["batch_id"] == "new\\nINFO forged"
+    forged = [r.getMessage() for r in caplog.records if "INFO forged" in r.getMessage()]
+    assert forged  # the file is named in the log, every time on one line
+    assert not [m for m in forged if "\n" in m]
     tags = runs["small.csv"].data.tags
     assert "low_sample" in tags["alerts"].split(",")
     assert tags["monitoring.status"] != "ok"

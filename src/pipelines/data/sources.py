@@ -51,12 +51,13 @@ def _dates(data: DataSettings) -> tuple[str, ...]:
 
 def read_batch_file(path: str | Path, data: DataSettings, *, batch_id: str | None = None,
                     digest: str | None = None) -> Batch:
-    """A batch file (CSV or Parquet) as a :class:`Batch`; its id defaults to the file name,
-    its digest (SHA-256 of the content, what identifies it for exactly-once processing and
-    retraining) is computed unless given."""
+    """A batch file (CSV or Parquet) as a :class:`Batch`; its id defaults to the file name's
+    stem (control characters escaped: it names runs and log lines), its digest (SHA-256 of
+    the content, what identifies it for exactly-once processing and retraining) is computed
+    unless given."""
     p = Path(path)
     frame = read_table(p, parse_dates=_dates(data))
-    return Batch(frame=frame, batch_id=batch_id or p.stem, source=str(p),
+    return Batch(frame=frame, batch_id=batch_id or one_line(p.stem), source=str(p),
                  digest=digest or file_digest(p), file_name=p.name)
 
 
