@@ -136,3 +136,12 @@ def test_the_digest_of_a_claimed_file_is_its_content(tmp_path: Path) -> None:
     digest = file_digest(path)
     (pending,) = source.pending()
     assert pending.digest == digest
+
+
+def test_setting_aside_never_overwrites_what_is_already_aside(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path / "inbox")
+    for content in ("a\n1\n", "a\n2\n"):
+        claimed = inbox.claim(_batch(inbox.root, "same.csv", content))
+        inbox.set_aside(claimed, "archiving failed")  # no digest known: the name's
+    assert sorted(p.read_text() for p in inbox.failed.glob("*.csv")) == ["a\n1\n", "a\n2\n"]
+    assert len(list(inbox.failed.glob("*.reason.txt"))) == 2

@@ -150,22 +150,22 @@ class Inbox:
         return self._move(path, self.root)
 
     def set_aside(self, path: Path, reason: str, *, digest: str | None = None,
-                  name: str | None = None) -> Path | None:
-        """Move ``path`` (if still there) to ``failed/<digest><suffix>`` and write a reason
-        beside it naming the file as it arrived; the last resort when settling it failed.
-        Returns where it went (None if it was already gone)."""
+                  name: str | None = None) -> Path:
+        """Move ``path`` to ``failed/<digest><suffix>`` (never over another file there) and
+        write ``<that>.reason.txt`` naming the file as it arrived: the last resort when
+        settling it failed. Returns that path (if ``path`` was gone already, only the reason
+        file is written)."""
         original = name or path.name
-        key = digest or name_digest(original)
-        suffix = _suffix(original)
+        key, suffix = digest or name_digest(original), _suffix(original)
         self.failed.mkdir(parents=True, exist_ok=True)
-        target = self.failed / f"{key}{suffix}"
-        if path.is_symlink() or path.exists():
-            if target.exists() or target.is_symlink():
-                target = self.failed / f"{key}.{name_digest(str(path))[:8]}{suffix}"
+        target, n = self.failed / f"{key}{suffix}", 1
+        while target.exists() or target.is_symlink():
+            target, n = self.failed / f"{key}.{n}{suffix}", n + 1
+        if path.exists() or path.is_symlink():
             shutil.move(str(path), target)
         atomic_write_text(target.with_name(target.name + ".reason.txt"),
                           f"file: {shown(original)}\nreason: {reason}\n")
-        return target if target.exists() or target.is_symlink() else None
+        return target
 
     def recover(self) -> list[Path]:
         """Batches left in ``.processing/`` by a crashed run go back to the inbox.
