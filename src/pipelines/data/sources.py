@@ -104,8 +104,9 @@ class InboxSource(BatchSource):
     """Every file in an inbox folder, each exactly once (see :class:`~pipelines.data.inbox.Inbox`).
 
     Claim by atomic rename; afterwards ``done/``, ``rejected/`` (with the reason) or back to
-    the inbox to be retried. Call only while holding the orchestrator lock: recovery of files
-    left in ``.processing/`` by a crashed run assumes nobody else is processing.
+    the inbox to be retried; ``failed/`` when that fails. Symbolic links and unreadable files
+    are refused without being read. Call only while holding the orchestrator lock: recovery
+    of files left in ``.processing/`` by a crashed run assumes nobody else is processing.
     """
 
     root: Path
