@@ -10,7 +10,9 @@ One cycle holds a lock kept in the MLflow registry, so two orchestrators started
 (say by cron) never monitor the same batch or retrain twice. Retraining is triggered when a
 batch recommends it and the cooldown (read from MLflow) allows it, or with ``--force``.
 Exit codes: 0 done, 1 a batch failed (it stays in the inbox for the next run), 2 bad input or
-configuration, 75 skipped because another orchestrator holds the lock. The work is
+configuration, or every new file was refused (decision ``all_refused``; a cycle that monitored
+some files and refused others exits 0, the refusals in ``rejected/`` and on ERROR log lines),
+75 skipped because another orchestrator holds the lock. The work is
 :func:`pipelines.workflows.orchestrate.run_cycle`.
 """
 
@@ -20,6 +22,7 @@ import argparse
 from collections.abc import Sequence
 
 from pipelines.cli import (
+    EXIT_BAD_INPUT,
     EXIT_LOCK_BUSY,
     add_common_options,
     bool_arg,
@@ -56,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cycle = run_cycle(settings, source, force=args.force)
     if cycle.decision == "lock_busy":
         return EXIT_LOCK_BUSY
-    return 1 if any(b.status == "failed" for b in cycle.batches) else 0
+    return 1 if any(b.status == "failed" for b in cycle.batches) else (
+        EXIT_BAD_INPUT if cycle.decision == "all_refused" else 0)
 
 
 if __name__ == "__main__":

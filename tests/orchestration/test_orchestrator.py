@@ -347,3 +347,115 @@ def test_latest_batch_time_compares_zoned_and_naive_times(settings) -> None:
                              tags={"pipeline.step": "monitor", "batch.time_end": end}):
             pass
     assert latest_batch_time(store) == pd.Timestamp("2026-01-06T12:00:00")
+
+
+# ----------------------------------------------- issue 19, section 3: files that block the inbox
+
+def _drop(inbox: Path, name: str, frame: pd.DataFrame, *, age: float = 0.0) -> Path:
+    """Write a batch into the inbox; ``age`` seconds older than now (the inbox goes oldest
+    first)."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / name
+    frame.to_csv(path, index=False)
+    stamp = time.time() - age
+    import os
+
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+@pytest.mark.slow
+def test_long_names_are_archived_and_never_block_the_files_behind(trained) -> None:
+    """A 244-character name (legal) used to crash archiving with ENAMETOOLONG, and every later
+    cycle on the same file; a refused 220-character name could not get its reason file."""
+    settings = trained
+    inbox = Path(settings.paths.inbox_dir)
+    long_name, refused_name = "L" * 240 + ".csv", "R" * 216 + ".csv"
+    _drop(inbox, long_name, generate_batch("no_drift", 300, seed=101), age=30)
+    _drop(inbox, refused_name, pd.DataFrame({"not": [1], "a_batch": [2]}), age=20)
+    _drop(inbox, "after.csv", generate_batch("no_drift", 300, seed=102), age=10)
+    first = run_cycle(settings, _inbox(settings))
+    assert [(b.batch, b.status) for b in first.batches] == [
+        (long_name, "monitored"), (refused_name, "refused"), ("after.csv", "monitored")]
+    done = sorted(p.name for p in (inbox / "done").iterdir())
+    assert len(done) == 2
+    assert any(n.startswith("after.") for n in done)
+    assert any(n.startswith("LLLL") for n in done)
+    (reason,) = (inbox / "rejected").glob("*.reason.txt")
+    assert f"file: {refused_name}\n" in reason.read_text()
+    assert not list((inbox / ".processing").iterdir())
+    client = connect(settings.tracking).client
+    run = client.get_run(first.batches[0].run_id)
+    assert run.data.tags["batch_file"] == long_name  # the full name kept in MLflow
+    again = run_cycle(settings, _inbox(settings))  # and the next cycle has nothing left
+    assert again.decision == "no_batch"
+    assert again.batches == []
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_cycle_refusing_every_file_exits_2_with_one_line_per_file(trained,
+                                                                   tmp_path: Path) -> None:
+    """Bad input only: a name with a newline (escaped in the log, never splitting a line), a
+    symbolic link to a good batch outside the inbox (refused, removed, its target untouched),
+    an unlabelled CSV cut in the middle of a row (refused, file and line named)."""
+    settings = trained
+    inbox = Path(settings.paths.inbox_dir)
+    _drop(inbox, "bad\nINFO forged line.csv", pd.DataFrame({"x": [1]}), age=30)
+    outside = _drop(tmp_path / "elsewhere", "good.csv", generate_batch("no_drift", 300, seed=103))
+    (inbox / "link.csv").symlink_to(outside)
+    cut = generate_batch("no_drift", 300, seed=104).drop(columns=["churn"]).to_csv(index=False)
+    (inbox / "cut.csv").write_text(cut[:cut.rindex("\n", 0, len(cut) - 1) + 12])
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.run_monitoring", "--source", "inbox"],
+        env=_orchestrator_env(settings, CHURNMON_PATHS__INBOX_DIR=str(inbox)), cwd=tmp_path,
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    assert not [line for line in lines if line.startswith("INFO forged")], proc.stderr
+    assert any("'bad\\nINFO forged line.csv'" in line and "refused" in line for line in lines)
+    assert any("link.csv is a symbolic link" in line for line in lines)
+    assert any("cut.csv ends in the middle of a row: its last line (line 301)" in line
+               for line in lines)
+    assert any("Cycle decision: all_refused (3 batch(es) refused, none monitored" in line
+               for line in lines)
+    assert outside.read_text() == generate_batch("no_drift", 300, seed=103).to_csv(index=False)
+    assert not [p for p in inbox.rglob("*") if p.is_symlink()]
+    assert len(list((inbox / "rejected").glob("*.reason.txt"))) == 3
+    assert _monitoring_runs(connect(settings.tracking).client, settings) == []
+
+
+@pytest.mark.slow
+def test_refused_and_monitored_files_together_exit_0_and_small_batches_say_so(
+        trained, caplog: pytest.LogCaptureFixture) -> None:
+    """A mix of refused and monitored files: the cycle did its work (exit 0), the refusals are
+    in rejected/. An unlabelled 10-row batch is monitored with a low_sample caveat (status
+    warning, never ok), a CSV without a final newline but a whole last row is no cut, and a
+    monitored file with a newline in its name never splits a log line."""
+    from pipelines.run_monitoring import main
+
+    settings = trained
+    inbox = Path(settings.paths.inbox_dir)
+    small = generate_batch("no_drift", 10, seed=105).drop(columns=["churn"])
+    _drop(inbox, "small.csv", small, age=30)
+    whole = generate_batch("no_drift", 300, seed=106).to_csv(index=False).rstrip("\n")
+    (inbox / "whole.csv").write_text(whole)
+    _drop(inbox, "broken.csv", pd.DataFrame({"x": [1]}))
+    _drop(inbox, "new\nINFO forged.csv", generate_batch("no_drift", 300, seed=107), age=20)
+    args = ["--source", "inbox", "--tracking-uri", settings.tracking.uri,
+            "--set", f"paths.output_dir={settings.paths.output_dir}",
+            "--set", f"paths.inbox_dir={inbox}"]
+    with caplog.at_level(logging.INFO):
+        assert main(args) == 0
+    client = connect(settings.tracking).client
+    runs = {r.data.tags["batch_file"]: r for r in _monitoring_runs(client, settings)}
+    assert set(runs) == {"small.csv", "whole.csv", "new\nINFO forged.csv"}
+    assert runs["new\nINFO forged.csv"].data.tags["batch_id"] == "new\\nINFO forged"
+    forged = [r.getMessage() for r in caplog.records if "INFO forged" in r.getMessage()]
+    assert forged  # the file is named in the log, every time on one line
+    assert not [m for m in forged if "\n" in m]
+    tags = runs["small.csv"].data.tags
+    assert "low_sample" in tags["alerts"].split(",")
+    assert tags["monitoring.status"] != "ok"
+    assert "low_sample" not in runs["whole.csv"].data.tags["alerts"].split(",")
+    assert len(list((inbox / "rejected").glob("broken.*.reason.txt"))) == 1

@@ -3,6 +3,7 @@ one atomic write and one JSON sanitiser everything else uses."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -22,30 +23,48 @@ logger = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
+def shown(name: object) -> str:
+    """A file name or path as it goes into a log line or a message: as it is when printable,
+    else escaped like ``repr`` (quoted, ``\\n`` for a newline), so a newline or a control
+    character in a name can neither split a log line nor forge one."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)
+
+
+def one_line(text: object) -> str:
+    """``text`` (a message that may quote a file name) with line breaks and other control
+    characters escaped (``\\n``), the rest as it is: it stays one log line."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in s)
+
+
 def read_table(path: str | Path, *, parse_dates: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a CSV or Parquet file into a frame.
 
     Raises :class:`DataError` when the file is missing, empty, of an unknown type, cannot be
     parsed, or holds no rows.
     """
-    p = Path(path)
-    if not p.exists():
+    path = Path(path)
+    p = shown(path)  # in messages and log lines
+    if not path.exists():
         raise DataError(f"Data file {p} does not exist.")
-    if not p.is_file():
+    if not path.is_file():
         raise DataError(f"Data path {p} is not a file.")
-    suffix = p.suffix.lower()
+    suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(
             f"Data file {p} has unsupported type {suffix or '(none)'!r}; "
             f"expected one of {', '.join(SUPPORTED_SUFFIXES)}."
         )
-    if p.stat().st_size == 0:
+    if path.stat().st_size == 0:
         raise DataError(f"Data file {p} is empty (0 bytes).")
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(p)
+            frame = pd.read_csv(path)
         else:
-            frame = pd.read_parquet(p)
+            frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"Data file {p} is empty: no columns to read.") from exc
     except Exception as exc:  # parsers raise many types; all mean "cannot read this file"
@@ -59,6 +78,8 @@ def read_table(path: str | Path, *, parse_dates: tuple[str, ...] = ()) -> pd.Dat
     if frame.empty:
         columns = ", ".join(map(str, frame.columns))
         raise DataError(f"Data file {p} has no rows (columns: {columns}).")
+    if suffix == ".csv":
+        _refuse_cut_row(path, frame)
     for column in parse_dates:
         if column in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[column]):
             try:
@@ -69,6 +90,43 @@ def read_table(path: str | Path, *, parse_dates: tuple[str, ...] = ()) -> pd.Dat
                 ) from exc
     logger.info("Read %d rows x %d columns from %s", len(frame), frame.shape[1], p)
     return frame
+
+
+def _last_line(path: Path) -> bytes | None:
+    """The file's last line when it does not end with a line end (None when it does)."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        window = 1 << 16
+        while True:
+            start = max(0, size - window)
+            fh.seek(start)
+            tail = fh.read()
+            if tail.endswith((b"\n", b"\r")):
+                return None
+            if b"\n" in tail or start == 0:
+                return tail.rsplit(b"\n", 1)[-1]
+            window *= 4
+
+
+def _refuse_cut_row(path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a CSV cut in the middle of a row: no line end after its last line, that line
+    holds fewer fields than the header, and pandas filled the missing ones with NaN.
+
+    Refused, not flagged: a cut file is an unfinished copy; monitored as it is, its rows would
+    count twice once the whole file arrives (another content, another digest). A complete last
+    row without a final line end is fine; a quote left open at the end pandas refuses itself."""
+    line = _last_line(path)
+    if line is None:
+        return
+    fields = len(next(csv.reader([line.decode("utf-8", errors="replace")]), []))
+    width = frame.shape[1]
+    if fields >= width or not frame.iloc[-1, max(fields, 1):].isna().all():
+        return  # complete, or the last physical line ends a quoted field begun above
+    raise DataError(
+        f"Data file {shown(path)} ends in the middle of a row: its last line (line "
+        f"{len(frame) + 1}) has {fields} of {width} fields and no line end. The file looks cut "
+        "off (read while it was still being copied or written?); send it whole (write it "
+        "elsewhere and move it into the inbox when complete).")
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:

@@ -13,6 +13,7 @@ the orchestrator both take a source (``workflows.monitor.monitor_source``,
 from __future__ import annotations
 
 import logging
+import os
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -25,8 +26,9 @@ import pandas as pd
 
 from pipelines.config import DataSettings, Settings
 from pipelines.data.batch import Batch
-from pipelines.data.inbox import Inbox, file_digest
-from pipelines.data.io import read_table, write_table
+from pipelines.data.inbox import Inbox, file_digest, name_digest
+from pipelines.data.io import one_line, read_table, shown, write_table
+from pipelines.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +51,13 @@ def _dates(data: DataSettings) -> tuple[str, ...]:
 
 def read_batch_file(path: str | Path, data: DataSettings, *, batch_id: str | None = None,
                     digest: str | None = None) -> Batch:
-    """A batch file (CSV or Parquet) as a :class:`Batch`; its id defaults to the file name,
-    its digest (SHA-256 of the content, what identifies it for exactly-once processing and
-    retraining) is computed unless given."""
+    """A batch file (CSV or Parquet) as a :class:`Batch`; its id defaults to the file name's
+    stem (control characters escaped: it names runs and log lines), its digest (SHA-256 of
+    the content, what identifies it for exactly-once processing and retraining) is computed
+    unless given."""
     p = Path(path)
     frame = read_table(p, parse_dates=_dates(data))
-    return Batch(frame=frame, batch_id=batch_id or p.stem, source=str(p),
+    return Batch(frame=frame, batch_id=batch_id or one_line(p.stem), source=str(p),
                  digest=digest or file_digest(p), file_name=p.name)
 
 
@@ -101,8 +104,9 @@ class InboxSource(BatchSource):
     """Every file in an inbox folder, each exactly once (see :class:`~pipelines.data.inbox.Inbox`).
 
     Claim by atomic rename; afterwards ``done/``, ``rejected/`` (with the reason) or back to
-    the inbox to be retried. Call only while holding the orchestrator lock: recovery of files
-    left in ``.processing/`` by a crashed run assumes nobody else is processing.
+    the inbox to be retried; ``failed/`` when that fails. Symbolic links and unreadable files
+    are refused without being read. Call only while holding the orchestrator lock: recovery
+    of files left in ``.processing/`` by a crashed run assumes nobody else is processing.
     """
 
     root: Path
@@ -118,21 +122,64 @@ class InboxSource(BatchSource):
             claimed = self.inbox.claim(path)
             if claimed is None:
                 continue
-            digest = file_digest(claimed)
+            refusal, digest = _unreadable(claimed)
+            if refusal is not None:
+                yield Pending(path.name, _refuse(refusal), digest=digest, handle=claimed)
+                continue
             yield Pending(path.name, lambda c=claimed, d=digest: read_batch_file(
                 c, self.data, digest=d), digest=digest, handle=claimed)
 
     def settle(self, pending: Pending, outcome: Outcome, reason: str = "") -> None:
+        """Archive, reject or put back the claimed file. Whatever fails on the way (a name the
+        file system refuses, a full disk, a permission) sets the file aside in ``failed/``
+        with a reason, one log line, and the cycle goes on: the batch's verdict is in MLflow
+        already, and its digest keeps it from being monitored twice if it comes back."""
         claimed = pending.handle
         assert isinstance(claimed, Path)
-        if outcome == "refused":
-            logger.info("Batch %s moved to %s", pending.name,
-                        self.inbox.reject(claimed, reason, pending.digest))
-        elif outcome == "failed":
-            self.inbox.release(claimed)
-            logger.info("Batch %s left in the inbox to retry", pending.name)
-        else:
-            self.inbox.complete(claimed, pending.digest)
+        name = shown(pending.name)
+        try:
+            if outcome == "refused":
+                logger.info("Batch %s moved to %s", name, shown(self.inbox.reject(
+                    claimed, reason, pending.digest, name=pending.name)))
+            elif outcome == "failed":
+                self.inbox.release(claimed)
+                logger.info("Batch %s left in the inbox to retry", name)
+            else:
+                self.inbox.complete(claimed, pending.digest)
+        except Exception as exc:  # any failure to settle one file: set it aside, go on
+            why = one_line(f"{outcome}{f' ({reason})' if reason else ''}; then settling it "
+                           f"failed: {type(exc).__name__}: {exc}")
+            try:
+                aside = self.inbox.set_aside(claimed, why, digest=pending.digest,
+                                             name=pending.name)
+            except Exception as again:
+                logger.error("Batch %s (%s) could not be set aside either: %s: %s; it stays "
+                             "in %s", name, why, type(again).__name__, again,
+                             shown(self.inbox.processing))
+                return
+            logger.error("Batch %s set aside in %s: %s", name, shown(aside), why)
+
+
+def _unreadable(path: Path) -> tuple[str | None, str | None]:
+    """Why a claimed file is refused before reading (a symbolic link, unreadable), and its
+    digest: the content's, or for a link or an unreadable file one of its name and target."""
+    if path.is_symlink():
+        target = shown(os.readlink(path))
+        return (f"{shown(path.name)} is a symbolic link (to {target}): refused, the link is "
+                "removed and its target left alone. A link can point anywhere, and the "
+                "archive would keep a pointer, not the data: copy the file into the inbox "
+                "instead.", name_digest(f"symlink:{path.name}->{target}"))
+    try:
+        return None, file_digest(path)
+    except OSError as exc:
+        return (f"{shown(path.name)} could not be read: {exc.strerror or exc}",
+                name_digest(f"unreadable:{path.name}"))
+
+
+def _refuse(reason: str) -> Callable[[], Batch]:
+    def load() -> Batch:
+        raise DataError(reason)
+    return load
 
 
 def simulate_frame(scenario: str, *, rows: int, seed: int | None = None,

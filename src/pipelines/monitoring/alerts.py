@@ -74,13 +74,25 @@ def evaluate_alerts(
 ) -> HealthVerdict:
     """Alerts, status and recommendation. With a ``sample_problem`` (too few labelled rows,
     one class) performance and concept drift are not judged: a ``low_sample`` warning says
-    why instead."""
+    why instead. A batch without labels and with fewer rows than
+    ``min_rows_for_performance`` gets a ``low_sample`` warning too (drift tests and estimates
+    on a few rows mean little). Either way, a batch of fewer rows than that minimum keeps
+    its status but never recommends retraining on its own."""
     alerts: list[Alert] = []
     auc = (performance or {}).get("roc_auc", math.nan)
     floor = policy.roc_auc
     if sample_problem is not None:
         alerts.append(Alert("low_sample", "warning", float("nan"), 0.0, sample_problem))
         performance, concept = None, None
+    few_rows = performance is None and quality.n_rows < policy.min_rows_for_performance
+    if few_rows and sample_problem is None:  # no labels at all
+        alerts.append(Alert(
+            "low_sample", "warning", float(quality.n_rows),
+            float(policy.min_rows_for_performance),
+            f"low sample: {quality.n_rows} rows without labels is below "
+            f"min_rows_for_performance ({policy.min_rows_for_performance}): drift tests and "
+            "estimates on so few rows mean little; retraining is not recommended on this "
+            "batch alone"))
     if performance is not None and floor.breached(auc):
         alerts.append(Alert("performance", "critical", auc, floor.limit,
                             f"ROC-AUC {auc:.3f} is below the floor {floor.limit:.2f}"))
@@ -131,6 +143,7 @@ def evaluate_alerts(
         status = "critical"
     elif alerts:
         status = "warning"
-    reasons = tuple(a.message for a in alerts if a.rule in RETRAINING_RULES)
+    reasons: tuple[str, ...] = () if few_rows else tuple(
+        a.message for a in alerts if a.rule in RETRAINING_RULES)
     return HealthVerdict(alerts=tuple(alerts), status=status,
                          retraining_recommended=bool(reasons), reasons=reasons)

@@ -78,9 +78,11 @@ class MonitoringPolicy:
             return (f"the labels hold one class only ({n} x {only}): ROC-AUC cannot be "
                     "checked, performance is not judged")
         if n < self.min_rows_for_performance or min(n_pos, n_neg) < self.min_class_rows:
+            few = ("; retraining is not recommended on this batch alone"
+                   if n < self.min_rows_for_performance else "")
             return (f"low sample: {n} labelled rows ({n_pos} positive, {n_neg} negative) "
                     f"is below {self.min_rows_for_performance} rows or {self.min_class_rows} "
-                    "of a class: performance is logged, not judged")
+                    f"of a class: performance is logged, not judged{few}")
         return None
 
     @classmethod

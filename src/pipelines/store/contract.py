@@ -64,7 +64,7 @@ TAG_AUDIT_MOVES: Final = "audit.moves"
 TAG_AUDIT_MODEL: Final = "audit.model"
 
 CycleDecision = Literal["retrain", "cooldown", "nothing_to_do", "lock_busy", "no_batch",
-                        "tracking_unavailable"]
+                        "tracking_unavailable", "all_refused"]
 
 # ----------------------------------------------------------------------------- retraining runs
 

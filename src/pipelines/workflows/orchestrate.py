@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.config import Settings
-from pipelines.data.sources import BatchSource, Pending
+from pipelines.data.io import one_line, shown
+from pipelines.data.sources import BatchSource, Outcome, Pending
 from pipelines.errors import DataError
 from pipelines.notify import Notification, broadcast, notifiers_for
 from pipelines.retraining.cooldown import check_cooldown
@@ -78,33 +79,45 @@ def _monitored(name: str, outcome: MonitorOutcome) -> BatchResult:
                        "; ".join(r.verdict.reasons))
 
 
+def _settle(source: BatchSource, pending: Pending, outcome: Outcome, reason: str = "") -> None:
+    """Tell the source how ``pending`` ended; a source that fails at it costs one log line,
+    never the cycle (the verdict is logged already, the next batches still come)."""
+    try:
+        source.settle(pending, outcome, reason)
+    except Exception as exc:
+        logger.error("Batch %s: settling it as %s failed (%s: %s); the cycle goes on",
+                     shown(pending.name), outcome, type(exc).__name__, exc)
+
+
 def _process(monitor: Monitor, store: Store, source: BatchSource, pending: Pending,
              tags: dict[str, str] | None = None) -> BatchResult:
     """Monitor one pending batch and tell the source how it ended."""
+    name = shown(pending.name)  # in log lines: a newline in a file name cannot split one
     if pending.digest:
         seen = find_processed_batch(store, pending.digest)
         if seen:
-            source.settle(pending, "duplicate")
-            logger.warning("Batch %s was already processed (run %s): skipped", pending.name, seen)
+            _settle(source, pending, "duplicate")
+            logger.warning("Batch %s was already processed (run %s): skipped", name, seen)
             return BatchResult(pending.name, "duplicate", seen,
                                message=f"already monitored in run {seen}; not again")
     try:
         outcome = monitor.run(pending.load(), extra_tags=tags)
     except DataError as exc:
-        logger.error("Batch %s refused: %s", pending.name, exc)
-        source.settle(pending, "refused", str(exc))
-        return BatchResult(pending.name, "refused", message=str(exc))
+        message = one_line(exc)
+        logger.error("Batch %s refused: %s", name, message)
+        _settle(source, pending, "refused", message)
+        return BatchResult(pending.name, "refused", message=message)
     except Exception as exc:  # kept for retry, reported, the cycle goes on with the next batch
         outage = tracking_outage(exc, store.uri)
-        reason = str(outage) if outage else f"{type(exc).__name__}: {exc}"
-        source.settle(pending, "failed", reason)
+        reason = one_line(outage if outage else f"{type(exc).__name__}: {exc}")
+        _settle(source, pending, "failed", reason)
         if outage:  # one line: the cause is known, a traceback would bury it
             logger.error("Batch %s not monitored: %s; it is kept for the next cycle",
-                         pending.name, outage)
+                         name, outage)
         else:
-            logger.exception("Batch %s failed", pending.name)
+            logger.exception("Batch %s failed", name)
         return BatchResult(pending.name, "failed", message=reason, outage=outage is not None)
-    source.settle(pending, "monitored")
+    _settle(source, pending, "monitored")
     return _monitored(pending.name, outcome)
 
 
@@ -317,6 +330,11 @@ def decide_and_retrain(settings: Settings, store: Store, results: list[BatchResu
                        tags: dict[str, str] | None = None,
                        fence: Callable[[], None] | None = None) -> CycleResult:
     monitored = [b for b in results if b.status == "monitored"]
+    refused = [b for b in results if b.status == "refused"]
+    if not monitored and refused:  # bad input only: run_monitoring exits 2
+        message = (f"{len(refused)} batch(es) refused, none monitored: "
+                   + "; ".join(f"{shown(b.batch)}: {b.message}" for b in refused))[:1000]
+        return CycleResult("all_refused", message, results)
     if not monitored:
         return CycleResult("no_batch", "no new batch was monitored", results)
     wanted = [b for b in monitored if b.retraining_recommended]
