@@ -104,6 +104,11 @@ class DataSettings(_Section):
     """None: inferred (numeric columns other than target, id, timestamp, prediction)."""
     categorical_features: tuple[str, ...] | None = None
     """None: inferred (non-numeric columns other than target, id, timestamp)."""
+    max_categorical_integers: Annotated[int, NON_NEGATIVE_INT] = 20
+    """Inference: an integer column with at most this many distinct values is categorical
+    (codes such as 1..12), as is an integer column named like a code (``*_code``, ``*_type``,
+    ``*_class``...) whatever its count; 0: integer columns are numeric unless so named.
+    Columns named like ids or timestamps, and date-time columns, are never inferred features."""
     demo_rows: Annotated[int, Interval(int, 500, 10_000_000)] = 20_000
     seed: Annotated[int, NON_NEGATIVE_INT] = 42
 
