@@ -147,11 +147,6 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
     absent = _missing(frame, listed)
     if absent:
         raise SchemaError(f"{source}: configured column(s) missing: {', '.join(absent)}.")
-    for role, column in (("id", data.id_column), ("timestamp", data.timestamp_column)):
-        if column and column not in frame.columns:  # optional: said, not required
-            logger.info("%s: no %s column %r (data.%s_column): %s", source, role, column, role,
-                        "late labels cannot be joined to these rows" if role == "id" else
-                        "batch time spans are not recorded")
     excluded = [c for c in frame.columns if c not in reserved and _PREDICTION_LIKE.search(str(c))
                 and data.numeric_features is None and data.categorical_features is None]
     if excluded:  # a model's own outputs are not inputs: y_pred, prediction, score...
@@ -160,8 +155,8 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
                        "override.", source, ", ".join(map(str, excluded)))
     candidates = [c for c in frame.columns if c not in reserved and c not in excluded
                   and c not in listed]
+    skipped = {c: why for c in candidates if (why := not_a_feature(c, frame[c]))}
     if data.numeric_features is None or data.categorical_features is None:
-        skipped = {c: why for c in candidates if (why := not_a_feature(c, frame[c]))}
         if skipped:  # an id or a time as a feature drifts by construction
             logger.warning(
                 "%s: not used as features: %s. List a column in data.numeric_features / "
@@ -169,6 +164,14 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
                 "data.timestamp_column.", source,
                 "; ".join(f"{c} ({why})" for c, why in skipped.items()))
         candidates = [c for c in candidates if c not in skipped]
+    id_column = _role_column(frame, "id", data.id_column, skipped, source)
+    timestamp_column = _role_column(frame, "timestamp", data.timestamp_column, skipped, source)
+    for role, column, found in (("id", data.id_column, id_column),
+                                ("timestamp", data.timestamp_column, timestamp_column)):
+        if column and found is None:  # optional: said, not required
+            logger.info("%s: no %s column %r (data.%s_column): %s", source, role, column, role,
+                        "late labels cannot be joined to these rows" if role == "id" else
+                        "batch time spans are not recorded")
     if data.numeric_features is not None:  # the rest is categorical
         kinds = {c: ("categorical", "not in data.numeric_features") for c in candidates}
     elif data.categorical_features is not None:  # the rest of the numbers is numeric
@@ -208,9 +211,26 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
         numeric=numeric,
         categorical=categorical,
         categories=categories,
-        id_column=data.id_column if data.id_column in frame.columns else None,
-        timestamp_column=data.timestamp_column if data.timestamp_column in frame.columns else None,
+        id_column=id_column,
+        timestamp_column=timestamp_column,
     )
+
+
+def _role_column(frame: pd.DataFrame, role: str, configured: str | None,
+                 skipped: Mapping[str, str], source: str) -> str | None:
+    """The id (or timestamp) column: the configured one if the data have it; else, when the
+    configured one is absent, the only column named like an id (like a timestamp, or holding
+    date-times), said at WARNING; else none. ``configured`` None: the data have none."""
+    if configured is None or configured in frame.columns:
+        return configured
+    found = [c for c, why in skipped.items()
+             if (why == "named like an id") == (role == "id")]
+    if len(found) != 1:
+        return None
+    logger.warning("%s: using %s as the %s column (data.%s_column %r is not in the data); "
+                   "set data.%s_column to choose another", source, found[0], role, role,
+                   configured, role)
+    return str(found[0])
 
 
 def _example(series: pd.Series) -> Any:
