@@ -40,6 +40,7 @@ from pipelines.store.searches import (
     latest_batch_time,
     unfinished_retraining,
 )
+from pipelines.workflows.family import resolve_settings
 from pipelines.workflows.monitor import Monitor, MonitorOutcome
 from pipelines.workflows.retrain import retrain
 
@@ -248,6 +249,7 @@ def run_cycle(
 ) -> CycleResult:
     """One orchestrator cycle over ``source``. ``now`` is injectable for the cooldown (tests)."""
     store = store or connect(settings.tracking)
+    settings = resolve_settings(settings, store)  # the model and columns the family knows
     now = now or datetime.now(UTC)
     with orchestrator_lock(settings, store) as (lock, cycle_tags):
         if not lock.acquired:
