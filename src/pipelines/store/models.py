@@ -205,9 +205,10 @@ def missing_champion_advice(store: Store, alias: str) -> str:
     where = f"No model behind {name}@{alias} in {tracking.uri}."
     remembered = remembered_settings(store).get("tracking.registered_model_name")
     if remembered and remembered != name:
-        return (f"{where} Family {family} remembers the model {remembered!r}: drop "
-                f"--model-name {name} (or tracking.registered_model_name) to use it, or "
-                f"register {name!r} first.")
+        return (f"{where} Family {family} remembers the model {remembered!r} (registered "
+                f"by register_reference or train_baseline): drop --model-name {name} (or "
+                f"tracking.registered_model_name) if you set it, or pass --model-name "
+                f"{remembered}.")
     try:
         versions = [v.version for v in store.client.search_model_versions(
             f"name = '{name}'", max_results=20)]

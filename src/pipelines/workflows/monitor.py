@@ -454,6 +454,9 @@ def _repeat_tags(store: Store, batch: Batch) -> dict[str, str]:
     if earlier is None:
         return {}
     run = store.client.get_run(earlier)
+    if run.data.tags.get(c.TAG_BATCH_REPEAT_OF):  # a repeat itself: point at the original
+        earlier = run.data.tags[c.TAG_BATCH_REPEAT_OF]
+        run = store.client.get_run(earlier)
     logger.warning("%s has the same content (digest %s) as the batch monitored by run %s (%s) "
                    "on %s; monitoring it again as asked, tagged %s=%s; late labels go to the "
                    "earlier run only", batch.source, batch.digest[:12], run.info.run_name,

@@ -230,6 +230,7 @@ def retrain_under_lock(settings: Settings, *, reason: str, store: Store | None =
     like a cycle's: never at the same time as a cycle, and a crash mid-way is cleaned up and
     recovered by the next cycle. Returns its summary, or None when the lock is busy."""
     store = store or connect(settings.tracking)
+    settings = resolve_settings(settings, store)  # the model and columns the family knows
     with orchestrator_lock(settings, store) as (lock, tags):
         if not lock.acquired:
             logger.warning("Retraining skipped: %s", lock.message)
