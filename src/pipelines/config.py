@@ -104,6 +104,11 @@ class DataSettings(_Section):
     """None: inferred (numeric columns other than target, id, timestamp, prediction)."""
     categorical_features: tuple[str, ...] | None = None
     """None: inferred (non-numeric columns other than target, id, timestamp)."""
+    max_categorical_integers: Annotated[int, NON_NEGATIVE_INT] = 20
+    """Inference: an integer column with at most this many distinct values is categorical
+    (codes such as 1..12), as is an integer column named like a code (``*_code``, ``*_type``,
+    ``*_class``...) whatever its count; 0: integer columns are numeric unless so named.
+    Columns named like ids or timestamps, and date-time columns, are never inferred features."""
     demo_rows: Annotated[int, Interval(int, 500, 10_000_000)] = 20_000
     seed: Annotated[int, NON_NEGATIVE_INT] = 42
 
@@ -363,6 +368,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _is_default(section: str, name: str, value: Any) -> bool:
+    """Whether a file's ``section.name = value`` is the built-in default (unknown keys: no)."""
+    field = Settings.model_fields.get(section)
+    if field is None or field.annotation is None:
+        return False
+    declared = field.annotation.model_fields.get(name)  # type: ignore[union-attr]
+    return declared is not None and value == declared.default
+
+
 def _rule(err: Any) -> str:
     """What pydantic's error says is allowed, as a phrase for the one message template."""
     ctx = err.get("ctx") or {}
@@ -421,6 +435,8 @@ def load_settings(
     if path is not None:
         for section, body in _read_toml(path).items():
             for name, value in body.items():
+                if _is_default(section, name, value):  # a copy of the defaults pins nothing
+                    continue  # (explicit_keys: what the model family remembers applies)
                 _set_dotted(tree, f"{section}.{name}", value, f"file {path}", sources)
     _env_overrides(env, tree, sources)
     for key, value in (overrides or {}).items():
@@ -444,7 +460,7 @@ def parse_set_options(items: list[str] | None) -> dict[str, Any]:
 
 def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
     """A validated copy of ``settings`` with dotted-key ``overrides`` applied."""
-    tree = settings.model_dump()
+    tree = settings.model_dump(exclude_unset=True)  # what was set stays set (explicit_keys)
     sources: dict[str, str] = {}
     for key, value in overrides.items():
         _set_dotted(tree, key, value, "override", sources)
@@ -452,3 +468,10 @@ def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings
         return Settings.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, sources)) from None
+
+
+def explicit_keys(settings: Settings) -> set[str]:
+    """The dotted keys given explicitly (file, environment, command line, overrides), as
+    opposed to left at their defaults: what a remembered value must not replace."""
+    return {f"{section}.{name}" for section in SECTIONS
+            for name in getattr(settings, section).model_fields_set}

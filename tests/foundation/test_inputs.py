@@ -98,3 +98,77 @@ def test_check_columns_names_every_missing_column() -> None:
     s = infer_schema(_frame(), DataSettings(timestamp_column=None), "f.csv")
     with pytest.raises(SchemaError, match=r"b\.csv: required column\(s\) missing: tenure, plan"):
         check_columns(pd.DataFrame({"x": [1]}), s, "b.csv")
+
+
+def _users_frame(n: int = 120) -> pd.DataFrame:
+    """A user's file with the churn defaults not matching: its own id and time columns,
+    integer-coded categories as read from CSV, a real integer count."""
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({
+        "id": np.arange(n),
+        "account_uuid": [f"u{i}" for i in range(n)],
+        "timestamp": pd.date_range("2026-01-01", periods=n, freq="h").astype(str),
+        "created_at": np.arange(n) * 1000,
+        "signup": pd.date_range("2025-01-01", periods=n, freq="D"),
+        "plan_code": rng.integers(1, 25, n),        # 24 codes, named like a code
+        "region": rng.integers(1, 13, n),           # 12 codes
+        "tenure": rng.integers(0, 120, n),          # a count with many values
+        "spend": rng.normal(50, 10, n),
+        "churned": np.arange(n) % 2,
+    })
+
+
+def test_ids_and_timestamps_are_never_inferred_features(caplog) -> None:
+    data = DataSettings(target="churned")  # churn defaults: customer_id, event_timestamp
+    with caplog.at_level("INFO", logger="pipelines.data.schema"):
+        s = infer_schema(_users_frame(), data, "u.csv")
+    for column in ("id", "account_uuid", "timestamp", "created_at", "signup"):
+        assert column not in s.features
+    warning = next(r.getMessage() for r in caplog.records
+                   if r.levelname == "WARNING" and "not used as features" in r.getMessage())
+    for part in ("id (named like an id)", "account_uuid (named like an id)",
+                 "timestamp (named like a timestamp)", "created_at (named like a timestamp)",
+                 "signup (date-time values"):
+        assert part in warning
+    listed = infer_schema(_users_frame(), data.model_copy(update={
+        "numeric_features": ("spend", "created_at")}), "u.csv")
+    assert listed.numeric == ("spend", "created_at")  # listed: a feature after all
+
+
+def test_integer_codes_are_categorical_with_the_reason_logged(caplog) -> None:
+    data = DataSettings(target="churned")
+    with caplog.at_level("INFO", logger="pipelines.data.schema"):
+        s = infer_schema(_users_frame(), data, "u.csv")
+    assert s.categorical == ("plan_code", "region")
+    assert s.numeric == ("tenure", "spend")
+    assert s.categories["region"] == tuple(sorted(str(v) for v in range(1, 13)))
+    lines = {r.getMessage() for r in caplog.records}
+    assert ("u.csv: feature region is categorical: integer (int64) with 12 distinct values <= "
+            "data.max_categorical_integers = 20") in lines
+    assert "u.csv: feature plan_code is categorical: integer codes (int64, named like a code)" \
+        in lines
+    assert any(m.startswith("u.csv: feature tenure is numeric: integer (int64) with")
+               for m in lines)
+    assert "u.csv: feature spend is numeric: numeric (float64)" in lines
+    strict = infer_schema(_users_frame(), data.model_copy(update={
+        "max_categorical_integers": 0}), "u.csv")
+    assert strict.categorical == ("plan_code",)  # named like a code: still categorical
+    assert strict.numeric == ("region", "tenure", "spend")
+
+
+def test_integer_codes_read_from_csv_are_categorical(tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    _users_frame().to_csv(path, index=False)
+    s = infer_schema(read_table(path), DataSettings(target="churned"), str(path))
+    assert "region" in s.categorical
+
+
+def test_the_demo_features_infer_as_before() -> None:
+    from pipelines.data.generator import CATEGORY_LEVELS, generate_reference
+
+    frame = generate_reference(2000, seed=1)
+    s = infer_schema(frame, DataSettings(), "demo")
+    assert set(s.categorical) == set(CATEGORY_LEVELS)
+    assert len(s.numeric) == 16
+    assert "customer_id" not in s.features
+    assert "event_timestamp" not in s.features

@@ -27,6 +27,19 @@ _PREDICTION_LIKE = re.compile(
     r"^(y_?(pred|hat)\w*|preds?|prediction\w*|predicted\w*|scores?|proba(bility)?)$"
     r"|_(pred|preds|prediction|predicted|proba)$", re.IGNORECASE)
 
+#: Column names of identifiers and of times: never inferred as features (listed ones are).
+_ID_LIKE = re.compile(r"(^|[_\W])(id|uuid|guid|key|pk)$|^(id|uuid|guid)([_\W]|$)",
+                      re.IGNORECASE)
+_TIME_LIKE = re.compile(
+    r"(^|[_\W])(timestamp|time|date|datetime|ts)$|^(timestamp|date|datetime)([_\W]|$)|_at$",
+    re.IGNORECASE)
+_CAMEL_ID = re.compile(r"[a-z0-9](Id|ID|Uuid|UUID|Key)$")
+_CAMEL_TIME = re.compile(r"[a-z0-9](Timestamp|Time|Date|At)$")
+#: Integer columns named like codes are categorical whatever their number of values.
+_CODE_LIKE = re.compile(r"(^|[_\W])(code|codes|cat|category|class|type|kind|group)$",
+                        re.IGNORECASE)
+_CAMEL_CODE = re.compile(r"[a-z0-9](Code|Category|Class|Type|Kind|Group)$")
+
 MISSING_CATEGORY = "__missing__"
 #: Column of model scores (P(class 1)) in the stored reference set.
 SCORE_COLUMN = "__score__"
@@ -78,9 +91,50 @@ def _missing(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c not in frame.columns]
 
 
+def not_a_feature(name: str, series: pd.Series) -> str | None:
+    """Why a column is never an inferred feature (named like an id or a timestamp, or holding
+    dates and times), or None."""
+    text = str(name)
+    if pd.api.types.is_datetime64_any_dtype(series) or isinstance(series.dtype,
+                                                                   pd.PeriodDtype):
+        return f"date-time values ({series.dtype})"
+    if _ID_LIKE.search(text) or _CAMEL_ID.search(text):
+        return "named like an id"
+    if _TIME_LIKE.search(text) or _CAMEL_TIME.search(text):
+        return "named like a timestamp"
+    return None
+
+
+def column_kind(name: str, series: pd.Series, max_integers: int) -> tuple[str, str]:
+    """How an unlisted feature column is inferred: ("numeric" | "categorical", why).
+
+    Floats are numeric; integers are categorical when named like a code (``region_code``) or
+    holding at most ``max_integers`` distinct values (codes 1..12), numeric otherwise; booleans
+    and everything else (text, categories) are categorical."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "categorical", f"boolean ({dtype})"
+    if pd.api.types.is_integer_dtype(dtype):
+        text = str(name)
+        if _CODE_LIKE.search(text) or _CAMEL_CODE.search(text):
+            return "categorical", f"integer codes ({dtype}, named like a code)"
+        distinct = int(series.nunique(dropna=True))
+        if distinct <= max_integers:
+            return "categorical", (f"integer ({dtype}) with {distinct} distinct values <= "
+                                   f"data.max_categorical_integers = {max_integers}")
+        return "numeric", (f"integer ({dtype}) with {distinct} distinct values > "
+                           f"data.max_categorical_integers = {max_integers}")
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric", f"numeric ({dtype})"
+    return "categorical", f"not numeric ({dtype})"
+
+
 def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> FeatureSchema:
     """Resolve feature lists from the configuration, inferring those left unset.
 
+    Inference leaves out the target, the id, timestamp and prediction columns, columns named
+    like a model's outputs, like ids or like timestamps and date-time columns (each said at
+    WARNING); it logs, per column, whether it became numeric or categorical and why.
     Raises :class:`SchemaError` naming ``source`` and every configured column that is absent.
     """
     reserved = {data.target, data.id_column, data.timestamp_column, data.prediction_column}
@@ -89,34 +143,47 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
             f"{source}: target column {data.target!r} not found; columns are "
             f"{', '.join(map(str, frame.columns))}. Set data.target in the configuration."
         )
-    configured = list(data.numeric_features or ()) + list(data.categorical_features or ())
-    absent = _missing(frame, configured)
+    listed = list(data.numeric_features or ()) + list(data.categorical_features or ())
+    absent = _missing(frame, listed)
     if absent:
         raise SchemaError(f"{source}: configured column(s) missing: {', '.join(absent)}.")
-    for role, column in (("id", data.id_column), ("timestamp", data.timestamp_column)):
-        if column and column not in frame.columns:  # optional: said, not required
-            logger.info("%s: no %s column %r (data.%s_column): %s", source, role, column, role,
-                        "late labels cannot be joined to these rows" if role == "id" else
-                        "batch time spans are not recorded")
     excluded = [c for c in frame.columns if c not in reserved and _PREDICTION_LIKE.search(str(c))
                 and data.numeric_features is None and data.categorical_features is None]
     if excluded:  # a model's own outputs are not inputs: y_pred, prediction, score...
         logger.warning("%s: not used as features (they look like model outputs): %s. List "
                        "the features in data.numeric_features / categorical_features to "
                        "override.", source, ", ".join(map(str, excluded)))
-    candidates = [c for c in frame.columns if c not in reserved and c not in excluded]
-    if data.numeric_features is not None:
-        numeric = tuple(data.numeric_features)
+    candidates = [c for c in frame.columns if c not in reserved and c not in excluded
+                  and c not in listed]
+    skipped = {c: why for c in candidates if (why := not_a_feature(c, frame[c]))}
+    if data.numeric_features is None or data.categorical_features is None:
+        if skipped:  # an id or a time as a feature drifts by construction
+            logger.warning(
+                "%s: not used as features: %s. List a column in data.numeric_features / "
+                "categorical_features to use it as a feature, or name it in data.id_column / "
+                "data.timestamp_column.", source,
+                "; ".join(f"{c} ({why})" for c, why in skipped.items()))
+        candidates = [c for c in candidates if c not in skipped]
+    id_column = _role_column(frame, "id", data.id_column, skipped, source)
+    timestamp_column = _role_column(frame, "timestamp", data.timestamp_column, skipped, source)
+    for role, column, found in (("id", data.id_column, id_column),
+                                ("timestamp", data.timestamp_column, timestamp_column)):
+        if column and found is None:  # optional: said, not required
+            logger.info("%s: no %s column %r (data.%s_column): %s", source, role, column, role,
+                        "late labels cannot be joined to these rows" if role == "id" else
+                        "batch time spans are not recorded")
+    if data.numeric_features is not None:  # the rest is categorical
+        kinds = {c: ("categorical", "not in data.numeric_features") for c in candidates}
+    elif data.categorical_features is not None:  # the rest of the numbers is numeric
+        kinds = {c: ("numeric", f"numeric ({frame[c].dtype}), not in data.categorical_features")
+                 for c in candidates if pd.api.types.is_numeric_dtype(frame[c])
+                 and not pd.api.types.is_bool_dtype(frame[c])}
     else:
-        numeric = tuple(
-            c for c in candidates
-            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-            and c not in (data.categorical_features or ())
-        )
-    if data.categorical_features is not None:
-        categorical = tuple(data.categorical_features)
-    else:
-        categorical = tuple(c for c in candidates if c not in numeric)
+        kinds = {c: column_kind(c, frame[c], data.max_categorical_integers) for c in candidates}
+    numeric = (tuple(data.numeric_features) if data.numeric_features is not None else
+               tuple(c for c, (kind, _) in kinds.items() if kind == "numeric"))
+    categorical = (tuple(data.categorical_features) if data.categorical_features is not None
+                   else tuple(c for c, (kind, _) in kinds.items() if kind == "categorical"))
     overlap = set(numeric) & set(categorical)
     if overlap:
         raise SchemaError(
@@ -135,6 +202,8 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
         c: tuple(sorted(str(v) for v in frame[c].dropna().unique())) for c in categorical
     }
     if data.numeric_features is None or data.categorical_features is None:
+        for c, (kind, why) in kinds.items():
+            logger.info("%s: feature %s is %s: %s", source, c, kind, why)
         logger.info("%s: features inferred: %d numeric (%s), %d categorical (%s)", source,
                     len(numeric), ", ".join(numeric), len(categorical), ", ".join(categorical))
     return FeatureSchema(
@@ -142,9 +211,26 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
         numeric=numeric,
         categorical=categorical,
         categories=categories,
-        id_column=data.id_column if data.id_column in frame.columns else None,
-        timestamp_column=data.timestamp_column if data.timestamp_column in frame.columns else None,
+        id_column=id_column,
+        timestamp_column=timestamp_column,
     )
+
+
+def _role_column(frame: pd.DataFrame, role: str, configured: str | None,
+                 skipped: Mapping[str, str], source: str) -> str | None:
+    """The id (or timestamp) column: the configured one if the data have it; else, when the
+    configured one is absent, the only column named like an id (like a timestamp, or holding
+    date-times), said at WARNING; else none. ``configured`` None: the data have none."""
+    if configured is None or configured in frame.columns:
+        return configured
+    found = [c for c, why in skipped.items()
+             if (why == "named like an id") == (role == "id")]
+    if len(found) != 1:
+        return None
+    logger.warning("%s: using %s as the %s column (data.%s_column %r is not in the data); "
+                   "set data.%s_column to choose another", source, found[0], role, role,
+                   configured, role)
+    return str(found[0])
 
 
 def _example(series: pd.Series) -> Any:

@@ -54,6 +54,25 @@ TAG_LABELS_COVERAGE: Final = "labels.coverage"
 TAG_LABELS_COUNT: Final = "labels.count"
 TAG_LABELS_DIGEST: Final = "labels.digest"
 TAG_LABELS_AT: Final = "labels.registered_at"
+#: A batch monitored again (the same content digest as an earlier finished run): that run's
+#: id. Late labels are back-filled onto the original run only.
+TAG_BATCH_REPEAT_OF: Final = "batch.repeat_of"
+
+# ----------------------------------------------------------------------------- model family
+#: What an experiment family (``tracking.experiment_prefix``) remembers of its model, as tags
+#: on ``<prefix>-Pipeline`` (JSON values): setting key -> tag. Written by register_reference
+#: and train_baseline, read by every later command (explicit settings win).
+FAMILY_TAGS: Final = {
+    "tracking.registered_model_name": "churnmon.registered_model_name",
+    "data.target": "churnmon.target",
+    "data.id_column": "churnmon.id_column",
+    "data.timestamp_column": "churnmon.timestamp_column",
+    "data.prediction_column": "churnmon.prediction_column",
+    "data.numeric_features": "churnmon.numeric_features",
+    "data.categorical_features": "churnmon.categorical_features",
+}
+#: Who wrote the family's memory last: ``register_reference`` or ``train_baseline``.
+TAG_FAMILY_WRITER: Final = "churnmon.registered_by"
 
 # ----------------------------------------------------------------------------- audit trail
 TAG_AUDIT_ACTION: Final = "audit.action"

@@ -15,6 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
@@ -22,6 +23,7 @@ from pipelines.data.schema import FeatureSchema, categorical_as_str
 from pipelines.errors import ModelNotFoundError, TrackingError
 from pipelines.retraining.candidates import FittedCandidate, Flavor, positive_scores
 from pipelines.store.client import Store
+from pipelines.store.family import remembered_settings
 from pipelines.store.registry import alias_version
 from pipelines.store.scoring import (
     NATIVE_ARTIFACT,
@@ -185,14 +187,38 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
 
 
 def load_champion(store: Store, alias: str | None = None) -> Champion:
-    """Load ``models:/<name>@champion`` (or another alias). Raises :class:`ModelNotFoundError`."""
-    tracking = store.tracking
-    alias = alias or tracking.champion_alias
-    name = tracking.registered_model_name
+    """Load ``models:/<name>@champion`` (or another alias). Raises :class:`ModelNotFoundError`
+    advising what to do in the situation found (see :func:`missing_champion_advice`)."""
+    alias = alias or store.tracking.champion_alias
     version = alias_version(store, alias)
     if version is None:
-        raise ModelNotFoundError(
-            f"No model behind {name}@{alias} in {tracking.uri}. Train a baseline first: "
-            "`python -m pipelines.train_baseline` (or `python run_all.py`)."
-        )
+        raise ModelNotFoundError(missing_champion_advice(store, alias))
     return load_model_version(store, version)
+
+
+def missing_champion_advice(store: Store, alias: str) -> str:
+    """Why ``<name>@alias`` is missing and what to do: the family remembers another model
+    name (use it), the model has versions but none under the alias (promote one), or nothing
+    is registered at all (train the demo baseline or register your own model's reference)."""
+    tracking = store.tracking
+    name, family = tracking.registered_model_name, tracking.experiment_prefix
+    where = f"No model behind {name}@{alias} in {tracking.uri}."
+    remembered = remembered_settings(store).get("tracking.registered_model_name")
+    if remembered and remembered != name:
+        return (f"{where} Family {family} remembers the model {remembered!r} (registered "
+                f"by register_reference or train_baseline): drop --model-name {name} (or "
+                f"tracking.registered_model_name) if you set it, or pass --model-name "
+                f"{remembered}.")
+    try:
+        versions = [v.version for v in store.client.search_model_versions(
+            f"name = '{name}'", max_results=20)]
+    except MlflowException:
+        versions = []
+    if versions:
+        return (f"{where} {name} has version(s) {', '.join(map(str, sorted(versions)))} but "
+                f"none is @{alias}: make one the {alias} (`python -m pipelines.rollback`, "
+                "`python -m pipelines.approve`), or register a new one.")
+    return (f"{where} Nothing is registered as {name!r} yet. Train the demo baseline "
+            "(`python -m pipelines.train_baseline` or `python run_all.py`), or register your "
+            "own model's reference: `python -m pipelines.register_reference --data REF "
+            "--prediction-column COL --target COL [--model-name NAME]`.")

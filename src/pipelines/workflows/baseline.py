@@ -28,6 +28,7 @@ from pipelines.store import (
     register_model,
 )
 from pipelines.store import contract as c
+from pipelines.workflows.family import remember
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def train_baseline(settings: Settings, store: Store | None = None) -> BaselineRe
         previous = promote(store, version.version, action="baseline",
                            actor=default_actor(settings.promotion.actor),
                            reason=f"baseline {best.name}, test ROC-AUC {auc:.4f}")
+        remember(settings, store, "train_baseline", schema)  # what later commands use
         store.set_tags({"registered_model": tracking.registered_model_name,
                         "registered_version": version.version,
                         "previous_champion": previous or ""})

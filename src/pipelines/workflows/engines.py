@@ -31,6 +31,7 @@ from pipelines.errors import ConfigError, DataError, SchemaError
 from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
 from pipelines.store import Store, connect
 from pipelines.store.scoring import external_scores
+from pipelines.workflows.family import resolve_settings
 from pipelines.workflows.monitor import BatchInfo, Monitor, MonitorOutcome, batch_scores
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def monitor_counted(settings: Settings, source: str, engine: str, *,
     if engine not in ("chunked", "spark"):
         raise ConfigError(f"engine must be chunked or spark here, got {engine!r}")
     store = store or connect(settings.tracking)
+    settings = resolve_settings(settings, store)  # the model and columns the family knows
     name = store.experiment_name(experiment) if experiment else None
     monitor = Monitor(settings, store=store, experiment=name)
     path = Path(source)

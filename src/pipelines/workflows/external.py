@@ -32,6 +32,7 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.scoring import external_scores
+from pipelines.workflows.family import remember, resolve_settings
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,16 @@ class ReferenceResult:
 def register_reference(settings: Settings, path: str | Path, prediction_column: str, *,
                        target: str | None = None, store: Store | None = None) -> ReferenceResult:
     """Register ``path`` (features, ``target`` labels, ``prediction_column`` scores in [0, 1])
-    as the reference of a model scored elsewhere, and make it the champion."""
+    as the reference of a model scored elsewhere, and make it the champion. The family
+    (experiment prefix) remembers the model name and columns for every later command
+    (:mod:`pipelines.workflows.family`); unset ones are taken from what it remembers."""
     overrides = {"data.prediction_column": prediction_column}
     if target:
         overrides["data.target"] = target
     settings = with_overrides(settings, overrides)
     store = store or connect(settings.tracking)
+    # unless told otherwise: the model name and columns the family registered last
+    settings = resolve_settings(settings, store, registering=True)
     source = str(path)
     frame = read_table(path)
     schema = infer_schema(frame, settings.data, source)
@@ -76,6 +81,8 @@ def register_reference(settings: Settings, path: str | Path, prediction_column: 
         version = register_model(store, info.model_uri, tags={
             "source_run_id": run.info.run_id, "model_origin": "external",
             "trained_by": "elsewhere", "scores_column": prediction_column,
+            "target": schema.target, "id_column": schema.id_column or "",
+            "timestamp_column": schema.timestamp_column or "",
             "reference_roc_auc": round(context.baseline.get("roc_auc", float("nan")), 6)})
         auc = context.baseline.get("roc_auc", float("nan"))
         describe_version(store, version.version, (
@@ -88,6 +95,7 @@ def register_reference(settings: Settings, path: str | Path, prediction_column: 
         promote(store, version.version, action="register reference",
                 actor=default_actor(settings.promotion.actor),
                 reason=f"external model, reference {Path(path).name}")
+        remember(settings, store, "register_reference", schema)  # for every later command
     logger.info("Registered %s (scored elsewhere, column %s) as %s v%s: %d reference rows, "
                 "ROC-AUC %.4f", source, prediction_column, tracking.registered_model_name,
                 version.version, len(frame), auc)

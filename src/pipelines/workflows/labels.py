@@ -34,6 +34,7 @@ from pipelines.monitoring.reference import ReferenceContext
 from pipelines.store import Store, connect, load_model_version, load_reference_context
 from pipelines.store import contract as c
 from pipelines.store.searches import finished_monitoring_runs
+from pipelines.workflows.family import resolve_settings
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +50,11 @@ class BatchLabels:
     n_rows: int
     n_labelled: int
     coverage: float
-    action: str  # metrics | coverage_only | unchanged | no_ids | labelled_at_monitoring
+    action: str  # metrics | coverage_only | unchanged | no_ids | labelled_at_monitoring | repeat
     status_before: str = ""
     status_after: str = ""
+    repeat_of: str = ""
+    """For action ``repeat``: the run that monitored the same batch first (labels go there)."""
 
 
 @dataclass
@@ -91,11 +94,12 @@ def register_labels(settings: Settings, path: str | Path, *,
     """Join the labels in ``path`` (id, label[, label time]) to every stored batch and
     back-fill what they reveal. Unknown ids and conflicting labels are written beside the
     reports (``labels_unknown_<ts>.csv``, ``labels_conflicting_<ts>.csv``) and counted."""
+    store = store or connect(settings.tracking)
+    settings = resolve_settings(settings, store)  # the target and id the model was given
     id_column, target = settings.data.id_column, settings.data.target
     if not id_column:
         raise ConfigError("Labels are joined to batches by id: set data.id_column to the "
                           "column that identifies a prediction.")
-    store = store or connect(settings.tracking)
     raw = read_table(path)
     labels = clean_labels(raw, id_column, target, str(path))
     policy = MonitoringPolicy.from_settings(settings.monitoring,
@@ -105,10 +109,22 @@ def register_labels(settings: Settings, path: str | Path, *,
                             len(labels.conflicting_ids), 0)
     matched: set[str] = set()
     now = datetime.now(UTC)
-    for run in finished_monitoring_runs(store):
+    first_of: dict[str, str] = {}  # batch digest -> the run that monitored it first
+    for run in finished_monitoring_runs(store):  # oldest first
+        digest = run.data.tags.get(c.TAG_BATCH_DIGEST)
+        if digest and digest in first_of:  # the same batch again: back-filled once
+            outcome.batches.append(_repeat(run, first_of[digest]))
+            continue
+        if digest:
+            first_of[digest] = run.info.run_id
         result = _one_batch(settings, store, run, labels, policy, versions, matched, now)
         if result is not None:
             outcome.batches.append(result)
+    skipped = [b for b in outcome.batches if b.action == "repeat"]
+    if skipped:
+        logger.info("Skipped %d run(s) of batches monitored again (labels back-filled onto the "
+                    "first run only): %s", len(skipped), ", ".join(
+                        f"{b.run_name} ({b.run_id}, repeat of {b.repeat_of})" for b in skipped))
     unknown = labels.labels.index.difference(pd.Index(sorted(matched)))
     outcome.unknown = len(unknown)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
@@ -129,6 +145,12 @@ def register_labels(settings: Settings, path: str | Path, *,
     if labels.duplicates:
         logger.info("%d duplicate label row(s) counted once", labels.duplicates)
     return outcome
+
+
+def _repeat(run: Any, original: str) -> BatchLabels:
+    info = run.info
+    return BatchLabels(info.run_id, info.run_name, int(run.data.metrics.get("n_rows", 0)), 0,
+                       0.0, "repeat", repeat_of=original)
 
 
 def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,

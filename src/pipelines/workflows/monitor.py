@@ -22,7 +22,7 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.io import atomic_write_text, json_text
-from pipelines.data.sources import BatchSource, FileSource
+from pipelines.data.sources import BatchSource, FileSource, InboxSource
 from pipelines.errors import DataError
 from pipelines.monitoring import html_report, plots, summary
 from pipelines.monitoring.counts import ALL, BatchCounts, BinnedColumn, CountsProfile
@@ -43,10 +43,12 @@ from pipelines.store import (
 from pipelines.store import contract as c
 from pipelines.store.registry import set_latest_batch
 from pipelines.store.searches import (
+    find_processed_batch,
     latest_batch_time,
     latest_monitoring_run,
     monitoring_history,
 )
+from pipelines.workflows.family import resolve_settings
 
 logger = logging.getLogger(__name__)
 
@@ -423,13 +425,17 @@ def monitor_source(settings: Settings, source: BatchSource, *, experiment: str |
     """Monitor every batch ``source`` offers (no cooldown, no retraining: that is the
     orchestrator's). A refused or failed batch is settled with its source and re-raised."""
     store = store or connect(settings.tracking)
+    settings = resolve_settings(settings, store)  # the model and columns the family knows
+    if isinstance(source, FileSource | InboxSource):  # read with the resolved columns
+        source.data = settings.data
     name = store.experiment_name(experiment) if experiment else None
     monitor = Monitor(settings, store=store, experiment=name)
     source.begin(latest_batch_time(store, monitor.experiment))
     outcomes = []
     for pending in source.pending():
         try:
-            outcomes.append(monitor.run(pending.load()))
+            batch = pending.load()
+            outcomes.append(monitor.run(batch, _repeat_tags(store, batch)))
         except DataError as exc:
             source.settle(pending, "refused", str(exc))
             raise
@@ -438,6 +444,25 @@ def monitor_source(settings: Settings, source: BatchSource, *, experiment: str |
             raise
         source.settle(pending, "monitored")
     return outcomes
+
+
+def _repeat_tags(store: Store, batch: Batch) -> dict[str, str]:
+    """A batch whose content was monitored before (a finished run with its digest) is
+    monitored again, as asked, with a warning naming the earlier run and a tag pointing at it
+    (late labels are back-filled onto the earlier run only)."""
+    earlier = find_processed_batch(store, batch.digest) if batch.digest else None
+    if earlier is None:
+        return {}
+    run = store.client.get_run(earlier)
+    if run.data.tags.get(c.TAG_BATCH_REPEAT_OF):  # a repeat itself: point at the original
+        earlier = run.data.tags[c.TAG_BATCH_REPEAT_OF]
+        run = store.client.get_run(earlier)
+    logger.warning("%s has the same content (digest %s) as the batch monitored by run %s (%s) "
+                   "on %s; monitoring it again as asked, tagged %s=%s; late labels go to the "
+                   "earlier run only", batch.source, batch.digest[:12], run.info.run_name,
+                   earlier, datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
+                   .strftime("%Y-%m-%d %H:%M UTC"), c.TAG_BATCH_REPEAT_OF, earlier)
+    return {c.TAG_BATCH_REPEAT_OF: earlier}
 
 
 def monitor_batch(settings: Settings, batch: Batch | str | Path | pd.DataFrame, *,

@@ -41,6 +41,7 @@ from pipelines.store.searches import (
     latest_batch_time,
     unfinished_retraining,
 )
+from pipelines.workflows.family import resolve_settings
 from pipelines.workflows.monitor import Monitor, MonitorOutcome
 from pipelines.workflows.retrain import retrain
 
@@ -242,6 +243,7 @@ def retrain_under_lock(settings: Settings, *, reason: str, store: Store | None =
     like a cycle's: never at the same time as a cycle, and a crash mid-way is cleaned up and
     recovered by the next cycle. Returns its summary, or None when the lock is busy."""
     store = store or connect(settings.tracking)
+    settings = resolve_settings(settings, store)  # the model and columns the family knows
     with orchestrator_lock(settings, store) as (lock, tags):
         if not lock.acquired:
             logger.warning("Retraining skipped: %s", lock.message)
@@ -261,6 +263,7 @@ def run_cycle(
 ) -> CycleResult:
     """One orchestrator cycle over ``source``. ``now`` is injectable for the cooldown (tests)."""
     store = store or connect(settings.tracking)
+    settings = resolve_settings(settings, store)  # the model and columns the family knows
     now = now or datetime.now(UTC)
     with orchestrator_lock(settings, store) as (lock, cycle_tags):
         if not lock.acquired:
