@@ -26,13 +26,14 @@ def run(action: str, description: str, argv: Sequence[str] | None,
     """Parse, approve or reject, print the outcome; 75 when a cycle holds the lock."""
     args = build_parser(action, description, prog).parse_args(argv)
     setup_logging(args.verbose)
+    settings = settings_from_args(args)
     from pipelines.workflows.approval import approve, reject
 
     step = approve if action == "approve" else reject
     version = args.version or None
     if version is not None and version.endswith(".0"):  # MLflow renders numbers as floats
         version = version[:-2]
-    result = step(settings_from_args(args), reason=args.reason, version=version)
+    result = step(settings, reason=args.reason, version=version)
     if result is None:
         return EXIT_LOCK_BUSY
     sys.stdout.write(result.message + "\n")

@@ -31,10 +31,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
+    settings = settings_from_args(args)
     from pipelines.data.io import json_text
     from pipelines.workflows.labels import register_labels
 
-    outcome = register_labels(settings_from_args(args), args.labels)
+    outcome = register_labels(settings, args.labels)
     sys.stdout.write(json_text(outcome.to_dict()) + "\n")
     return 0
 

@@ -32,9 +32,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
+    settings = settings_from_args(args)
     from pipelines.workflows.external import register_reference
 
-    result = register_reference(settings_from_args(args), args.data, args.prediction_column,
+    result = register_reference(settings, args.data, args.prediction_column,
                                 target=args.target or None)
     sys.stdout.write(f"registered version {result.model_version} as champion: "
                      f"{result.n_rows:,} reference rows, {len(result.features)} features, "

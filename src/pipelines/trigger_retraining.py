@@ -35,11 +35,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
+    settings = settings_from_args(args)
     from pipelines.data.io import json_text
     from pipelines.store.contract import INVALID_DATA
     from pipelines.workflows.orchestrate import retrain_under_lock
 
-    summary = retrain_under_lock(settings_from_args(args), reason=args.reason)
+    summary = retrain_under_lock(settings, reason=args.reason)
     if summary is None:
         return EXIT_LOCK_BUSY
     sys.stdout.write(json_text(summary.to_dict()) + "\n")
