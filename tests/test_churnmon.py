@@ -189,5 +189,6 @@ def test_a_bad_model_name_on_the_command_line_is_one_error_and_exit_2(
                                              "--model-name", "churn'model"])
     assert code == 2
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "\n" not in record.getMessage()  # one line
     assert "tracking.registered_model_name" in record.getMessage()
     assert "Got \"churn'model\" instead (from command line)" in record.getMessage()

@@ -408,6 +408,8 @@ def _format_validation_error(exc: ValidationError, sources: Mapping[str, str]) -
             lines.append(f"- unknown key {key!r} (from {where}); allowed keys: {allowed}")
             continue
         lines.append("- " + message(key, "Settings", _rule(err), err.get("input"), where))
+    if len(lines) == 1:  # one problem: one line
+        return "Invalid configuration: " + lines[0].removeprefix("- ")
     return "Invalid configuration:\n" + "\n".join(lines)
 
 
