@@ -133,3 +133,24 @@ def test_the_scale_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert cells[:3] == ["chunked", "score column", "2,000"]
     assert float(cells[3]) > 0  # wall seconds
     assert float(cells[6]) > 0  # peak MB
+
+
+@pytest.mark.slow
+def test_the_startup_benchmark_runs_at_a_tiny_size(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """bench_startup.py end to end, one run per command at 600 rows: it trains its champion,
+    times `--help` and a verdict from new processes and prints the table (no durations
+    asserted)."""
+    startup = _load("bench_startup")
+    src = Path(__file__).resolve().parents[1] / "src"
+    assert startup.main(["--src", str(src), "--rows", "600", "--repeats", "1",
+                         "--work-dir", str(tmp_path / "work")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith(f"| {src} |")]
+    assert [r.split("|")[2].strip() for r in rows] == [
+        "`monitor_performance --help`", "`churnmon --help`",
+        "600-row verdict (`monitor_performance --batch`)"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[2]) > 0  # wall seconds
+    assert (tmp_path / "work" / "mlflow.db").is_file()

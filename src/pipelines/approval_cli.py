@@ -7,11 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.cli import EXIT_LOCK_BUSY, add_common_options, settings_from_args, setup_logging
-from pipelines.workflows.approval import approve, reject
 
 
-def build_parser(action: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"python -m pipelines.{action}", description=description,
+def build_parser(action: str, description: str,
+                 prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or f"python -m pipelines.{action}",
+                                description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", default=None,
                    help="the version you mean (refused unless it is the challenger)")
@@ -20,15 +21,19 @@ def build_parser(action: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
-def run(action: str, description: str, argv: Sequence[str] | None) -> int:
+def run(action: str, description: str, argv: Sequence[str] | None,
+        prog: str | None = None) -> int:
     """Parse, approve or reject, print the outcome; 75 when a cycle holds the lock."""
-    args = build_parser(action, description).parse_args(argv)
+    args = build_parser(action, description, prog).parse_args(argv)
     setup_logging(args.verbose)
+    settings = settings_from_args(args)
+    from pipelines.workflows.approval import approve, reject
+
     step = approve if action == "approve" else reject
     version = args.version or None
     if version is not None and version.endswith(".0"):  # MLflow renders numbers as floats
         version = version[:-2]
-    result = step(settings_from_args(args), reason=args.reason, version=version)
+    result = step(settings, reason=args.reason, version=version)
     if result is None:
         return EXIT_LOCK_BUSY
     sys.stdout.write(result.message + "\n")

@@ -1,5 +1,10 @@
 """Shared command-line plumbing: common options, settings, logging. Entry points only parse
-arguments and call one function."""
+arguments and call one function.
+
+Light on purpose: building a parser (and ``--help``) imports argparse and nothing heavy; the
+configuration (pydantic, the statistics registry) and the store (MLflow) are imported once the
+arguments are parsed, the workflow by each entry point's ``main`` after that.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipelines.config import Settings, load_settings, parse_set_options
 from pipelines.errors import MonitoringError, TrackingUnavailable
-from pipelines.store import tracking_outage
+
+if TYPE_CHECKING:
+    from pipelines.config import Settings
 
 logger = logging.getLogger("pipelines")
 
@@ -47,6 +53,8 @@ def bool_arg(text: str) -> bool:
 
 
 def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Settings:
+    from pipelines.config import load_settings, parse_set_options
+
     overrides = parse_set_options(args.set)
     named = {
         "tracking.uri": args.tracking_uri,
@@ -56,6 +64,29 @@ def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = 
     overrides.update({k: v for k, v in named.items() if v not in (None, "")})
     overrides.update({k: v for k, v in (extra or {}).items() if v not in (None, "")})
     return load_settings(args.config or None, overrides)
+
+
+def settings_for_family(args: argparse.Namespace,
+                        extra: dict[str, Any] | None = None) -> Settings:
+    """:func:`settings_from_args`, then the positional ``experiment`` if given: the pipeline
+    experiment's id or name, as the seed's commands pass it, selects the experiment family
+    (:func:`pipelines.workflows.family.settings_for_experiment`)."""
+    settings = settings_from_args(args, extra)
+    if not getattr(args, "experiment", None):
+        return settings
+    from pipelines.workflows.family import settings_for_experiment
+
+    return settings_for_experiment(settings, args.experiment,
+                                   explicit_prefix=args.experiment_prefix or None)
+
+
+def add_experiment_argument(parser: argparse.ArgumentParser) -> None:
+    """The seed's positional: the pipeline (training) experiment, by id or name."""
+    parser.add_argument(
+        "experiment", nargs="?",
+        help="the pipeline experiment's id or name, e.g. $EXP_ID (selects the experiment "
+        "family <prefix>-*; runs still go to their own experiments; default: the configured "
+        "prefix)")
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -91,6 +122,8 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         logger.error("%s: %s", type(exc).__name__, exc)
         return EXIT_BAD_INPUT
     except Exception as exc:
+        from pipelines.store import tracking_outage
+
         outage = tracking_outage(exc)
         if outage is None:
             raise

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,6 +53,46 @@ POSITIVE_INT = Interval(int, 1, None)
 SPLIT_SHARE = Interval(float, 0, 0.5, closed="neither")
 NonEmpty = Annotated[str, Satisfies(lambda v: bool(str(v).strip()), "a non-empty string")]
 
+#: Characters a name must not hold: MLflow refuses '/' and ':' in registered model names, and
+#: quotes (or a backslash) would break the filter strings searches quote names in.
+_UNQUOTABLE = ("'", '"', "\\")
+
+
+def _model_name_ok(value: object) -> bool:
+    """MLflow's rule for registered model names (non-empty, no '/' or ':', not a path that
+    normalises to another name), and nothing a search filter cannot quote."""
+    name = str(value)
+    norm = posixpath.normpath(name)
+    return (bool(name.strip()) and not any(c in name for c in ("/", ":", *_UNQUOTABLE))
+            and norm == name and norm != "." and not norm.startswith(".."))
+
+
+def _experiment_prefix_ok(value: object) -> bool:
+    """Experiment names (``<prefix>-Retraining`` the longest) within MLflow's 500 characters,
+    and nothing a search filter cannot quote."""
+    name = str(value)
+    return (bool(name.strip()) and len(name) + len("-Retraining") <= 500
+            and not any(c in name for c in _UNQUOTABLE))
+
+
+def _alias_ok(value: object) -> bool:
+    """MLflow's rule for aliases: letters, digits, '_' and '-', at most 255, not 'latest' and
+    not a version alias such as 'v3'."""
+    name = str(value)
+    return (bool(re.fullmatch(r"[\w\-]{1,255}", name)) and name.lower() != "latest"
+            and not re.fullmatch(r"[vV]\d+", name))
+
+
+ModelName = Annotated[str, Satisfies(
+    _model_name_ok, "a registered model name MLflow accepts and searches can quote (not empty; "
+    "no /, :, quotes or backslash; not a path such as '..' or 'a/./b')")]
+ExperimentPrefix = Annotated[str, Satisfies(
+    _experiment_prefix_ok, "an experiment name prefix MLflow accepts and searches can quote "
+    "(not empty, at most 489 characters, no quotes or backslash)")]
+Alias = Annotated[str, Satisfies(
+    _alias_ok, "a registry alias MLflow accepts (1-255 letters, digits, _ or -; not 'latest' "
+    "or a version alias such as 'v3')")]
+
 ENV_PREFIX = "CHURNMON_"
 CONFIG_ENV_VAR = "CHURNMON_CONFIG"
 DEFAULT_CONFIG_FILE = "monitoring.toml"
@@ -67,10 +109,10 @@ class TrackingSettings(_Section):
     """Tracking + registry URI. Default: an embedded SQLite file in the working directory."""
     artifact_root: NonEmpty = "mlartifacts"
     """Artifact folder for experiments created on a local (SQLite) store, beside the DB."""
-    experiment_prefix: NonEmpty = "ChurnPrediction"
-    registered_model_name: NonEmpty = "churn-model"
-    champion_alias: NonEmpty = "champion"
-    previous_alias: NonEmpty = "previous-champion"
+    experiment_prefix: ExperimentPrefix = "ChurnPrediction"
+    registered_model_name: ModelName = "churn-model"
+    champion_alias: Alias = "champion"
+    previous_alias: Alias = "previous-champion"
     request_timeout_seconds: Annotated[float, POSITIVE_DURATION] = 10.0
 
     @property
@@ -230,7 +272,7 @@ class PromotionSettings(_Section):
     mode: Annotated[str, Options(("auto", "approval"))] = "auto"
     """auto: a candidate that passes the gate becomes champion at once. approval: it gets
     the ``challenger`` alias and waits for ``python -m pipelines.approve`` (or ``reject``)."""
-    challenger_alias: NonEmpty = "challenger"
+    challenger_alias: Alias = "challenger"
     actor: str = ""
     """Who the audit trail names for alias moves made by this process (default
     ``<user>@<host>``); the orchestrator's automatic moves say ``(auto)`` after it."""
@@ -402,6 +444,8 @@ def _format_validation_error(exc: ValidationError, sources: Mapping[str, str]) -
             lines.append(f"- unknown key {key!r} (from {where}); allowed keys: {allowed}")
             continue
         lines.append("- " + message(key, "Settings", _rule(err), err.get("input"), where))
+    if len(lines) == 1:  # one problem: one line
+        return "Invalid configuration: " + lines[0].removeprefix("- ")
     return "Invalid configuration:\n" + "\n".join(lines)
 
 

@@ -12,22 +12,23 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
-from pipelines.store import connect
-from pipelines.store.audit import history
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.history", description=__doc__,
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.history", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--limit", type=int_arg, default=50)
     add_common_options(p)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args)
+    from pipelines.store import connect
+    from pipelines.store.audit import history
+
     events = history(connect(settings.tracking), limit=args.limit)
     if not events:
         sys.stdout.write(f"No alias moves recorded for {settings.tracking.registered_model_name}"

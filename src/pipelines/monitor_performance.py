@@ -5,8 +5,15 @@ Usage::
     python -m pipelines.monitor_performance --batch FILE [--batch-id ID]
     python -m pipelines.monitor_performance --batch FILE_OR_FOLDER --engine chunked
     python -m pipelines.monitor_performance --batch PATH_OR_TABLE --engine spark
-    python src/pipelines/monitor_performance.py [EXPERIMENT_ID_OR_NAME]   # a simulated batch
+    python src/pipelines/monitor_performance.py [PIPELINE_EXPERIMENT]   # a simulated batch
+    churnmon monitor --batch FILE
     mlflow run . -e monitor -P batch=FILE --env-manager local
+
+The optional positional names the pipeline (training) experiment, by id or name, as the seed's
+``monitor_performance.py $EXP_ID`` does: it selects the experiment family (its prefix) and must
+exist; the monitoring run still goes to ``<prefix>-Monitoring``. Any member of the family
+(``<prefix>-Monitoring`` too) selects the same family
+(:func:`pipelines.workflows.family.settings_for_experiment`).
 
 The batch is read and validated (required columns, dtypes, labels) *before* a run is opened,
 so a refused batch leaves no monitoring run behind. Scores come from the batch's prediction
@@ -30,50 +37,57 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
-from pipelines.data.generator import SCENARIOS
-from pipelines.data.sources import BatchSource, FileSource, SimulatedSource
+from pipelines.choices import ENGINES, SCENARIOS
+from pipelines.cli import (
+    add_common_options,
+    add_experiment_argument,
+    exit_with,
+    int_arg,
+    settings_for_family,
+    setup_logging,
+)
 from pipelines.errors import ConfigError
-from pipelines.workflows.engines import monitor_counted
-from pipelines.workflows.monitor import monitor_source
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.monitor_performance",
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.monitor_performance",
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", nargs="?",
-                   help="monitoring experiment id or name (default <prefix>-Monitoring)")
+    add_experiment_argument(p)
     p.add_argument("--batch", help="CSV or Parquet batch; without it a batch is simulated")
     p.add_argument("--batch-id", help="batch id (default: the file name)")
     p.add_argument("--scenario", default="no_drift", choices=SCENARIOS,
                    help="scenario of the simulated batch")
     p.add_argument("--rows", type=int_arg, default=5000, help="rows of the simulated batch")
     p.add_argument("--seed", type=int_arg, default=None, help="seed of the simulated batch")
-    p.add_argument("--engine", choices=("", "memory", "chunked", "spark"), default="",
+    p.add_argument("--engine", choices=ENGINES, default="",
                    help="memory: the batch in pandas, exact KS; chunked: any size in bounded "
                    "memory; spark: on PySpark (default: [engine] name, memory)")
     add_common_options(p)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
-    settings = settings_from_args(args)
+    settings = settings_for_family(args)
     batch_id = args.batch_id or None
     engine = args.engine or settings.engine.name
     if engine != "memory":
         if not args.batch:
             raise ConfigError(f"--engine {engine} monitors a batch given with --batch "
                               "(a file, a folder of Parquet files or, on Spark, a table)")
-        monitor_counted(settings, args.batch, engine, batch_id=batch_id,
-                        experiment=args.experiment or None)
+        from pipelines.workflows.engines import monitor_counted
+
+        monitor_counted(settings, args.batch, engine, batch_id=batch_id)
         return 0
+    from pipelines.data.sources import BatchSource, FileSource, SimulatedSource
+    from pipelines.workflows.monitor import monitor_source
+
     source: BatchSource = (
         FileSource(Path(args.batch), settings.data, batch_id) if args.batch else
         SimulatedSource(args.scenario, rows=args.rows, seed=args.seed, batch_id=batch_id))
-    monitor_source(settings, source, experiment=args.experiment or None)
+    monitor_source(settings, source)
     return 0
 
 

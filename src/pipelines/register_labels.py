@@ -17,22 +17,25 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
-from pipelines.data.io import json_text
-from pipelines.workflows.labels import register_labels
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.register_labels", description=__doc__,
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.register_labels",
+                                description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--labels", required=True, help="CSV or Parquet file: id, label")
     add_common_options(p)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
-    outcome = register_labels(settings_from_args(args), args.labels)
+    settings = settings_from_args(args)
+    from pipelines.data.io import json_text
+    from pipelines.workflows.labels import register_labels
+
+    outcome = register_labels(settings, args.labels)
     sys.stdout.write(json_text(outcome.to_dict()) + "\n")
     return 0
 

@@ -15,11 +15,10 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
-from pipelines.workflows.external import register_reference
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.register_reference",
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.register_reference",
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="reference rows (CSV or Parquet)")
@@ -30,10 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
-    result = register_reference(settings_from_args(args), args.data, args.prediction_column,
+    settings = settings_from_args(args)
+    from pipelines.workflows.external import register_reference
+
+    result = register_reference(settings, args.data, args.prediction_column,
                                 target=args.target or None)
     sys.stdout.write(f"registered version {result.model_version} as champion: "
                      f"{result.n_rows:,} reference rows, {len(result.features)} features, "

@@ -14,8 +14,8 @@ from pipelines.approval_cli import run
 from pipelines.cli import exit_with
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return run("reject", __doc__ or "", argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    return run("reject", __doc__ or "", argv, prog)
 
 
 if __name__ == "__main__":

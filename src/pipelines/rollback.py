@@ -11,21 +11,22 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
-from pipelines.workflows.rollback import rollback
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.rollback", description=__doc__,
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.rollback", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reason", default="", help="why (kept in the audit trail)")
     add_common_options(p)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args)
+    from pipelines.workflows.rollback import rollback
+
     from_version, to_version = rollback(settings, reason=args.reason)
     t = settings.tracking
     sys.stdout.write(f"{t.registered_model_name}@{t.champion_alias}: "

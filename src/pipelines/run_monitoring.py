@@ -4,7 +4,14 @@ Usage::
 
     python -m pipelines.run_monitoring --source simulate --scenario covariate_shift
     python -m pipelines.run_monitoring --source inbox      # every file in paths.inbox_dir
+    python src/pipelines/run_monitoring.py [PIPELINE_EXPERIMENT]
+    churnmon run --source inbox
     mlflow run . -e run_monitoring -P source=inbox --env-manager local
+
+The optional positional names the pipeline (training) experiment, by id or name, as the seed's
+``run_monitoring.py $EXP_ID`` does: it selects the experiment family (its prefix) and must
+exist; monitoring runs still go to ``<prefix>-Monitoring``, retraining to
+``<prefix>-Retraining``.
 
 One cycle holds a lock kept in the MLflow registry, so two orchestrators started at once
 (say by cron) never monitor the same batch or retrain twice. Retraining is triggered when a
@@ -18,27 +25,36 @@ some files and refused others exits 0, the refusals in ``rejected/`` and on ERRO
 
 from __future__ import annotations
 
+if __name__ == "__main__" and not __package__:  # run as a script: import the package from src/
+    import sys
+    from pathlib import Path as _Path
+
+    _here = _Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if _Path(p or ".").resolve() != _here]
+    sys.path.insert(0, str(_here.parent))
+
 import argparse
 from collections.abc import Sequence
 
+from pipelines.choices import SCENARIOS
 from pipelines.cli import (
     EXIT_BAD_INPUT,
     EXIT_LOCK_BUSY,
     add_common_options,
+    add_experiment_argument,
     bool_arg,
     exit_with,
     int_arg,
-    settings_from_args,
+    settings_for_family,
     setup_logging,
 )
-from pipelines.data.generator import SCENARIOS
-from pipelines.data.sources import BatchSource, InboxSource, SimulatedSource
-from pipelines.workflows.orchestrate import run_cycle
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.run_monitoring", description=__doc__,
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.run_monitoring",
+                                description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_experiment_argument(p)
     p.add_argument("--source", choices=("simulate", "inbox"), default="simulate")
     p.add_argument("--scenario", choices=SCENARIOS, default="no_drift")
     p.add_argument("--rows", type=int_arg, default=5000)
@@ -49,10 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
-    settings = settings_from_args(args)
+    settings = settings_for_family(args)
+    from pipelines.data.sources import BatchSource, InboxSource, SimulatedSource
+    from pipelines.workflows.orchestrate import run_cycle
+
     source: BatchSource = (InboxSource(settings.paths.inbox, settings.data)
                            if args.source == "inbox" else
                            SimulatedSource(args.scenario, rows=args.rows, seed=args.seed))

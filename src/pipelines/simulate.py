@@ -11,13 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.choices import SCENARIOS
 from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
-from pipelines.data.generator import SCENARIOS
-from pipelines.data.sources import write_simulated_batch
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.simulate", description=__doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.simulate", description=__doc__)
     p.add_argument("--scenario", default="no_drift", choices=SCENARIOS)
     p.add_argument("--rows", type=int_arg, default=5000)
     p.add_argument("--seed", type=int_arg, help="seed (negative or unset: from the clock)")
@@ -27,10 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args)
+    from pipelines.data.sources import write_simulated_batch
+
     seed = args.seed if args.seed is not None and args.seed >= 0 else None
     path = write_simulated_batch(settings, args.scenario, rows=args.rows, seed=seed,
                                  out_dir=Path(args.out) if args.out else None,

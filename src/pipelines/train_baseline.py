@@ -12,13 +12,13 @@ import logging
 from collections.abc import Sequence
 
 from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
-from pipelines.workflows.baseline import train_baseline
 
 logger = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.train_baseline", description=__doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.train_baseline",
+                                description=__doc__)
     p.add_argument("--data", help="CSV or Parquet training file (default: the demo generator)")
     p.add_argument("--target", help="target column (default churn)")
     p.add_argument("--demo-rows", type=int_arg, help="rows of generated demo data")
@@ -26,12 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args, {
         "data.path": args.data, "data.target": args.target, "data.demo_rows": args.demo_rows,
     })
+    from pipelines.workflows.baseline import train_baseline
+
     result = train_baseline(settings)
     logger.info("Done: run %s, model version %s", result.run_id, result.model_version)
     return 0

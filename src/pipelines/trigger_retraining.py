@@ -20,13 +20,10 @@ from pipelines.cli import (
     settings_from_args,
     setup_logging,
 )
-from pipelines.data.io import json_text
-from pipelines.store.contract import INVALID_DATA
-from pipelines.workflows.orchestrate import retrain_under_lock
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.trigger_retraining",
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.trigger_retraining",
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reason", default="manual",
@@ -35,10 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
-    summary = retrain_under_lock(settings_from_args(args), reason=args.reason)
+    settings = settings_from_args(args)
+    from pipelines.data.io import json_text
+    from pipelines.store.contract import INVALID_DATA
+    from pipelines.workflows.orchestrate import retrain_under_lock
+
+    summary = retrain_under_lock(settings, reason=args.reason)
     if summary is None:
         return EXIT_LOCK_BUSY
     sys.stdout.write(json_text(summary.to_dict()) + "\n")

@@ -169,11 +169,14 @@ def test_seed_style_script_on_simulated_batch(trained_store) -> None:
     env = {"PATH": "/usr/bin:/bin", "CHURNMON_TRACKING__URI": settings.tracking.uri,
            "CHURNMON_PATHS__OUTPUT_DIR": settings.paths.output_dir, "HOME": str(Path.home()),
            **PASSTHROUGH_ENV}
-    proc = subprocess.run([sys.executable, str(script), "Seed-Style-Monitoring", "--rows", "800",
+    # the positional is the pipeline experiment (here another family's), as the seed passes it
+    pipeline_id = connect(settings.tracking).experiment_id("Seed-Style-Pipeline")
+    proc = subprocess.run([sys.executable, str(script), pipeline_id, "--rows", "800",
                            "--scenario", "covariate_shift"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = connect(settings.tracking).client
+    assert client.search_runs([pipeline_id]) == []
     exp = client.get_experiment_by_name("Seed-Style-Monitoring")
     runs = client.search_runs([exp.experiment_id])
     assert len(runs) == 1

@@ -22,12 +22,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
-from xgboost import XGBClassifier
 
 from pipelines.config import TrainingSettings
 from pipelines.data.schema import (
@@ -55,6 +49,14 @@ class FittedCandidate:
 def build_estimator(name: str, schema: FeatureSchema,
                     training: TrainingSettings) -> tuple[Any, dict[str, Any]]:
     """An unfitted estimator for candidate ``name`` and the parameters worth logging."""
+    # imported here: scoring (every monitored batch) imports this module, training alone needs these
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from xgboost import XGBClassifier
+
     if name == "random_forest":
         params: dict[str, Any] = {
             "n_estimators": training.rf_n_estimators,

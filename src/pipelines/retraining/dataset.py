@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from pipelines.config import RetrainingSettings, TrainingSettings
 from pipelines.constraints import OPEN_UNIT, Interval, validate_params
@@ -334,6 +333,8 @@ def recency_weights(frame: pd.DataFrame, timestamp: str | None,
 def train_validation_split(frame: pd.DataFrame, schema: FeatureSchema,
                            training: TrainingSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified ``(train, validation)`` split of the training part (model selection only)."""
+    from sklearn.model_selection import train_test_split  # training only
+
     y = frame[schema.target].to_numpy().astype(np.int8)
     counts = np.bincount(y, minlength=2)
     if counts.min() < 2:

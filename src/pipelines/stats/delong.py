@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from pipelines.errors import DataError
 
@@ -42,6 +41,8 @@ class DeLongResult:
 
 def _midranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks with ties given their average rank."""
+    from scipy import stats as sps
+
     return sps.rankdata(values, method="average")
 
 
@@ -62,6 +63,8 @@ def delong_test(y_true: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) 
     arrays match the labels in length. With identical scores (no variance of the difference)
     the p-value is 1 when B is not better, 0 when it is.
     """
+    from scipy import stats as sps
+
     y = np.asarray(y_true)
     a = np.asarray(scores_a, dtype=np.float64)
     b = np.asarray(scores_b, dtype=np.float64)

@@ -31,8 +31,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special as sps_special
-from scipy import stats as sps
 
 from pipelines.errors import ConfigError, DataError
 
@@ -422,6 +420,8 @@ def _smirnov_sf(n: int, x: float) -> float:
     ``sum_{v >= 0, x + v/n < 1} C(n, v) x (x + v/n)^(v-1) (1 - x - v/n)^(n-v)``: the sum scipy's
     ``special.smirnov`` adds term by term (in double-double); here in log space, ~1e-9 relative.
     """
+    from scipy import special as sps_special  # imported when used: scipy is slow to import
+
     v = np.arange(math.floor(n * (1.0 - x)) + 1, dtype=np.float64)
     rest = 1.0 - x - v / n
     v, rest = v[rest > 0], rest[rest > 0]
@@ -440,6 +440,8 @@ def _kstwo_sf(x: float, n: float) -> float:
     GIL (``140 < n <= 1e6``, ``x < 0.5``, ``2.2 <= n x^2 < 354``: ~0.5 s at n = 5e5)
     the same sum is computed vectorised by :func:`_smirnov_sf`; elsewhere scipy is fast and used.
     """
+    from scipy import stats as sps
+
     if 140 < n <= _SMIRNOV_EXACT_MAX_N and x < 0.5 and 2.2 <= n * x * x < 354.0:
         return min(2.0 * _smirnov_sf(int(n), x), 1.0)
     return float(sps.kstwo.sf(x, n))
@@ -454,6 +456,8 @@ def _ks_asymptotic_pvalue(statistic: float, n1: int, n2: int) -> float:
 
 def _ks(ref: NumericReference, cur_sorted: np.ndarray) -> KSResult:
     """KS test of the sorted finite batch against the reference (see :func:`ks_test`)."""
+    from scipy import stats as sps
+
     n1, n2 = ref.n, int(cur_sorted.size)
     if n1 == 0 or n2 == 0:
         note = "no finite current values" if n2 == 0 else "no finite reference values"
@@ -661,6 +665,8 @@ def _chi2_from_counts(
 ) -> ChiSquareResult:
     """Chi-square test and PSI of the batch counts against the reference (see
     :func:`chi2_test`)."""
+    from scipy import stats as sps
+
     columns, table, unseen = _contingency(ref, labels, counts, n_missing)
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         logger.debug("chi-square on %r undefined: table %s", ref.name, table.tolist())

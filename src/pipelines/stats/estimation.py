@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
+
+if TYPE_CHECKING:  # imported where fitted: scikit-learn (and the scipy it loads) is slow to import
+    from sklearn.isotonic import IsotonicRegression
 
 #: z for a two-sided 95 % band.
 Z95 = 1.959963984540054
@@ -75,6 +78,8 @@ class Calibration:
 
 def _isotonic(scores: np.ndarray, labels: np.ndarray,
               weights: np.ndarray | None) -> IsotonicRegression:
+    from sklearn.isotonic import IsotonicRegression
+
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
         scores, labels, sample_weight=weights)
 
