@@ -172,3 +172,28 @@ def test_the_demo_features_infer_as_before() -> None:
     assert len(s.numeric) == 16
     assert "customer_id" not in s.features
     assert "event_timestamp" not in s.features
+
+
+def test_integer_codes_with_a_missing_value_keep_their_categories(tmp_path: Path) -> None:
+    """A batch whose integer-coded column has one empty cell arrives from CSV as floats
+    (1.0, NaN): its codes must still match the training categories "1".."12", for the model's
+    input (prepare_features) and for the drift statistics, not read as unseen values."""
+    from pipelines.data.schema import prepare_features
+    from pipelines.stats import chi2_test, fit_categorical_reference
+
+    reference = _users_frame()
+    schema = infer_schema(reference, DataSettings(target="churned"), "u.csv")
+    batch = reference.copy()
+    batch["region"] = batch["region"].astype("float64")
+    batch.loc[0, "region"] = np.nan
+    path = tmp_path / "batch.csv"
+    batch.to_csv(path, index=False)
+    read = read_table(path)
+    assert read["region"].dtype == np.float64
+    features = prepare_features(read, schema)
+    assert int(features["region"].isna().sum()) == 1  # only the empty cell
+    assert features["region"].iloc[1:].astype(str).tolist() == \
+        reference["region"].iloc[1:].astype(str).tolist()
+    ref = fit_categorical_reference("region", reference["region"].to_numpy())
+    result = chi2_test(ref, read["region"].to_numpy())
+    assert result.pvalue > 0.5

@@ -277,7 +277,17 @@ def check_columns(frame: pd.DataFrame, schema: FeatureSchema, source: str,
 
 
 def _as_text(series: pd.Series) -> pd.Series:
-    """Category values as Python strings in an object column, missing as NaN (vectorised)."""
+    """Category values as Python strings in an object column, missing as NaN (vectorised).
+
+    Integral floats are written as integers: an integer-coded column with one missing value
+    arrives from CSV as floats (1.0, NaN), and its codes must still read "1" as in training
+    (the drift statistics label them the same way)."""
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = values[~np.isnan(values)]
+        if (np.isfinite(present).all() and (present == np.round(present)).all()
+                and (np.abs(present) < 2.0**53).all()):
+            series = series.astype("Int64")
     text = series.astype("string")
     return text.astype("object").where(text.notna(), np.nan)
 
