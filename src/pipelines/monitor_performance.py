@@ -91,5 +91,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``churn-monitor`` console script: one line and an exit code on a user error."""
     exit_with(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -31,7 +31,7 @@ def headline(rules: set[str], n_drifted: int, n_features: int) -> str:
         "prediction_drift": "score drift",
         "target_drift": "label drift",
         "feature_drift": f"{n_drifted} feature{'s' if n_drifted != 1 else ''} drifted",
-        "low_sample": "too few labels",
+        "low_sample": "low sample",
     }
     for rule in _HEADLINE_ORDER:
         if rule in rules:
