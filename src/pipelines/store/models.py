@@ -165,7 +165,10 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
                         schema=schema, estimator=metadata[EXTERNAL_COLUMN_KEY])
     pyfunc = info.flavors.get("python_function", {})
     if "xgboost" not in info.flavors and "sklearn" not in info.flavors and pyfunc:
-        scorer = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+        # MLflow's own check of the model's requirements maps every installed distribution
+        # to its modules first (0.6 s of each command's start); the same check, by name:
+        warn_requirement_mismatches(uri)
+        scorer = mlflow.pyfunc.load_model(uri, suppress_warnings=True).unwrap_python_model()
         if not isinstance(scorer, PositiveClassScorer):
             raise TrackingError(f"{uri} is a pyfunc model of another kind "
                                 f"({type(scorer).__name__}); it was not logged by this tool.")
@@ -184,6 +187,48 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
                             "xgboost.")
     return Champion(name=name, version=str(version.version), run_id=version.run_id,
                     model_uri=uri, flavor=flavor, schema=schema, estimator=estimator)
+
+
+def requirement_mismatches(requirements: list[str]) -> list[str]:
+    """The model requirements (pip lines) this environment does not satisfy, as
+    ``"name (current: X, required: LINE)"``; lines that are not a plain requirement (paths,
+    URLs, options) and those whose marker does not apply are skipped, as MLflow does."""
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out = []
+    for line in requirements:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        try:
+            installed = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            out.append(f"{req.name} (current: uninstalled, required: {line})")
+            continue
+        if req.specifier and not req.specifier.contains(installed, prereleases=True):
+            out.append(f"{req.name} (current: {installed}, required: {line})")
+    return out
+
+
+def warn_requirement_mismatches(uri: str) -> None:
+    """Warn, as ``mlflow.pyfunc.load_model`` would, when the model at ``uri`` was logged with
+    requirements this environment does not satisfy."""
+    try:
+        path = mlflow.artifacts.download_artifacts(f"{uri}/requirements.txt")
+        lines = [ln.strip() for ln in Path(path).read_text().splitlines()]
+    except (MlflowException, OSError) as exc:
+        logger.debug("%s: requirements not checked (%s)", uri, exc)
+        return
+    mismatches = requirement_mismatches([ln for ln in lines if ln and not ln.startswith("#")])
+    if mismatches:
+        logger.warning("%s was logged with requirements this environment does not meet: %s. "
+                       "mlflow.pyfunc.get_model_dependencies(%r) gives its environment.",
+                       uri, "; ".join(mismatches), uri)
 
 
 def load_champion(store: Store, alias: str | None = None) -> Champion:
