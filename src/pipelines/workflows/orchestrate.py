@@ -104,6 +104,9 @@ def _process(monitor: Monitor, store: Store, source: BatchSource, pending: Pendi
         else:
             logger.exception("Batch %s failed", pending.name)
         return BatchResult(pending.name, "failed", message=reason, outage=outage is not None)
+    except BaseException as exc:  # SIGTERM / SIGINT (Interrupted): the batch goes back first
+        source.settle(pending, "failed", str(exc) or type(exc).__name__)
+        raise
     source.settle(pending, "monitored")
     return _monitored(pending.name, outcome)
 
