@@ -28,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_from_args(args)
-    events = history(connect(settings.tracking), limit=args.limit)
+    store = connect(settings.tracking, create=False, purpose="show")
+    events = history(store, limit=args.limit)
     if not events:
         sys.stdout.write(f"No alias moves recorded for {settings.tracking.registered_model_name}"
                          ".\n")

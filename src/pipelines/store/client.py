@@ -69,6 +69,16 @@ def _busy_timeout_ms(database: str | None) -> int | None:
     return _BUSY_TIMEOUT_MS.get(str(Path(database).resolve()))
 
 
+def _drop_reraised_database_errors(record: logging.LogRecord) -> bool:
+    """MLflow logs every SQLAlchemy operational error with its traceback, then raises it
+    again as an MlflowException: the raised one is reported (a locked store in one line),
+    the logged copy would bury that line under a hundred."""
+    return not record.getMessage().startswith("SQLAlchemy database error")
+
+
+logging.getLogger("mlflow.store.db.utils").addFilter(_drop_reraised_database_errors)
+
+
 @sqlalchemy.event.listens_for(sqlalchemy.pool.Pool, "connect")
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     """A new SQLite connection to a store opened by :func:`connect` waits for another

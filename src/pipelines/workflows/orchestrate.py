@@ -22,6 +22,7 @@ from pipelines.errors import DataError
 from pipelines.notify import Notification, broadcast, notifiers_for
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import (
+    AliasMove,
     LockInfo,
     Store,
     alias_version,
@@ -33,6 +34,7 @@ from pipelines.store import (
     tracking_outage,
 )
 from pipelines.store import contract as c
+from pipelines.store.audit import last_recorded_version, record_missing
 from pipelines.store.searches import (
     abandoned_runs,
     find_processed_batch,
@@ -145,12 +147,22 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
     if intent:
         previous = run_tags.get(c.TAG_PROMOTION_FROM)
         champion = alias_version(store, tracking.champion_alias)
+        # the backup's version before the interrupted promotion: its record never got written
+        backup_before = last_recorded_version(store, tracking.previous_alias)
+        actor = f"{default_actor(settings.promotion.actor)} (auto)"
+        reason = f"completing the promotion interrupted in run {run_id}"
         if champion is None or str(champion.version) != intent:
             if fence is not None:
                 fence()
-            promote(store, intent, action="promote (recovery)",  # as it was meant to
-                    actor=f"{default_actor(settings.promotion.actor)} (auto)",
-                    reason=f"completing the promotion interrupted in run {run_id}")
+            promote(store, intent, action="promote (recovery)", actor=actor,  # as it was meant
+                    reason=reason, record=False)
+        # the audit trail gets the whole promotion (backup and champion moves) once, whether
+        # the crash came before the champion moved or after (the record is written last)
+        moves = ([AliasMove(tracking.previous_alias, backup_before, previous)]
+                 if previous and previous != intent else [])
+        record_missing(store, "promote (recovery)",
+                       [*moves, AliasMove(tracking.champion_alias, previous, intent)],
+                       actor=actor, reason=reason)
         tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
         message = (f"promotion of version {intent} (replacing {previous}) completed by "
                    f"recovery after run {run_id} was interrupted")
