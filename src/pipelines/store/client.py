@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
@@ -372,8 +373,16 @@ class Store:
         try:
             yield
         except BaseException as exc:
-            if not isinstance(exc, GeneratorExit) and tracking_outage(exc, self.uri) is None \
-                    or write_failure(exc) is not None:
+            failed = write_failure(exc)
+            if failed is not None:  # a disk refused a file: say which, then clean up
+                where = failed.filename or _local_path(run.info.artifact_uri)
+                short = WRITE_ERRORS[failed.errno]
+                refused = StoreWriteFailed(
+                    f"Cannot write {where}: {short} ({failed.strerror or failed}); run "
+                    f"{run.info.run_id} marked FAILED")
+                self.mark_failed(run.info.run_id, short, str(refused), name=run.info.run_name)
+                raise refused from exc
+            if not isinstance(exc, GeneratorExit) and tracking_outage(exc, self.uri) is None:
                 short, full = failure_reason(exc)
                 self.mark_failed(run.info.run_id, short, full, name=run.info.run_name)
             raise
@@ -540,6 +549,12 @@ class Store:
             dataset.__dict__["schema"] = sample.schema  # fills MLflow's cached property
             self.use()
             mlflow.log_input(dataset, context=context)
+
+
+def _local_path(uri: str) -> str:
+    """A ``file://`` URI as its path; any other URI as it is."""
+    return urllib.parse.unquote(urllib.parse.urlparse(uri).path) if uri.startswith("file:") \
+        else uri
 
 
 def _dataset_source(source: str) -> Any:

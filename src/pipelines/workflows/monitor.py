@@ -371,13 +371,20 @@ class Monitor:
 
 
 def _write_report_files(folder: Path, report_text: str, page: str) -> Path:
-    """The local copies of the report (JSON and HTML), both or neither."""
+    """The local copies of the report (JSON and HTML), both or neither. An OS error names
+    the file it could not write."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    path = atomic_write_text(folder / f"monitoring_report_{stamp}.json", report_text)
+    path = folder / f"monitoring_report_{stamp}.json"
+    written: list[Path] = []
     try:
-        atomic_write_text(path.with_suffix(".html"), page)
+        for target, text in ((path, report_text), (path.with_suffix(".html"), page)):
+            try:
+                written.append(atomic_write_text(target, text))
+            except OSError as exc:  # the file meant, not its temporary twin
+                raise OSError(exc.errno, exc.strerror, str(target)) from exc
     except BaseException:
-        path.unlink(missing_ok=True)
+        for done in written:
+            done.unlink(missing_ok=True)
         raise
     return path
 
