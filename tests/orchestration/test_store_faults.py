@@ -157,3 +157,39 @@ def test_the_busy_timeout_is_applied_to_the_store(trained_store) -> None:
     engine = store.client._tracking_client.store.engine  # the SQLAlchemy engine MLflow made
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+
+
+def test_a_run_that_fails_says_so_in_its_name_and_keeps_no_artifacts(settings) -> None:
+    """Before: a FAILED run kept its verdict's name ("b0003 OK auc 0.86 stable"), had no
+    failure.reason and kept the artifacts written before the failure."""
+    store = connect(settings.tracking)
+    opened = []
+
+    def fail_mid_run() -> None:
+        with store.start_run("faults", run_name="b0003 OK auc 0.86 stable") as run:
+            opened.append(run)
+            store.log_text("{}", "monitoring_report.json")
+            raise ValueError("scores out of range")
+
+    with pytest.raises(ValueError, match="scores out of range"):
+        fail_mid_run()
+    (run,) = opened
+    failed = store.client.get_run(run.info.run_id)
+    assert failed.info.status == "FAILED"
+    assert failed.info.run_name == "b0003 FAILED ValueError"
+    assert failed.data.tags[c.TAG_FAILURE_REASON] == "ValueError: scores out of range"
+    assert store.client.list_artifacts(run.info.run_id) == []
+
+
+def test_an_abandoned_run_is_renamed_and_cleaned(settings) -> None:
+    """A run a dead cycle left RUNNING, failed by the next cycle (fail_run)."""
+    store = connect(settings.tracking)
+    experiment = store.experiment_id("faults")
+    run = store.client.create_run(experiment, run_name="b0004 CRITICAL auc 0.61 drift")
+    store.client.log_text(run.info.run_id, "{}", "monitoring_report.json")
+    store.fail_run(run.info.run_id, "abandoned: the cycle holding lock.3 died")
+    failed = store.client.get_run(run.info.run_id)
+    assert failed.info.status == "FAILED"
+    assert failed.info.run_name == "b0004 FAILED abandoned"
+    assert failed.data.tags[c.TAG_FAILURE_REASON] == "abandoned: the cycle holding lock.3 died"
+    assert store.client.list_artifacts(run.info.run_id) == []
