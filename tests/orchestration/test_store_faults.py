@@ -166,7 +166,8 @@ def test_a_run_that_fails_says_so_in_its_name_and_keeps_no_artifacts(settings) -
     opened = []
 
     def fail_mid_run() -> None:
-        with store.start_run("faults", run_name="b0003 OK auc 0.86 stable") as run:
+        with store.start_run("faults", run_name="b0003 OK auc 0.86 stable",
+                             tags={c.TAG_STEP: c.STEP_MONITOR}) as run:
             opened.append(run)
             store.log_text("{}", "monitoring_report.json")
             raise ValueError("scores out of range")
@@ -185,7 +186,8 @@ def test_an_abandoned_run_is_renamed_and_cleaned(settings) -> None:
     """A run a dead cycle left RUNNING, failed by the next cycle (fail_run)."""
     store = connect(settings.tracking)
     experiment = store.experiment_id("faults")
-    run = store.client.create_run(experiment, run_name="b0004 CRITICAL auc 0.61 drift")
+    run = store.client.create_run(experiment, run_name="b0004 CRITICAL auc 0.61 drift",
+                                  tags={c.TAG_STEP: c.STEP_MONITOR})
     store.client.log_text(run.info.run_id, "{}", "monitoring_report.json")
     store.fail_run(run.info.run_id, "abandoned: the cycle holding lock.3 died")
     failed = store.client.get_run(run.info.run_id)

@@ -355,7 +355,7 @@ class Store:
             # its children, and later runs (an orchestrator's retraining) are runs of their own.
             handed_over = os.environ.pop("MLFLOW_RUN_ID")
             with mlflow.start_run(run_id=handed_over) as run:
-                named = {"mlflow.runName": run_name} if run_name else {}  # the verdict's name
+                named = {contract.TAG_RUN_NAME: run_name} if run_name else {}  # the verdict's name
                 if tags or named:
                     mlflow.set_tags({**tags, **named})
                 with self._failing(run):
@@ -368,8 +368,9 @@ class Store:
     @contextmanager
     def _failing(self, run: Run) -> Iterator[None]:
         """A run left by an exception (or a signal) says so before MLflow marks it FAILED:
-        ``failure.reason``, the name ``<bNNNN> FAILED <short reason>``, its partial
-        artifacts removed. Best effort, and skipped when the store itself is unreachable."""
+        ``failure.reason``, the name ``<bNNNN> FAILED <short reason>``, a monitoring run's
+        partial artifacts removed (:meth:`mark_failed`). Best effort, and skipped when the
+        store itself is unreachable."""
         try:
             yield
         except BaseException as exc:
@@ -474,27 +475,32 @@ class Store:
 
     def fail_run(self, run_id: str, reason: str, short: str = "abandoned") -> None:
         """Mark an unfinished run FAILED (a client call): the reason as a tag, the name
-        ``<bNNNN> FAILED <short>``, its partial artifacts removed."""
+        ``<bNNNN> FAILED <short>``, a monitoring run's partial artifacts removed."""
         self.mark_failed(run_id, short, reason)
         self.client.set_terminated(run_id, status="FAILED")
 
     def mark_failed(self, run_id: str, short: str, reason: str, *,
                     name: str | None = None) -> None:
-        """Tag and rename a run that failed (its status is set by the caller) and remove the
-        artifacts it had uploaded: a failed run must not look like a verdict. Best effort:
-        each step that fails is logged, the others still run."""
+        """Tag and rename a run that failed (its status is set by the caller): a failed run
+        must not look like a verdict. A monitoring run's partial artifacts are removed (its
+        batch is monitored again); a retraining run keeps its own, which explain a promotion
+        that recovery may still complete. Best effort: each step that fails is logged, the
+        others still run."""
+        monitoring = True
         try:
-            if name is None:
-                name = self.client.get_run(run_id).info.run_name
+            run = self.client.get_run(run_id)
+            name = name or run.info.run_name
+            monitoring = run.data.tags.get(contract.TAG_STEP) == contract.STEP_MONITOR
             head = (name or "").split(" ", 1)[0]
             failed_name = f"{head} FAILED {short}" if head else f"FAILED {short}"
             self.client.set_tag(run_id, contract.TAG_FAILURE_REASON,
                                 reason[:contract.TAG_LIMIT])
-            self.client.set_tag(run_id, "mlflow.runName", failed_name[:250])
+            self.client.set_tag(run_id, contract.TAG_RUN_NAME, failed_name[:250])
         except Exception as exc:  # noqa: BLE001 (the run's status still gets set)
             logger.warning("Could not record why run %s failed: %s", run_id,
                            tracking_outage(exc, self.uri) or exc)
-        self.remove_artifacts(run_id)
+        if monitoring:
+            self.remove_artifacts(run_id)
 
     def remove_artifacts(self, run_id: str) -> None:
         """Remove a failed run's artifacts (through MLflow's artifact repository: local
