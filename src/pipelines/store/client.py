@@ -173,6 +173,14 @@ def write_failure(exc: BaseException) -> OSError | None:
     return None
 
 
+def refused_text(failed: OSError, where: str | None = None) -> str:
+    """``Cannot write <path>: disk full (No space left on device)``; for a permission error,
+    which reading can meet too, ``Cannot use <path>: permission denied (...)``."""
+    verb = "use" if failed.errno in (errno.EACCES, errno.EPERM) else "write"
+    return (f"Cannot {verb} {where or failed.filename or 'a file'}: "
+            f"{WRITE_ERRORS[failed.errno]} ({failed.strerror or failed})")
+
+
 def failure_reason(exc: BaseException) -> tuple[str, str]:
     """``(short, full)`` reason of a failed run: a few words for its name (``disk full``,
     ``interrupted by SIGTERM``) and the whole reason for its ``failure.reason`` tag."""
@@ -181,9 +189,7 @@ def failure_reason(exc: BaseException) -> tuple[str, str]:
         return text, text
     failed = write_failure(exc)
     if failed is not None:
-        short = WRITE_ERRORS[failed.errno]
-        where = f" writing {failed.filename}" if failed.filename else ""
-        return short, f"{short}{where} ({failed.strerror or failed})"
+        return WRITE_ERRORS[failed.errno], refused_text(failed)
     outage = tracking_outage(exc)
     if outage is not None:
         return "tracking unavailable", str(outage)
@@ -203,9 +209,7 @@ def tracking_outage(exc: BaseException, uri: str | None = None) -> TrackingUnava
             return cause
     failed = write_failure(exc)
     if failed is not None:
-        where = failed.filename or "a file"
-        return StoreWriteFailed(f"Cannot write {where}: {WRITE_ERRORS[failed.errno]} "
-                                f"({failed.strerror or failed})")
+        return StoreWriteFailed(refused_text(failed))
     for cause in _chain(exc):
         if _LOCKED.search(str(cause)):
             uri = uri or mlflow.get_tracking_uri()
@@ -377,11 +381,10 @@ class Store:
             failed = write_failure(exc)
             if failed is not None:  # a disk refused a file: say which, then clean up
                 where = failed.filename or _local_path(run.info.artifact_uri)
-                short = WRITE_ERRORS[failed.errno]
-                refused = StoreWriteFailed(
-                    f"Cannot write {where}: {short} ({failed.strerror or failed}); run "
-                    f"{run.info.run_id} marked FAILED")
-                self.mark_failed(run.info.run_id, short, str(refused), name=run.info.run_name)
+                refused = StoreWriteFailed(f"{refused_text(failed, where)}; run "
+                                           f"{run.info.run_id} marked FAILED")
+                self.mark_failed(run.info.run_id, WRITE_ERRORS[failed.errno], str(refused),
+                                 name=run.info.run_name)
                 raise refused from exc
             if not isinstance(exc, GeneratorExit) and tracking_outage(exc, self.uri) is None:
                 short, full = failure_reason(exc)
