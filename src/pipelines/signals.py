@@ -30,14 +30,16 @@ logger = logging.getLogger(__name__)
 HANDLED = (signal.SIGTERM, signal.SIGINT)
 
 
-#: Code whose interruption could leave a database connection in a transaction.
-UNSAFE_CODE = ("/sqlalchemy/", "/sqlite3/", "/mlflow/")
+#: Packages whose interruption could leave a database connection in a transaction or a run
+#: half ended (by module name, not file path: a project may live in a folder named mlflow).
+UNSAFE_MODULES = ("mlflow", "sqlalchemy", "sqlite3")
 RECHECK_SECONDS = 0.02
 
 
 def _in_unsafe_code(frame: FrameType | None) -> bool:
     while frame is not None:
-        if any(part in frame.f_code.co_filename for part in UNSAFE_CODE):
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in UNSAFE_MODULES:
             return True
         frame = frame.f_back
     return False
