@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from mlflow.entities import Run
 from pipelines.data.generator import generate_batch
 from pipelines.store import connect
 from pipelines.store import contract as c
+from pipelines.store.searches import retraining_parents
 from tests.conftest import PASSTHROUGH_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
@@ -96,6 +98,62 @@ def test_a_signal_mid_batch_unwinds_then_the_batch_is_monitored_once(
     assert not (inbox / "b1.parquet").exists()
     statuses = sorted(r.info.status for r in _monitoring_runs(settings))
     assert statuses == ["FAILED", "FINISHED"]  # monitored once more, once
+
+
+STOPPED_BEFORE_DECIDING = textwrap.dedent("""
+    import os, signal, sys
+    from pipelines.cli import exit_with
+    from pipelines.run_monitoring import main
+    from pipelines.workflows import orchestrate
+    real = orchestrate.decide_and_retrain
+
+    def decide_after_sigterm(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # the batch's run is FINISHED, nothing decided
+        return real(*args, **kwargs)
+
+    orchestrate.decide_and_retrain = decide_after_sigterm
+    exit_with(main)
+""")
+
+
+def test_a_recommendation_survives_a_cycle_stopped_before_deciding(trained_store) -> None:
+    """SIGTERM between the verdict (run FINISHED, file archived) and the decision: before,
+    the recommendation was lost (the next cycle found nothing new: no decision, no
+    retraining, ever). Now the next cycle decides on it (and retrains), once."""
+    settings, _ = trained_store
+    inbox = settings.paths.inbox
+    inbox.mkdir(parents=True)
+    generate_batch("concept_drift", 2000, 5, start_time=pd.Timestamp("2026-02-01")).to_parquet(
+        inbox / "b1.parquet")
+    options = ["--source", "inbox", "--tracking-uri", settings.tracking.uri]
+    for key, value in {"paths.output_dir": settings.paths.output_dir,
+                       "paths.inbox_dir": settings.paths.inbox_dir, "data.demo_rows": 3000,
+                       "training.rf_n_estimators": 30, "training.xgb_n_estimators": 50,
+                       "training.n_jobs": 1}.items():
+        options += ["--set", f"{key}={value}"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV}
+    stopped = subprocess.run([sys.executable, "-c", STOPPED_BEFORE_DECIDING, *options],
+                             capture_output=True, text=True, timeout=600, env=env)
+    assert stopped.returncode == 143, stopped.stderr
+    (run,) = _monitoring_runs(settings)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags[c.TAG_RETRAINING_RECOMMENDED] == "true"
+    assert c.TAG_CYCLE_DECISION not in run.data.tags
+
+    nothing_new = subprocess.run([sys.executable, "-m", "pipelines.run_monitoring", *options],
+                                 capture_output=True, text=True, timeout=600, env=env)
+    assert nothing_new.returncode == 0, nothing_new.stderr
+    assert "its cycle ended before deciding: decided now" in nothing_new.stderr
+    (run,) = _monitoring_runs(settings)
+    assert run.data.tags[c.TAG_CYCLE_DECISION] == "retrain"
+    store = connect(settings.tracking)
+    assert len(retraining_parents(store)) == 1
+
+    again = subprocess.run([sys.executable, "-m", "pipelines.run_monitoring", *options],
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "decided now" not in again.stderr  # once
+    assert len(retraining_parents(store)) == 1
 
 
 def test_the_interruption_waits_for_a_database_call_to_return(settings) -> None:

@@ -40,6 +40,7 @@ from pipelines.store.searches import (
     find_processed_batch,
     last_retraining_time,
     latest_batch_time,
+    undecided_recommendations,
     unfinished_retraining,
 )
 from pipelines.workflows.monitor import Monitor, MonitorOutcome
@@ -188,6 +189,22 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
     return [message]
 
 
+def undecided_batches(store: Store, exclude: set[str | None]) -> list[BatchResult]:
+    """Batches monitored by earlier cycles that recommended retraining and never got a
+    decision (the cycle was killed or interrupted after the verdict, or stopped at an
+    outage): decided by this cycle, so a recommendation is never lost. Their files are
+    already archived; a copy retried from the inbox is a duplicate."""
+    found = []
+    for run in undecided_recommendations(store):
+        if run.info.run_id in exclude:
+            continue
+        tags = run.data.tags
+        found.append(BatchResult(tags.get(c.TAG_BATCH_ID, run.info.run_id), "monitored",
+                                 run.info.run_id, tags.get(c.TAG_STATUS), True,
+                                 f"{run.info.run_name} (an earlier cycle's batch, undecided)"))
+    return found
+
+
 def fail_abandoned_runs(store: Store, lock: str, own_epoch: str) -> list[str]:
     """Runs dead cycles left RUNNING become FAILED, saying why; their batches are processed
     again (the inbox recovers its files) and they stay out of history and de-duplication.
@@ -291,11 +308,16 @@ def run_cycle(
                            "takes over this one's lock and goes on)")
             _notify_cycle(settings, cycle, now=now)
             return cycle
-        cycle = decide_and_retrain(settings, store, results, now=now, force=force,
-                                   retrain_fn=retrain_fn, tags=cycle_tags,
+        earlier = undecided_batches(store, exclude={b.run_id for b in results})
+        for b in earlier:
+            recovery.append(f"batch {b.batch} (run {b.run_id}) recommended retraining, but "
+                            "its cycle ended before deciding: decided now")
+            logger.warning("Recovery: %s", recovery[-1])
+        cycle = decide_and_retrain(settings, store, [*earlier, *results], now=now,
+                                   force=force, retrain_fn=retrain_fn, tags=cycle_tags,
                                    fence=lock.ensure_held)
         cycle.recovery = recovery
-        _tag_decision(store, results, cycle)
+        _tag_decision(store, cycle.batches, cycle)
     logger.info("Cycle decision: %s (%s)", cycle.decision, cycle.message)
     _notify_cycle(settings, cycle, now=now)
     return cycle
