@@ -119,16 +119,19 @@ def last_recorded_version(store: Store, alias: str, limit: int = 200) -> str | N
 
 
 def record_missing(store: Store, action: str, moves: list[AliasMove], *, actor: str,
-                   reason: str, limit: int = 200) -> str | None:
-    """:func:`record` ``moves`` unless an event already records the last of them (the one
-    that completes the change, such as the champion's): recovery writes the record a crash
-    kept from being written, once. Returns the new audit run's id, or None."""
+                   reason: str, since: datetime, limit: int = 200) -> str | None:
+    """:func:`record` ``moves`` unless an event since ``since`` already records the last of
+    them (the one that completes the change, such as the champion's): recovery writes the
+    record a crash kept from being written, once. Returns the new audit run's id, or None."""
     moves = [m for m in moves if m.from_version != m.to_version]
     if not moves:
         return None
     final = moves[-1]
-    if any(final in event["moves"] for event in history(store, limit=limit)):
-        return None
+    for event in history(store, limit=limit):
+        if event["time"] and datetime.fromisoformat(event["time"]) < since:
+            break  # newest first: the rest is older than the interrupted promotion
+        if final in event["moves"]:
+            return None
     return record(store, action, moves, actor=actor, reason=reason)
 
 

@@ -163,7 +163,8 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
                  if previous and previous != intent else [])
         record_missing(store, "promote (recovery)",
                        [*moves, AliasMove(tracking.champion_alias, previous, intent)],
-                       actor=actor, reason=reason)
+                       actor=actor, reason=reason,
+                       since=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC))
         tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
         message = (f"promotion of version {intent} (replacing {previous}) completed by "
                    f"recovery after run {run_id} was interrupted")
