@@ -9,8 +9,8 @@ half-way through a transaction or a pool check-in can leave a connection holding
 write lock (every later write of the clean-up would wait for it), one raised inside
 MLflow's ``end_run`` a run RUNNING. There the interruption is deferred, checked again every
 :data:`RECHECK_SECONDS`, and raised as soon as that call returned (a call takes seconds at
-most; uploads run in another thread). Later signals, while the first unwinds, are noted and ignored,
-so the clean-up itself is not cut short.
+most; uploads run in another thread). Later signals, while the first unwinds, are noted and
+ignored, so the clean-up itself is not cut short.
 """
 
 from __future__ import annotations
