@@ -12,8 +12,8 @@ on how many other columns there are (the 200-feature data start with the 25-feat
 Drift is injected in the current frame only, in exactly the features of
 :func:`injected_features`; every other feature of the current frame is drawn from the same
 distribution as the reference. Each injected shift is large enough to pass the project's effect
-floors (PSI >= 0.1 for numeric and categorical features) at any size, so the "right answer" is the same at 2,000
-and at 1,000,000 rows.
+floors (PSI >= 0.1, numeric and categorical) at any size, so the "right answer" is the same at
+2,000 and at 1,000,000 rows.
 """
 
 from __future__ import annotations

@@ -14,7 +14,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pipelines.errors import MonitoringError, TrackingUnavailable
+from pipelines.errors import (
+    Interrupted,
+    MonitoringError,
+    StoreLocked,
+    StoreWriteFailed,
+    TrackingUnavailable,
+)
+from pipelines.signals import interruptible
 
 if TYPE_CHECKING:
     from pipelines.config import Settings
@@ -102,7 +109,8 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 #: Exit codes: 0 done, 1 failed but worth retrying as is (a batch failed, the tracking server
-#: stopped answering mid-step), 2 bad input or configuration (fix something first).
+#: stopped answering mid-step, the SQLite store stayed locked, a disk refused a file), 2 bad
+#: input or configuration (fix something first), 130 / 143 stopped by SIGINT / SIGTERM.
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 #: Another orchestrator holds the lock (EX_TEMPFAIL: "try again later"), so cron and
@@ -112,11 +120,19 @@ EXIT_LOCK_BUSY = 75
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Run an entry point; a :class:`MonitoringError` becomes one clear line and exit code 2,
-    a tracking server that stopped answering mid-step one line and exit code 1."""
+    a tracking server that stopped answering mid-step (a locked store, a disk that refuses a
+    file) one line and exit code 1, SIGTERM / SIGINT one line and 143 / 130 once the step
+    was unwound."""
     try:
-        return main(argv)
+        with interruptible():
+            return main(argv)
+    except Interrupted as exc:
+        logger.error("Stopped: %s; the step under way was abandoned (its run marked FAILED, "
+                     "its batch back in the inbox, the lock released): run again to go on",
+                     exc)
+        return exc.exit_code
     except TrackingUnavailable as exc:
-        logger.error("%s; run again once it is back (nothing was lost)", exc)
+        logger.error("%s; %s (nothing was lost)", exc, _retry_hint(exc))
         return EXIT_FAILED
     except MonitoringError as exc:
         logger.error("%s: %s", type(exc).__name__, exc)
@@ -127,8 +143,16 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         outage = tracking_outage(exc)
         if outage is None:
             raise
-        logger.error("%s; run again once it is back (nothing was lost)", outage)
+        logger.error("%s; %s (nothing was lost)", outage, _retry_hint(outage))
         return EXIT_FAILED
+
+
+def _retry_hint(exc: TrackingUnavailable) -> str:
+    if isinstance(exc, StoreWriteFailed):
+        return "free space or fix the folder's permissions, then run again"
+    if isinstance(exc, StoreLocked):
+        return "run again once the other writer is done"
+    return "run again once it is back"
 
 
 def exit_with(main: Callable[[Sequence[str] | None], int]) -> None:

@@ -114,6 +114,9 @@ class TrackingSettings(_Section):
     champion_alias: Alias = "champion"
     previous_alias: Alias = "previous-champion"
     request_timeout_seconds: Annotated[float, POSITIVE_DURATION] = 10.0
+    sqlite_busy_timeout_seconds: Annotated[float, POSITIVE_DURATION] = 30.0
+    """How long a SQLite store waits for another writer's lock before the step fails with
+    one line (exit code 1: run again later)."""
 
     @property
     def pipeline_experiment(self) -> str:

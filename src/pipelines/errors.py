@@ -34,6 +34,17 @@ class TrackingUnavailable(TrackingError):
     was lost, the step can be run again once the server is back."""
 
 
+class StoreWriteFailed(TrackingUnavailable):
+    """A file of a run (an artifact) or a local report cannot be written: the disk is full,
+    read-only or refuses it. The run was marked FAILED and its batch is retried once the
+    cause is fixed: nothing was lost."""
+
+
+class StoreLocked(TrackingUnavailable):
+    """The SQLite store stayed locked by another writer for longer than
+    ``tracking.sqlite_busy_timeout_seconds``: nothing was written, run again later."""
+
+
 class ModelNotFoundError(TrackingError, LookupError):
     """No model version behind the requested registered model / alias."""
 
@@ -45,3 +56,14 @@ class ApprovalRefused(MonitoringError):
 
 class RetrainingRefused(MonitoringError):
     """Retraining was refused (invalid data, cooldown, another run holds the lock)."""
+
+
+class Interrupted(BaseException):  # noqa: N818 (like KeyboardInterrupt)
+    """SIGTERM or SIGINT arrived: raised in the main thread so that every ``with`` block
+    unwinds (the open run marked FAILED, the batch file returned, the lock released). A
+    ``BaseException``, like ``KeyboardInterrupt``: ``except Exception`` does not swallow it."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(f"interrupted by {signal_name}")
+        self.signal_name = signal_name
+        self.exit_code = exit_code

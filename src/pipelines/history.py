@@ -29,7 +29,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     from pipelines.store import connect
     from pipelines.store.audit import history
 
-    events = history(connect(settings.tracking), limit=args.limit)
+    store = connect(settings.tracking, create=False, purpose="show")
+    events = history(store, limit=args.limit)
     if not events:
         sys.stdout.write(f"No alias moves recorded for {settings.tracking.registered_model_name}"
                          ".\n")

@@ -23,6 +23,7 @@ from pipelines.config import Settings
 from pipelines.data.generator import NUMERIC_FEATURES, generate_batch
 from pipelines.store import alias_version, connect
 from pipelines.store import contract as c
+from pipelines.store.audit import history
 from pipelines.store.searches import retraining_parents
 from tests.conftest import PASSTHROUGH_ENV
 
@@ -86,6 +87,14 @@ def _running(settings: Settings) -> list[str]:
         experiments, "attributes.status = 'RUNNING'")]
 
 
+def _promotions(settings: Settings) -> list[dict[str, tuple[str | None, str | None]]]:
+    """The audit trail's records that moved the champion, oldest first, as
+    ``{alias: (from, to)}``."""
+    events = reversed(history(connect(settings.tracking)))
+    moves = [{m.alias: (m.from_version, m.to_version) for m in e["moves"]} for e in events]
+    return [m for m in moves if "champion" in m]
+
+
 def _champion_scores(settings: Settings) -> np.ndarray:
     mlflow.set_tracking_uri(settings.tracking.uri)
     mlflow.set_registry_uri(settings.tracking.uri)
@@ -135,12 +144,18 @@ def test_killed_between_the_alias_moves(make_settings: SettingsFactory, entry: s
     assert store.client.get_model_version("churn-model", "2").tags[
         c.VTAG_PROMOTION_STATUS] == c.PROMOTED
 
+    # the audit trail has the whole promotion, the backup's move included (before: only
+    # the champion's, the previous-champion move written before the kill was missing)
+    assert _promotions(settings)[-1] == {"champion": ("1", "2"),
+                                         "previous-champion": (None, "1")}
+
     again = _orchestrator(settings, "--source", "simulate", "--scenario", "no_drift",
                           "--rows", "600", "--seed", "23")
     assert again.returncode == 0, again.stderr
     assert "Recovery" not in again.stderr  # idempotent: nothing left to finish
     assert _aliases(settings) == ("2", "1")
     assert len(retraining_parents(store)) == 1
+    assert len([p for p in _promotions(settings) if p["champion"] == ("1", "2")]) == 1
 
 
 def test_killed_after_the_champion_moved(make_settings: SettingsFactory) -> None:
@@ -161,3 +176,12 @@ def test_killed_after_the_champion_moved(make_settings: SettingsFactory) -> None
     (parent,) = retraining_parents(connect(settings.tracking))  # no second retraining
     assert parent.data.tags[c.TAG_VERDICT] == c.PROMOTED  # completed: the champion had moved
     assert _running(settings) == []
+    # killed after the second alias write, before the audit record: recovery wrote it
+    # (before: the champion had moved with no record of it), both moves, once
+    assert _promotions(settings)[-1] == {"champion": ("1", "2"),
+                                         "previous-champion": (None, "1")}
+
+    third = _orchestrator(settings, "--source", "simulate", "--scenario", "no_drift",
+                          "--rows", "600", "--seed", "25")
+    assert third.returncode == 0, third.stderr
+    assert len([p for p in _promotions(settings) if p["champion"] == ("1", "2")]) == 1

@@ -108,6 +108,33 @@ def history(store: Store, limit: int = 200) -> list[dict[str, Any]]:
              "run_id": r.info.run_id} for r in runs]
 
 
+def last_recorded_version(store: Store, alias: str, limit: int = 200) -> str | None:
+    """The version the newest recorded move of ``alias`` pointed it at (None: no move of it
+    recorded, or the alias was removed)."""
+    for event in history(store, limit=limit):
+        for move in event["moves"]:
+            if move.alias == alias:
+                return move.to_version
+    return None
+
+
+def record_missing(store: Store, action: str, moves: list[AliasMove], *, actor: str,
+                   reason: str, since: datetime, limit: int = 200) -> str | None:
+    """:func:`record` ``moves`` unless an event since ``since`` already records the last of
+    them (the one that completes the change, such as the champion's): recovery writes the
+    record a crash kept from being written, once. Returns the new audit run's id, or None."""
+    moves = [m for m in moves if m.from_version != m.to_version]
+    if not moves:
+        return None
+    final = moves[-1]
+    for event in history(store, limit=limit):
+        if event["time"] and datetime.fromisoformat(event["time"]) < since:
+            break  # newest first: the rest is older than the interrupted promotion
+        if final in event["moves"]:
+            return None
+    return record(store, action, moves, actor=actor, reason=reason)
+
+
 def _alias(store: Store, alias: str) -> str | None:
     try:
         return str(store.client.get_model_version_by_alias(

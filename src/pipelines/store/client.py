@@ -8,14 +8,17 @@ store (:meth:`Store.use`), so two stores in one process (tests) never write into
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import math
 import os
 import re
+import sqlite3
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
@@ -27,13 +30,19 @@ import mlflow
 import numpy as np
 import pandas as pd
 import requests
+import sqlalchemy
 from mlflow.entities import Metric, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipelines.config import TrackingSettings
 from pipelines.data.io import json_text
-from pipelines.errors import TrackingError, TrackingUnavailable
+from pipelines.errors import (
+    StoreLocked,
+    StoreWriteFailed,
+    TrackingError,
+    TrackingUnavailable,
+)
 from pipelines.store import contract
 
 logger = logging.getLogger(__name__)
@@ -47,7 +56,52 @@ DATASET_SCHEMA_ROWS = 1_000
 def _sqlite_path(uri: str) -> Path | None:
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///"):])
+    return Path(uri[len("sqlite:///"):].split("?", 1)[0])
+
+
+#: Busy timeout (ms) per SQLite file (resolved path), from ``tracking.sqlite_busy_timeout_seconds``.
+_BUSY_TIMEOUT_MS: dict[str, int] = {}
+_MLFLOW_BUSY_PRAGMA = "PRAGMA busy_timeout"
+
+
+def _busy_timeout_ms(database: str | None) -> int | None:
+    if not database or database == ":memory:":
+        return None
+    return _BUSY_TIMEOUT_MS.get(str(Path(database).resolve()))
+
+
+def _drop_reraised_database_errors(record: logging.LogRecord) -> bool:
+    """MLflow logs every SQLAlchemy operational error with its traceback, then raises it
+    again as an MlflowException: the raised one is reported (a locked store in one line),
+    the logged copy would bury that line under a hundred."""
+    return not record.getMessage().startswith("SQLAlchemy database error")
+
+
+logging.getLogger("mlflow.store.db.utils").addFilter(_drop_reraised_database_errors)
+
+
+@sqlalchemy.event.listens_for(sqlalchemy.pool.Pool, "connect")
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """A new SQLite connection to a store opened by :func:`connect` waits for another
+    writer's lock up to the configured busy timeout (pysqlite's default is 5 s)."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    row = dbapi_connection.execute("PRAGMA database_list").fetchone()
+    ms = _busy_timeout_ms(row[2] if row else None)
+    if ms is not None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {ms}")
+
+
+@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "before_cursor_execute", retval=True)
+def _on_sqlite_statement(conn: Any, _cursor: Any, statement: str, parameters: Any,
+                         _context: Any, _many: bool) -> tuple[str, Any]:
+    """MLflow sets ``busy_timeout = 20000`` at the start of every session: ours instead."""
+    if statement.startswith(_MLFLOW_BUSY_PRAGMA) and conn.engine.url.get_backend_name() == \
+            "sqlite":
+        ms = _busy_timeout_ms(conn.engine.url.database)
+        if ms is not None:
+            return f"{_MLFLOW_BUSY_PRAGMA} = {ms};", parameters
+    return statement, parameters
 
 
 def _probe_server(uri: str, timeout: float) -> None:
@@ -102,14 +156,69 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+#: OS errors that mean "this disk cannot take the file": full, read-only, refused, too large.
+WRITE_ERRORS: dict[int, str] = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
+                                errno.EROFS: "read-only file system",
+                                errno.EACCES: "permission denied",
+                                errno.EPERM: "operation not permitted",
+                                errno.EFBIG: "file too large"}
+_LOCKED = re.compile(r"database (table )?is locked")
+
+
+def write_failure(exc: BaseException) -> OSError | None:
+    """The OS error in ``exc``'s chain that says a disk refused a write, or None."""
+    for cause in _chain(exc):
+        if isinstance(cause, OSError) and cause.errno in WRITE_ERRORS:
+            return cause
+    return None
+
+
+def refused_text(failed: OSError, where: str | None = None) -> str:
+    """``Cannot write <path>: disk full (No space left on device)``; for a permission error,
+    which reading can meet too, ``Cannot use <path>: permission denied (...)``."""
+    verb = "use" if failed.errno in (errno.EACCES, errno.EPERM) else "write"
+    return (f"Cannot {verb} {where or failed.filename or 'a file'}: "
+            f"{WRITE_ERRORS[failed.errno]} ({failed.strerror or failed})")
+
+
+def failure_reason(exc: BaseException) -> tuple[str, str]:
+    """``(short, full)`` reason of a failed run: a few words for its name (``disk full``,
+    ``interrupted by SIGTERM``) and the whole reason for its ``failure.reason`` tag."""
+    if not isinstance(exc, Exception):  # Interrupted, KeyboardInterrupt, SystemExit
+        text = str(exc) or type(exc).__name__
+        return text, text
+    failed = write_failure(exc)
+    if failed is not None:
+        return WRITE_ERRORS[failed.errno], refused_text(failed)
+    outage = tracking_outage(exc)
+    if outage is not None:
+        return "tracking unavailable", str(outage)
+    return type(exc).__name__, f"{type(exc).__name__}: {exc}"
+
+
 def tracking_outage(exc: BaseException, uri: str | None = None) -> TrackingUnavailable | None:
     """A :class:`TrackingUnavailable` naming ``uri`` (default: the tracking URI in use) and
     the cause in a few words when
     ``exc`` (or anything in its chain) means the tracking server stopped answering: refused
-    or dropped connections, timeouts, 502/503/504 from a proxy. None for any other error."""
+    or dropped connections, timeouts, 502/503/504 from a proxy. Also, as its subclasses: a
+    SQLite store locked by another writer beyond the busy timeout (:class:`StoreLocked`), a
+    disk that refuses a run's files (full, read-only: :class:`StoreWriteFailed`). None for
+    any other error."""
     for cause in _chain(exc):
         if isinstance(cause, TrackingUnavailable):
             return cause
+    failed = write_failure(exc)
+    if failed is not None:
+        return StoreWriteFailed(refused_text(failed))
+    for cause in _chain(exc):
+        if _LOCKED.search(str(cause)):
+            uri = uri or mlflow.get_tracking_uri()
+            db = _sqlite_path(uri)
+            ms = _busy_timeout_ms(str(db)) if db is not None else None
+            waited = f" for {ms / 1000:g} s" if ms is not None else ""
+            return StoreLocked(f"The MLflow store {uri} stayed locked by another writer"
+                               f"{waited} (tracking.sqlite_busy_timeout_seconds)")
+    for cause in _chain(exc):
         text = str(cause)
         if isinstance(cause, _OUTAGE_TYPES) or _GATEWAY_ERROR.search(text):
             everything = " ".join(str(e) for e in _chain(exc))
@@ -124,22 +233,37 @@ def tracking_outage(exc: BaseException, uri: str | None = None) -> TrackingUnava
     return None
 
 
-def connect(tracking: TrackingSettings) -> Store:
-    """Open the store at ``tracking.uri`` and check it answers.
+def connect(tracking: TrackingSettings, *, create: bool = True, purpose: str = "") -> Store:
+    """Open the store at ``tracking.uri`` and check it answers. A SQLite store waits up to
+    ``tracking.sqlite_busy_timeout_seconds`` for another writer's lock.
 
-    Raises :class:`TrackingError` naming the URI when the server cannot be reached.
+    ``create=False`` (commands that only read, or change what must already exist: rollback,
+    history, approve, reject) never creates a SQLite file: a missing one raises
+    :class:`TrackingError` naming it (``purpose`` says what could not be done).
+    Raises :class:`TrackingError` naming the URI when the server cannot be reached,
+    :class:`StoreLocked` when the store stays locked beyond the busy timeout.
     """
     uri = tracking.uri
     db = _sqlite_path(uri)
-    if db is not None and db.parent and not db.parent.exists():
-        db.parent.mkdir(parents=True, exist_ok=True)
+    if db is not None:
+        if not create and not db.is_file():
+            raise TrackingError(
+                f"No MLflow store at {db.resolve()} (tracking.uri {uri})"
+                + (f": nothing to {purpose}" if purpose else "")
+                + ". Run from the folder that holds it, or pass --tracking-uri.")
+        if db.parent and not db.parent.exists():
+            db.parent.mkdir(parents=True, exist_ok=True)
+        _BUSY_TIMEOUT_MS[str(db.resolve())] = int(tracking.sqlite_busy_timeout_seconds * 1000)
     if uri.startswith(("http://", "https://")):
         _probe_server(uri, tracking.request_timeout_seconds)
         _bound_http_calls(tracking.request_timeout_seconds)
-    store = Store(tracking, MlflowClient(tracking_uri=uri, registry_uri=uri))
     try:
+        store = Store(tracking, MlflowClient(tracking_uri=uri, registry_uri=uri))
         store.client.search_experiments(max_results=1)
     except Exception as exc:  # any failure here means the store is unusable
+        locked = tracking_outage(exc, uri)
+        if isinstance(locked, StoreLocked):
+            raise locked from exc
         raise TrackingError(f"MLflow tracking store {uri} cannot be used: {exc}") from exc
     store.use()
     return store
@@ -226,7 +350,8 @@ class Store:
             # in the parent's experiment: start_run(nested=True) alone would use the default
             with mlflow.start_run(run_name=run_name, nested=True, tags=tags,
                                   experiment_id=parent.info.experiment_id) as run:
-                yield run
+                with self._failing(run):
+                    yield run
             return
         if os.environ.get("MLFLOW_RUN_ID") and mlflow.active_run() is None:
             # The run ``mlflow run`` handed over is this process's first run. start_run()
@@ -234,14 +359,37 @@ class Store:
             # its children, and later runs (an orchestrator's retraining) are runs of their own.
             handed_over = os.environ.pop("MLFLOW_RUN_ID")
             with mlflow.start_run(run_id=handed_over) as run:
-                named = {"mlflow.runName": run_name} if run_name else {}  # the verdict's name
+                named = {contract.TAG_RUN_NAME: run_name} if run_name else {}  # the verdict's name
                 if tags or named:
                     mlflow.set_tags({**tags, **named})
-                yield run
+                with self._failing(run):
+                    yield run
             return
         with mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name,
-                              tags=tags) as run:
+                              tags=tags) as run, self._failing(run):
             yield run
+
+    @contextmanager
+    def _failing(self, run: Run) -> Iterator[None]:
+        """A run left by an exception (or a signal) says so before MLflow marks it FAILED:
+        ``failure.reason``, the name ``<bNNNN> FAILED <short reason>``, a monitoring run's
+        partial artifacts removed (:meth:`mark_failed`). Best effort, and skipped when the
+        store itself is unreachable."""
+        try:
+            yield
+        except BaseException as exc:
+            failed = write_failure(exc)
+            if failed is not None:  # a disk refused a file: say which, then clean up
+                where = failed.filename or _local_path(run.info.artifact_uri)
+                refused = StoreWriteFailed(f"{refused_text(failed, where)}; run "
+                                           f"{run.info.run_id} marked FAILED")
+                self.mark_failed(run.info.run_id, WRITE_ERRORS[failed.errno], str(refused),
+                                 name=run.info.run_name)
+                raise refused from exc
+            if not isinstance(exc, GeneratorExit) and tracking_outage(exc, self.uri) is None:
+                short, full = failure_reason(exc)
+                self.mark_failed(run.info.run_id, short, full, name=run.info.run_name)
+            raise
 
     def active_run_id(self) -> str:
         run = mlflow.active_run()
@@ -328,10 +476,53 @@ class Store:
         self.use()
         mlflow.log_artifacts(str(folder), artifact_path=artifact_dir)
 
-    def fail_run(self, run_id: str, reason: str) -> None:
-        """Mark an unfinished run FAILED, with the reason as a tag (a client call)."""
-        self.client.set_tag(run_id, contract.TAG_FAILURE_REASON, reason[:contract.TAG_LIMIT])
+    def fail_run(self, run_id: str, reason: str, short: str = "abandoned") -> None:
+        """Mark an unfinished run FAILED (a client call): the reason as a tag, the name
+        ``<bNNNN> FAILED <short>``, a monitoring run's partial artifacts removed."""
+        self.mark_failed(run_id, short, reason)
         self.client.set_terminated(run_id, status="FAILED")
+
+    def mark_failed(self, run_id: str, short: str, reason: str, *,
+                    name: str | None = None) -> None:
+        """Tag and rename a run that failed (its status is set by the caller): a failed run
+        must not look like a verdict. A monitoring run's partial artifacts are removed (its
+        batch is monitored again); a retraining run keeps its own, which explain a promotion
+        that recovery may still complete. Best effort: each step that fails is logged, the
+        others still run."""
+        monitoring = True
+        try:
+            run = self.client.get_run(run_id)
+            name = name or run.info.run_name
+            monitoring = run.data.tags.get(contract.TAG_STEP) == contract.STEP_MONITOR
+            head = (name or "").split(" ", 1)[0]
+            failed_name = f"{head} FAILED {short}" if head else f"FAILED {short}"
+            self.client.set_tag(run_id, contract.TAG_FAILURE_REASON,
+                                reason[:contract.TAG_LIMIT])
+            self.client.set_tag(run_id, contract.TAG_RUN_NAME, failed_name[:250])
+        except Exception as exc:  # noqa: BLE001 (the run's status still gets set)
+            logger.warning("Could not record why run %s failed: %s", run_id,
+                           tracking_outage(exc, self.uri) or exc)
+        if monitoring:
+            self.remove_artifacts(run_id)
+
+    def remove_artifacts(self, run_id: str) -> None:
+        """Remove a failed run's artifacts (through MLflow's artifact repository: local
+        folders, and the stores whose repository can delete). Where it cannot, they are
+        left and a warning says so."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        try:
+            uri = self.client.get_run(run_id).info.artifact_uri
+            repo = get_artifact_repository(uri)
+            if not repo.list_artifacts():
+                return
+            repo.delete_artifacts()
+        except NotImplementedError:
+            logger.warning("Run %s failed; its artifact store cannot delete, its partial "
+                           "artifacts are left", run_id)
+        except Exception as exc:  # noqa: BLE001 (best effort: the run is FAILED anyway)
+            logger.warning("Run %s failed; its partial artifacts could not be removed: %s",
+                           run_id, tracking_outage(exc, self.uri) or exc)
 
     def download(self, run_id: str, artifact_path: str, dst: str | Path | None = None) -> Path:
         """One artifact of ``run_id`` as a local path. Raises :class:`TrackingError`."""
@@ -367,6 +558,12 @@ class Store:
             dataset.__dict__["schema"] = sample.schema  # fills MLflow's cached property
             self.use()
             mlflow.log_input(dataset, context=context)
+
+
+def _local_path(uri: str) -> str:
+    """A ``file://`` URI as its path; any other URI as it is."""
+    return urllib.parse.unquote(urllib.parse.urlparse(uri).path) if uri.startswith("file:") \
+        else uri
 
 
 def _dataset_source(source: str) -> Any:

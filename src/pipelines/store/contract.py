@@ -48,6 +48,8 @@ TAG_CYCLE_RETRAINING_RUN: Final = "orchestrator.retraining_run_id"
 #: holder finds that holder's unfinished runs by it.
 TAG_CYCLE_LOCK: Final = "orchestrator.lock"
 TAG_FAILURE_REASON: Final = "failure.reason"
+#: MLflow's run name, as a tag: a failed run is renamed ``<bNNNN> FAILED <short reason>``.
+TAG_RUN_NAME: Final = "mlflow.runName"
 TAG_NOTIFICATION_FAILED: Final = "notification.failed"
 #: Labels registered after the batch was monitored (register_labels).
 TAG_LABELS_COVERAGE: Final = "labels.coverage"

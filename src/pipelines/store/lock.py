@@ -237,9 +237,11 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float
     try:
         yield info
     finally:
-        heartbeat.stopped.set()
-        heartbeat.join(timeout=5)
-        _release(client, name, info.epoch, store.uri)
+        try:
+            heartbeat.stopped.set()
+            heartbeat.join(timeout=5)
+        finally:  # released even if a signal interrupts the wait for the heartbeat
+            _release(client, name, info.epoch, store.uri)
 
 
 def _release(client: MlflowClient, name: str, number: int, uri: str) -> None:

@@ -46,9 +46,9 @@ def register_model(store: Store, model_uri: str,
 
 
 def promote(store: Store, version: str, *, actor: str = "", reason: str = "",
-            action: str = "promote") -> str | None:
+            action: str = "promote", record: bool = True) -> str | None:
     """Point ``champion`` at ``version``, keeping the old champion as ``previous-champion``,
-    and record the move in the audit trail.
+    and record the move in the audit trail (unless ``record`` is false: the caller records).
 
     The backup alias is written first, then ``champion`` moves in one call, so a crash at any
     point leaves ``champion`` on a working version. Returns the old champion version.
@@ -67,7 +67,8 @@ def promote(store: Store, version: str, *, actor: str = "", reason: str = "",
     moves.append(AliasMove(tracking.champion_alias, old_v, str(version)))
     logger.info("%s@%s -> version %s (previous: %s)", name, tracking.champion_alias, version,
                 old_v)
-    audit.record(store, action, moves, actor=actor or audit.default_actor(), reason=reason)
+    if record:
+        audit.record(store, action, moves, actor=actor or audit.default_actor(), reason=reason)
     return old_v
 
 

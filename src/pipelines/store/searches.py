@@ -115,6 +115,16 @@ def find_processed_batch(store: Store, digest: str) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
+def undecided_recommendations(store: Store, limit: int = 200) -> list[Run]:
+    """Finished monitoring runs opened by a cycle that recommend retraining but carry no
+    orchestrator decision: their cycle ended (killed, interrupted, an outage) between the
+    verdict and the decision. Oldest first, among the newest ``limit`` such runs."""
+    runs = _search(store, store.tracking.monitoring_experiment, _where(
+        _tag(c.TAG_STEP, c.STEP_MONITOR), _FINISHED, _tag(c.TAG_RETRAINING_RECOMMENDED, "true"),
+        f"tags.`{c.TAG_CYCLE_LOCK}` LIKE '%'"), max_results=limit)
+    return [r for r in reversed(runs) if c.TAG_CYCLE_DECISION not in r.data.tags]
+
+
 def finished_monitoring_runs(store: Store) -> list[Run]:
     """Every finished monitoring run, oldest first."""
     return _search_all(store, store.tracking.monitoring_experiment, _where(

@@ -100,7 +100,7 @@ def approve(settings: Settings, *, reason: str = "", version: str | None = None,
             store: Store | None = None) -> ApprovalResult | None:
     """Promote the challenger; None when a cycle holds the lock. Raises
     :class:`ApprovalRefused` when the champion changed since the comparison."""
-    store = store or connect(settings.tracking)
+    store = store or connect(settings.tracking, create=False, purpose="approve")
     actor = default_actor(settings.promotion.actor)
     with _decision(settings, store, version, "Approval") as held:
         if held is None:
@@ -134,7 +134,7 @@ def reject(settings: Settings, *, reason: str = "", version: str | None = None,
            store: Store | None = None) -> ApprovalResult | None:
     """Discard the challenger (its alias goes; the version stays, tagged with the reason);
     None when a cycle holds the lock."""
-    store = store or connect(settings.tracking)
+    store = store or connect(settings.tracking, create=False, purpose="reject")
     actor = default_actor(settings.promotion.actor)
     with _decision(settings, store, version, "Rejection") as held:
         if held is None:

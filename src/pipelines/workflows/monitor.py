@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -238,10 +241,14 @@ class Monitor:
                 tags.update(_time_tags(prepared))
             report_text = json_text(report.to_dict())
             run_name = summary.run_name(report, sequence)
-        with self.store.start_run(self.experiment, run_name=run_name, tags=tags) as run:
+        # the run is FINISHED only once everything it stands for is written, the local report
+        # files included: if any write fails (a full or read-only disk), the run ends FAILED
+        # with the reason, and the batch is retried (de-duplication counts FINISHED runs only)
+        with self.store.start_run(self.experiment, run_name=run_name, tags=tags) as run, \
+                _settled(pool) as submit:
             run_id = run.info.run_id
             experiment_id = run.info.experiment_id
-            uploading = (pool.submit(self._upload_batch, writing, stored, run_id)
+            uploading = (submit(self._upload_batch, writing, stored, run_id)
                          if writing is not None else None)
             with timer("mlflow run"):
                 self.store.log_params({
@@ -276,11 +283,8 @@ class Monitor:
             with timer("batch storage (waited for)"):
                 if uploading is not None:
                     uploading.result()
-        with timer("report files"):
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            path = atomic_write_text(settings.paths.output / f"monitoring_report_{stamp}.json",
-                                     report_text)
-            atomic_write_text(path.with_suffix(".html"), page)
+            with timer("report files"):
+                path = _write_report_files(settings.paths.output, report_text, page)
         with timer("registry"):
             auc = (report.performance or {}).get("roc_auc")
             tag_version(self.store, self.champion.version, {  # the registry page: latest health
@@ -366,6 +370,45 @@ class Monitor:
             return None
         profile = self.counts_profile
         return profile.score if feature is None else profile.numeric[feature]
+
+
+def _write_report_files(folder: Path, report_text: str, page: str) -> Path:
+    """The local copies of the report (JSON and HTML), both or neither. An OS error names
+    the file it could not write."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"monitoring_report_{stamp}.json"
+    written: list[Path] = []
+    try:
+        for target, text in ((path, report_text), (path.with_suffix(".html"), page)):
+            try:
+                written.append(atomic_write_text(target, text))
+            except OSError as exc:  # the file meant, not its temporary twin
+                raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    except BaseException:
+        for done in written:
+            done.unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextmanager
+def _settled(pool: ThreadPoolExecutor) -> Iterator[Callable[..., Future[Any]]]:
+    """Submit work to ``pool`` for the block; when the block fails, the work not started is
+    cancelled and the work under way waited for before the failure goes on, so an upload
+    still running cannot land in a run already marked FAILED and cleaned."""
+    submitted: list[Future[Any]] = []
+
+    def submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        submitted.append(pool.submit(fn, *args))
+        return submitted[-1]
+
+    try:
+        yield submit
+    except BaseException:
+        for future in submitted:
+            future.cancel()
+        wait(submitted)
+        raise
 
 
 @dataclass(frozen=True)

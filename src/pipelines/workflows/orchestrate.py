@@ -23,6 +23,7 @@ from pipelines.errors import DataError
 from pipelines.notify import Notification, broadcast, notifiers_for
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import (
+    AliasMove,
     LockInfo,
     Store,
     alias_version,
@@ -34,11 +35,13 @@ from pipelines.store import (
     tracking_outage,
 )
 from pipelines.store import contract as c
+from pipelines.store.audit import last_recorded_version, record_missing
 from pipelines.store.searches import (
     abandoned_runs,
     find_processed_batch,
     last_retraining_time,
     latest_batch_time,
+    undecided_recommendations,
     unfinished_retraining,
 )
 from pipelines.workflows.family import resolve_settings
@@ -118,6 +121,9 @@ def _process(monitor: Monitor, store: Store, source: BatchSource, pending: Pendi
         else:
             logger.exception("Batch %s failed", name)
         return BatchResult(pending.name, "failed", message=reason, outage=outage is not None)
+    except BaseException as exc:  # SIGTERM / SIGINT (Interrupted): the batch goes back first
+        _settle(source, pending, "failed", one_line(str(exc) or type(exc).__name__))
+        raise
     _settle(source, pending, "monitored")
     return _monitored(pending.name, outcome)
 
@@ -156,17 +162,31 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
     if intent:
         previous = run_tags.get(c.TAG_PROMOTION_FROM)
         champion = alias_version(store, tracking.champion_alias)
+        # the backup's version before the interrupted promotion: its record never got written
+        backup_before = last_recorded_version(store, tracking.previous_alias)
+        actor = f"{default_actor(settings.promotion.actor)} (auto)"
+        reason = f"completing the promotion interrupted in run {run_id}"
         if champion is None or str(champion.version) != intent:
             if fence is not None:
                 fence()
-            promote(store, intent, action="promote (recovery)",  # as it was meant to
-                    actor=f"{default_actor(settings.promotion.actor)} (auto)",
-                    reason=f"completing the promotion interrupted in run {run_id}")
+            promote(store, intent, action="promote (recovery)", actor=actor,  # as it was meant
+                    reason=reason, record=False)
+        # the audit trail gets the whole promotion (backup and champion moves) once, whether
+        # the crash came before the champion moved or after (the record is written last)
+        moves = ([AliasMove(tracking.previous_alias, backup_before, previous)]
+                 if previous and previous != intent else [])
+        record_missing(store, "promote (recovery)",
+                       [*moves, AliasMove(tracking.champion_alias, previous, intent)],
+                       actor=actor, reason=reason,
+                       since=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC))
         tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
         message = (f"promotion of version {intent} (replacing {previous}) completed by "
                    f"recovery after run {run_id} was interrupted")
+        head = (run.info.run_name or "retraining").split(" ", 1)[0]
         store.set_tags({c.TAG_VERDICT: c.PROMOTED, c.TAG_VERDICT_MESSAGE: message,
-                        c.TAG_RECOVERED: "promotion completed"}, run_id=run_id)
+                        c.TAG_RECOVERED: "promotion completed",
+                        c.TAG_RUN_NAME: f"{head} PROMOTED v{intent} (completed by recovery)"},
+                       run_id=run_id)
         logger.warning("Recovery: %s", message)
         return [message]
     if run_tags.get(c.TAG_RETRAINING_REASON, "").startswith(RETRY_PREFIX):
@@ -182,6 +202,22 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
                f"{info.get('decision')}")
     logger.warning("Recovery: %s", message)
     return [message]
+
+
+def undecided_batches(store: Store, exclude: set[str | None]) -> list[BatchResult]:
+    """Batches monitored by earlier cycles that recommended retraining and never got a
+    decision (the cycle was killed or interrupted after the verdict, or stopped at an
+    outage): decided by this cycle, so a recommendation is never lost. Their files are
+    already archived; a copy retried from the inbox is a duplicate."""
+    found = []
+    for run in undecided_recommendations(store):
+        if run.info.run_id in exclude:
+            continue
+        tags = run.data.tags
+        found.append(BatchResult(tags.get(c.TAG_BATCH_ID, run.info.run_id), "monitored",
+                                 run.info.run_id, tags.get(c.TAG_STATUS), True,
+                                 f"{run.info.run_name} (an earlier cycle's batch, undecided)"))
+    return found
 
 
 def fail_abandoned_runs(store: Store, lock: str, own_epoch: str) -> list[str]:
@@ -289,11 +325,16 @@ def run_cycle(
                            "takes over this one's lock and goes on)")
             _notify_cycle(settings, cycle, now=now)
             return cycle
-        cycle = decide_and_retrain(settings, store, results, now=now, force=force,
-                                   retrain_fn=retrain_fn, tags=cycle_tags,
+        earlier = undecided_batches(store, exclude={b.run_id for b in results})
+        for b in earlier:
+            recovery.append(f"batch {b.batch} (run {b.run_id}) recommended retraining, but "
+                            "its cycle ended before deciding: decided now")
+            logger.warning("Recovery: %s", recovery[-1])
+        cycle = decide_and_retrain(settings, store, [*earlier, *results], now=now,
+                                   force=force, retrain_fn=retrain_fn, tags=cycle_tags,
                                    fence=lock.ensure_held)
         cycle.recovery = recovery
-        _tag_decision(store, results, cycle)
+        _tag_decision(store, cycle.batches, cycle)
     logger.info("Cycle decision: %s (%s)", cycle.decision, cycle.message)
     _notify_cycle(settings, cycle, now=now)
     return cycle

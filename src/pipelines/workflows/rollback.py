@@ -46,9 +46,10 @@ def rollback(settings: Settings, store: Store | None = None, *,
     version that was champion. Returns ``(from_version, to_version)``.
 
     Raises :class:`ModelNotFoundError` when either alias is missing, :class:`TrackingError`
-    when both already point at the same version (nothing to roll back to).
+    when both already point at the same version (nothing to roll back to) or when there is
+    no store (a SQLite file is never created by a rollback).
     """
-    store = store or connect(settings.tracking)
+    store = store or connect(settings.tracking, create=False, purpose="roll back")
     tracking = settings.tracking
     name = tracking.registered_model_name
     current = _require_alias(store, tracking.champion_alias,
