@@ -1,7 +1,7 @@
 """The choices command lines offer, in a module that imports nothing: a parser (and
 ``--help``) is built without importing the generator (numpy, pandas) or the engines.
 
-``SCENARIOS`` mirrors :data:`pipelines.data.generator.SCENARIOS` (a test keeps them equal).
+:data:`pipelines.data.generator.SCENARIOS` is ``SCENARIOS`` (the generator imports it).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from pipelines import choices
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -154,13 +156,8 @@ _DECIMALS: dict[str, int] = {
     "discount_pct": 1,
 }
 
-SCENARIOS: tuple[str, ...] = (
-    "no_drift",
-    "covariate_shift",
-    "label_shift",
-    "concept_drift",
-    "data_quality",
-)
+#: The named scenarios, kept where a command line can list them without importing numpy.
+SCENARIOS = choices.SCENARIOS
 
 DEFAULT_SHIFT_FEATURES: tuple[str, ...] = ("monthly_charges", "support_calls", "contract")
 
