@@ -14,6 +14,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -143,6 +144,29 @@ def _alias(store: Store, alias: str) -> str | None:
         return None
 
 
+def fallback_facts(tags: Mapping[str, str]) -> str:
+    """What rolling back to a version would serve, from its monitoring tags: the status and
+    ROC-AUC of the last batch it scored while it was champion."""
+    status = tags.get(c.VTAG_LAST_STATUS)
+    if not status:
+        return "it has not been monitored on a production batch"
+    auc = tags.get(c.VTAG_LAST_ROC_AUC, "n/a")
+    run = tags.get(c.VTAG_LAST_RUN, "")
+    link = tags.get(c.VTAG_LAST_RUN_LINK, "")
+    where = f" ([{run}]({link}))" if run and link else f" ({run})" if run else ""
+    return (f"its last monitored batch{where} was {status.upper()} with ROC-AUC {auc}: "
+            "rolling back would serve that model again")
+
+
+def _fallback_facts(store: Store, version: str) -> str:
+    try:
+        tags = store.client.get_model_version(store.tracking.registered_model_name,
+                                              version).tags
+    except MlflowException:
+        return "its monitoring record could not be read"
+    return fallback_facts(tags)
+
+
 def describe_model(store: Store, challenger_alias: str = "challenger") -> None:
     """Rewrite the registered model's description: serving version, fallback (or its
     absence), challenger, and the latest alias moves. Best effort."""
@@ -155,7 +179,8 @@ def describe_model(store: Store, challenger_alias: str = "challenger") -> None:
              f"(`@{tracking.champion_alias}`)"]
     if previous and previous != champion:
         lines.append(f"**Fallback**: {c.version_link(name, previous)} "
-                     f"(`@{tracking.previous_alias}`; `python -m pipelines.rollback` restores it)")
+                     f"(`@{tracking.previous_alias}`; `python -m pipelines.rollback` restores it); "
+                     f"{_fallback_facts(store, previous)}")
     else:
         lines.append(f"**Fallback**: none (`@{tracking.previous_alias}` "
                      f"{'is the serving version' if previous else 'is not set'}): no rollback "
@@ -166,7 +191,8 @@ def describe_model(store: Store, challenger_alias: str = "challenger") -> None:
     last = retraining_parents(store, limit=1)
     if last:
         run = last[0]
-        verdict = run.data.tags.get(c.TAG_VERDICT, "unfinished")
+        # no verdict yet: say what the run is (running, failed, killed), not a guess
+        verdict = run.data.tags.get(c.TAG_VERDICT) or run.info.status.lower()
         lines.append(f"**Last retraining**: {verdict} "
                      f"({c.run_link(run.info.experiment_id, run.info.run_id, run.info.run_name)})"
                      + ("; rejected candidates are not registered, their runs keep them"

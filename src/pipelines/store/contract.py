@@ -113,6 +113,8 @@ AWAITING_APPROVAL: Final = "awaiting_approval"
 COUNTED_VERDICTS: tuple[str, ...] = (PROMOTED, REJECTED, AWAITING_APPROVAL)
 #: Version tag: the champion version the candidate was compared with (approval re-checks it).
 VTAG_CHAMPION_AT_GATE: Final = "champion_version_at_gate"
+#: When ``champion`` moved to the version (set by :func:`pipelines.store.registry.promote`).
+VTAG_PROMOTED_AT: Final = "promoted_at"
 #: Version tags on the serving version, updated per monitored batch (its registry page).
 VTAG_LAST_STATUS: Final = "monitoring.last_status"
 VTAG_LAST_ROC_AUC: Final = "monitoring.last_roc_auc"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -65,8 +66,16 @@ def promote(store: Store, version: str, *, actor: str = "", reason: str = "",
                                str(backup.version) if backup else None, old_v))
     store.client.set_registered_model_alias(name, tracking.champion_alias, str(version))
     moves.append(AliasMove(tracking.champion_alias, old_v, str(version)))
+    if old_v != str(version):  # taken when the alias has moved, not when the job started
+        tag_version(store, str(version), {c.VTAG_PROMOTED_AT: datetime.now(UTC).isoformat()},
+                    best_effort=True)
     logger.info("%s@%s -> version %s (previous: %s)", name, tracking.champion_alias, version,
                 old_v)
+    if old_v is not None and old_v != str(version):
+        if backup is not None and str(backup.version) not in (old_v, str(version)):
+            note_fallback(store, str(backup.version), False)
+        note_fallback(store, str(version), False)
+        note_fallback(store, old_v, True)
     if record:
         audit.record(store, action, moves, actor=actor or audit.default_actor(), reason=reason)
     return old_v
@@ -119,3 +128,30 @@ def set_latest_batch(store: Store, version: str, markdown: str) -> None:
         store.client.update_model_version(name, version, description=text[:c.DESCRIPTION_LIMIT])
     except MlflowException as exc:
         logger.warning("Could not update the description of version %s: %s", version, exc)
+
+
+FALLBACK_HEAD = "**Fallback**"
+
+
+def note_fallback(store: Store, version: str, on: bool) -> None:
+    """Add (``on``) or remove the paragraph saying this version is ``@previous-champion``,
+    how to roll back to it and what that would serve. It goes under the latest-batch line
+    (which :func:`set_latest_batch` keeps first). Best effort."""
+    tracking = store.tracking
+    name = tracking.registered_model_name
+    try:
+        mv = store.client.get_model_version(name, version)
+        parts = [p for p in (mv.description or "").split("\n\n")
+                 if p and not p.startswith(FALLBACK_HEAD)]
+        if on:
+            note = (f"{FALLBACK_HEAD} (`@{tracking.previous_alias}`): "
+                    f"`python -m pipelines.rollback` makes it the champion again; "
+                    f"{audit.fallback_facts(mv.tags)}.")
+            at = 1 if parts and parts[0].startswith(LATEST_BATCH_HEAD) else 0
+            parts.insert(at, note)
+        text = "\n\n".join(parts)
+        if text != (mv.description or ""):
+            store.client.update_model_version(name, version,
+                                              description=text[:c.DESCRIPTION_LIMIT])
+    except MlflowException as exc:
+        logger.warning("Could not update the fallback note of version %s: %s", version, exc)

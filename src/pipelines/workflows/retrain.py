@@ -397,7 +397,7 @@ def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
         "promotion_alpha": "" if decision.alpha is None else decision.alpha,
         "margin": decision.margin, "margin_mode": decision.mode,
         "source_run_id": best.run_id, "parent_run_id": parent_run_id,
-        "promoted_at": job.now.isoformat(), "model_type": best.candidate.name,
+        "model_type": best.candidate.name,
         "trained_by": "retraining", "champion_version_before": job.champion.version,
         c.VTAG_VALIDATION_STATUS: "approved", c.VTAG_PROMOTION_STATUS: "pending",
     }
@@ -604,8 +604,9 @@ def retrain(settings: Settings, *, store: Store | None = None,
         except RetrainingRefused as exc:
             problems = [str(exc)]
     summary = _record_invalid(job, problems) if parts is None else _train_and_decide(job, parts)
-    if summary.decision != c.PROMOTED:  # a promotion's audit record already rewrote it
-        describe_model(job.store, settings.promotion.challenger_alias)  # "last retraining"
+    # after the parent run ended: the audit record of a promotion rewrote it while the run
+    # was still open, without its verdict
+    describe_model(job.store, settings.promotion.challenger_alias)  # "last retraining"
     promoted = summary.decision == c.PROMOTED
     waiting = summary.decision == c.AWAITING_APPROVAL
     failures = broadcast(notifiers_for(settings), Notification(

@@ -28,6 +28,7 @@ from pipelines.store import (
     tag_version,
 )
 from pipelines.store.audit import record as record_audit
+from pipelines.store.registry import note_fallback
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ def rollback(settings: Settings, store: Store | None = None, *,
                                   "rolled_back_from": current})
     set_alias(store, tracking.champion_alias, previous)
     set_alias(store, tracking.previous_alias, current)
+    note_fallback(store, previous, False)
+    note_fallback(store, current, True)
     record_audit(store, "rollback", [AliasMove(tracking.champion_alias, current, previous),
                                      AliasMove(tracking.previous_alias, previous, current)],
                  actor=default_actor(settings.promotion.actor), reason=reason or "rollback")
