@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.store import connect
-from pipelines.store.audit import history
+from pipelines.store.audit import fallback_facts, history
 from pipelines.workflows.retrain import retrain
 from pipelines.workflows.rollback import rollback
 
@@ -57,3 +57,10 @@ def test_registry_facts_after_a_promotion_and_a_rollback(make_settings: Settings
     assert "**Fallback**" not in client.get_model_version(name, "1").description
     demoted = client.get_model_version(name, "2").description
     assert "**Fallback** (`@previous-champion`)" in demoted
+
+
+def test_fallback_facts_without_monitoring_says_so() -> None:
+    assert fallback_facts({}) == "it has not been monitored on a production batch"
+    text = fallback_facts({"monitoring.last_status": "critical",
+                           "monitoring.last_roc_auc": "0.5764"})
+    assert text.startswith("its last monitored batch was CRITICAL with ROC-AUC 0.5764")

@@ -7,7 +7,9 @@ happened.
 Order, for crash safety: the versions are tagged first, then ``champion`` moves in one call
 (the rollback the user asked for), then ``previous-champion``. A crash before the champion
 moves changes nothing; a crash after it leaves the rollback done, both aliases on the restored
-version, and the demoted version findable by its ``rolled_back_at`` tag.
+version, and the demoted version findable by its ``rolled_back_at`` tag. Last, the
+``Fallback`` note (what rolling back would serve) moves from the restored version's
+description to the demoted one's.
 """
 
 from __future__ import annotations
