@@ -21,7 +21,13 @@ FEATURE_TABLE_COLUMNS = ("feature", "kind", "test", "statistic", "pvalue", "pval
 
 
 def headline(rules: set[str], n_drifted: int, n_features: int) -> str:
-    """The most telling finding in a few words, from the alert rules that fired."""
+    """The most telling finding in a few words, from the alert rules that fired. When many
+    features drifted (``drift_share``) the drift comes first: concept drift is only the part
+    of the drop the inputs do not explain, so it is named as that part
+    (``10 of 24 features drifted, partly concept drift``); "concept drift" alone only when
+    few features drifted."""
+    if {"concept_drift", "drift_share"} <= rules:
+        return f"{n_drifted} of {n_features} features drifted, partly concept drift"
     words = {
         "concept_drift": "concept drift",
         "performance": "auc below floor",
