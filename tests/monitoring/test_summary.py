@@ -76,6 +76,18 @@ def test_run_name_and_description_put_drift_before_concept_drift(
         f"### CRITICAL: {n} of {m} features drifted, partly concept drift")
 
 
+def test_text_for_people_has_at_most_four_significant_digits(
+        ctx: ReferenceContext, shifted: MonitoringReport) -> None:
+    import re
+
+    concept = _evaluate(generate_batch("concept_drift", 4000, seed=7), ctx)
+    for report in (shifted, concept):
+        text = summary.description(report) + summary.run_name(report, 1)
+        for number in re.findall(r"\d+\.\d+(?:e[-+]\d+)?", text):
+            digits = number.split("e")[0].replace(".", "").lstrip("0")
+            assert len(digits) <= 4, number
+
+
 def test_feature_table_sorts_drifted_first_by_evidence(shifted: MonitoringReport) -> None:
     table = summary.feature_table(shifted)
     assert list(table.columns) == list(summary.FEATURE_TABLE_COLUMNS)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from pipelines.data.io import readable
 from pipelines.monitoring.report import MonitoringReport
 
 #: The headline of a verdict: the most telling alert first.
@@ -152,8 +153,8 @@ def description(report: MonitoringReport, links: Mapping[str, str] | None = None
                   f"{report.settings.get('correction', 'corrected')})", "",
                   "| feature | test | statistic | adjusted p | effect |",
                   "|---|---|---:|---:|---:|"]
-        lines += [f"| {_md_escape(r.feature)} | {r.test} | {r.statistic:.3f} | "
-                  f"{_fmt_p(r.pvalue_adj)} | {r.effect_name} {r.effect:.3f} |"
+        lines += [f"| {_md_escape(r.feature)} | {r.test} | {readable(r.statistic)} | "
+                  f"{_fmt_p(r.pvalue_adj)} | {r.effect_name} {readable(r.effect)} |"
                   for r in drifted.itertuples()]
         if len(report.drifted_features) > len(drifted):
             lines.append(f"\n… and {len(report.drifted_features) - len(drifted)} more in "
