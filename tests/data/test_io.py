@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.data.io import read_table
+from pipelines.data.io import read_table, readable
 from pipelines.errors import DataError
 
 HEADER = "tenure,monthly_charges,contract\n"
@@ -63,3 +63,12 @@ def test_names_are_escaped_in_messages(tmp_path: Path) -> None:
         read_table(path)
     assert "\n" not in str(info.value)
     assert "a\\nb.csv" in str(info.value)
+
+
+def test_readable_keeps_four_significant_digits() -> None:
+    assert readable(0.5764028335564481) == "0.5764"
+    assert readable(1.5780397995207514e-41) == "1.578e-41"
+    assert readable(0.75) == "0.75"
+    assert readable(float("nan")) == "n/a"
+    assert readable(None) == "n/a"
+    assert readable(0.123456, digits=3) == "0.123"

@@ -58,6 +58,9 @@ def test_logged_metrics_equal_recomputed_on_test_split(trained_store) -> None:
     for name in CORE_METRICS:
         assert run.data.metrics[name] == pytest.approx(expected[name], abs=1e-12), name
     assert run.data.params["n_test"] == str(len(split.test))
+    # the version's tag is for people: 4 significant digits (the run's metric keeps all)
+    mv = client.get_model_version("churn-model", result.model_version)
+    assert mv.tags["test_roc_auc"] == f"{run.data.metrics['roc_auc']:.4g}"
 
 
 def test_run_records_inputs_model_and_reference(trained_store) -> None:

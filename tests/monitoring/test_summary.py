@@ -42,6 +42,52 @@ def test_run_name_reads_as_the_verdict(ctx: ReferenceContext, shifted: Monitorin
     assert abs(guess.value - stable.performance["roc_auc"]) < 0.02
 
 
+def test_headline_says_drift_first_when_the_inputs_explain_part_of_the_drop() -> None:
+    """Issue 20: a covariate-shift batch (10 of 24 features drifted) whose drop the inputs
+    explain only in part was headed "concept drift"; the drift comes first now, and concept
+    drift is named as the unexplained part. Few drifted features: concept drift alone."""
+    many = {"concept_drift", "drift_share", "feature_drift", "performance"}
+    assert summary.headline(many, 10, 24) == "10 of 24 features drifted, partly concept drift"
+    assert summary.headline({"drift_share", "feature_drift"}, 10, 24) == (
+        "10 of 24 features drifted")
+    assert summary.headline({"concept_drift", "feature_drift", "performance"}, 2, 24) == (
+        "concept drift")
+    assert summary.headline({"concept_drift"}, 0, 24) == "concept drift"
+
+
+def test_run_name_and_description_put_drift_before_concept_drift(
+        shifted: MonitoringReport) -> None:
+    import dataclasses
+
+    from pipelines.monitoring.alerts import Alert
+
+    n, m = len(shifted.drifted_features), len(shifted.feature_drift)
+    share = Alert("drift_share", "critical", n / m, 0.3, f"{n} of {m} features drifted")
+    concept = Alert("concept_drift", "critical", 0.08, 0.05,
+                    "concept drift: 0.080 of the drop is not explained by the inputs")
+    verdict = dataclasses.replace(shifted.verdict, status="critical",
+                                  alerts=(*shifted.verdict.alerts, share, concept))
+    report = dataclasses.replace(shifted, verdict=verdict)
+    name = summary.run_name(report, 6)
+    assert name.endswith(f"auc {report.performance['roc_auc']:.2f} {n} of {m} features "
+                         "drifted, partly concept drift")
+    assert name.index("drifted") < name.index("concept drift")
+    assert summary.description(report).startswith(
+        f"### CRITICAL: {n} of {m} features drifted, partly concept drift")
+
+
+def test_text_for_people_has_at_most_four_significant_digits(
+        ctx: ReferenceContext, shifted: MonitoringReport) -> None:
+    import re
+
+    concept = _evaluate(generate_batch("concept_drift", 4000, seed=7), ctx)
+    for report in (shifted, concept):
+        text = summary.description(report) + summary.run_name(report, 1)
+        for number in re.findall(r"\d+\.\d+(?:e[-+]\d+)?", text):
+            digits = number.split("e")[0].replace(".", "").lstrip("0")
+            assert len(digits) <= 4, number
+
+
 def test_feature_table_sorts_drifted_first_by_evidence(shifted: MonitoringReport) -> None:
     table = summary.feature_table(shifted)
     assert list(table.columns) == list(summary.FEATURE_TABLE_COLUMNS)

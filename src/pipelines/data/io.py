@@ -31,6 +31,20 @@ def shown(name: object) -> str:
     return text if text.isprintable() else repr(text)
 
 
+#: Significant digits of a number in text a person reads (tags, descriptions); metrics keep
+#: full precision.
+READABLE_DIGITS = 4
+
+
+def readable(value: float | None, digits: int = READABLE_DIGITS) -> str:
+    """``value`` with ``digits`` significant digits for a tag or a description a person reads
+    (``0.5764028335564481`` -> ``0.5764``, ``1.5780397995207514e-41`` -> ``1.578e-41``);
+    ``n/a`` for None or NaN. Metrics keep the full value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{float(value):.{digits}g}"
+
+
 def one_line(text: object) -> str:
     """``text`` (a message that may quote a file name) with line breaks and other control
     characters escaped (``\\n``), the rest as it is: it stays one log line."""

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from pipelines.data.io import readable
 from pipelines.monitoring.report import MonitoringReport
 
 #: The headline of a verdict: the most telling alert first.
@@ -21,7 +22,13 @@ FEATURE_TABLE_COLUMNS = ("feature", "kind", "test", "statistic", "pvalue", "pval
 
 
 def headline(rules: set[str], n_drifted: int, n_features: int) -> str:
-    """The most telling finding in a few words, from the alert rules that fired."""
+    """The most telling finding in a few words, from the alert rules that fired. When many
+    features drifted (``drift_share``) the drift comes first: concept drift is only the part
+    of the drop the inputs do not explain, so it is named as that part
+    (``10 of 24 features drifted, partly concept drift``); "concept drift" alone only when
+    few features drifted."""
+    if {"concept_drift", "drift_share"} <= rules:
+        return f"{n_drifted} of {n_features} features drifted, partly concept drift"
     words = {
         "concept_drift": "concept drift",
         "performance": "auc below floor",
@@ -146,8 +153,8 @@ def description(report: MonitoringReport, links: Mapping[str, str] | None = None
                   f"{report.settings.get('correction', 'corrected')})", "",
                   "| feature | test | statistic | adjusted p | effect |",
                   "|---|---|---:|---:|---:|"]
-        lines += [f"| {_md_escape(r.feature)} | {r.test} | {r.statistic:.3f} | "
-                  f"{_fmt_p(r.pvalue_adj)} | {r.effect_name} {r.effect:.3f} |"
+        lines += [f"| {_md_escape(r.feature)} | {r.test} | {readable(r.statistic)} | "
+                  f"{_fmt_p(r.pvalue_adj)} | {r.effect_name} {readable(r.effect)} |"
                   for r in drifted.itertuples()]
         if len(report.drifted_features) > len(drifted):
             lines.append(f"\n… and {len(report.drifted_features) - len(drifted)} more in "

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Settings
+from pipelines.data.io import readable
 from pipelines.data.schema import binary_target, infer_schema
 from pipelines.data.sources import load_training_data
 from pipelines.monitoring.reference import ReferenceContext
@@ -79,7 +80,7 @@ def train_baseline(settings: Settings, store: Store | None = None) -> BaselineRe
         log_reference(store, reference, schema, ref_scores, context)
         version = register_model(store, info.model_uri, tags={
             "source_run_id": run.info.run_id, "model_type": best.name,
-            "test_roc_auc": round(outcome.test_metrics["roc_auc"], 6),
+            "test_roc_auc": readable(outcome.test_metrics["roc_auc"]),
             "trained_by": "baseline",
         })
         auc = outcome.test_metrics["roc_auc"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.config import Settings, with_overrides
-from pipelines.data.io import read_table
+from pipelines.data.io import read_table, readable
 from pipelines.data.schema import binary_target, infer_schema
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.store import (
@@ -83,7 +83,7 @@ def register_reference(settings: Settings, path: str | Path, prediction_column: 
             "trained_by": "elsewhere", "scores_column": prediction_column,
             "target": schema.target, "id_column": schema.id_column or "",
             "timestamp_column": schema.timestamp_column or "",
-            "reference_roc_auc": round(context.baseline.get("roc_auc", float("nan")), 6)})
+            "reference_roc_auc": readable(context.baseline.get("roc_auc", float("nan")))})
         auc = context.baseline.get("roc_auc", float("nan"))
         describe_version(store, version.version, (
             f"**Model trained elsewhere**, registered for monitoring by run "

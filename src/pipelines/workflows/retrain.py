@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Settings
-from pipelines.data.io import atomic_write_text, json_text, to_jsonable
+from pipelines.data.io import atomic_write_text, json_text, readable, to_jsonable
 from pipelines.data.schema import FeatureSchema
 from pipelines.errors import DataError, RetrainingRefused, TrackingError
 from pipelines.monitoring.reference import ReferenceContext
@@ -390,9 +390,9 @@ def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
         "reference_rows": len(holdout),
         "reference_batches": ",".join(dict.fromkeys(holdout[ORIGIN_COLUMN].astype(str)))[
             :c.TAG_LIMIT],
-        "candidate_roc_auc": round(decision.candidate_auc, 6),
-        "champion_roc_auc": round(decision.champion_auc, 6),
-        "required_roc_auc": round(decision.required_auc, 6),
+        "candidate_roc_auc": readable(decision.candidate_auc),
+        "champion_roc_auc": readable(decision.champion_auc),
+        "required_roc_auc": readable(decision.required_auc),
         "promotion_pvalue": "" if decision.pvalue is None else f"{decision.pvalue:.3g}",
         "promotion_alpha": "" if decision.alpha is None else decision.alpha,
         "margin": decision.margin, "margin_mode": decision.mode,
