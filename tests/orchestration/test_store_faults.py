@@ -72,10 +72,11 @@ def _locked(db: Path, mode: str, seconds: float, tmp_path: Path) -> Iterator[Non
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), mode, str(seconds),
                                str(ready)], stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
+        give_up = time.monotonic() + 120  # a guard against a hang, not a speed check
         while not ready.exists():
             assert holder.poll() is None, holder.communicate()
-            assert time.monotonic() < deadline
+            if time.monotonic() > give_up:
+                pytest.fail("the process meant to hold the SQLite lock never took it")
             time.sleep(0.02)
         yield
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -418,7 +419,6 @@ def test_categories_are_compared_by_label_and_integral_floats_match_ints() -> No
 
 
 def test_categorical_reference_counts_missing_values_of_any_kind() -> None:
-    pd = pytest.importorskip("pandas")
     values = pd.Series(["x", None, "y", "x", pd.NA], dtype="object").to_numpy()
     ref = fit_categorical_reference("c", values)
     assert (ref.categories, ref.counts.tolist(), ref.n_missing) == (("x", "y"), [2, 1], 2)

@@ -7,6 +7,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -122,7 +123,6 @@ def test_parallel_path_gives_identical_results(
 def test_dataframe_input_equals_mapping_input(
     fitted: ReferenceProfile, reference: dict[str, np.ndarray]
 ) -> None:
-    pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(reference)
     frame["region"] = frame["region"].astype("string")  # missing values become pandas NA
     assert fit_reference_profile(frame, NUMERIC, CATEGORICAL) == fitted
