@@ -6,14 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipelines.cli import EXIT_LOCK_BUSY, add_common_options, settings_from_args, setup_logging
+from pipelines.cli import (
+    EXIT_LOCK_BUSY,
+    add_common_options,
+    settings_from_args,
+    setup_logging,
+    step_parser,
+)
 
 
 def build_parser(action: str, description: str,
                  prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or f"python -m pipelines.{action}",
-                                description=description,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser(action, description, prog)
     p.add_argument("--version", default=None,
                    help="the version you mean (refused unless it is the challenger)")
     p.add_argument("--reason", default="", help="why (kept in the audit trail)")

@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pipelines")
 
 
+def step_parser(step: str, description: str | None,
+                prog: str | None = None) -> argparse.ArgumentParser:
+    """The parser of entry point ``pipelines.<step>``: named as the command that runs it
+    (``prog``, e.g. ``churnmon monitor``; default ``python -m pipelines.<step>``), its module
+    docstring as the help text, kept as written."""
+    return argparse.ArgumentParser(prog=prog or f"python -m pipelines.{step}",
+                                   description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("configuration")
     g.add_argument("--config",

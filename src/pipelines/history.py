@@ -11,12 +11,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    int_arg,
+    settings_from_args,
+    setup_logging,
+    step_parser,
+)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.history", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser("history", __doc__, prog)
     p.add_argument("--limit", type=int_arg, default=50)
     add_common_options(p)
     return p

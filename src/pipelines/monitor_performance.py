@@ -45,14 +45,13 @@ from pipelines.cli import (
     int_arg,
     settings_for_family,
     setup_logging,
+    step_parser,
 )
 from pipelines.errors import ConfigError
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.monitor_performance",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser("monitor_performance", __doc__, prog)
     add_experiment_argument(p)
     p.add_argument("--batch", help="CSV or Parquet batch; without it a batch is simulated")
     p.add_argument("--batch-id", help="batch id (default: the file name)")

@@ -16,13 +16,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    settings_from_args,
+    setup_logging,
+    step_parser,
+)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.register_labels",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser("register_labels", __doc__, prog)
     p.add_argument("--labels", required=True, help="CSV or Parquet file: id, label")
     add_common_options(p)
     return p

@@ -14,13 +14,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipelines.cli import add_common_options, exit_with, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    settings_from_args,
+    setup_logging,
+    step_parser,
+)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.register_reference",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser("register_reference", __doc__, prog)
     p.add_argument("--data", required=True, help="reference rows (CSV or Parquet)")
     p.add_argument("--prediction-column", required=True,
                    help="the model's score column, P(positive class) in [0, 1]")

@@ -47,13 +47,12 @@ from pipelines.cli import (
     int_arg,
     settings_for_family,
     setup_logging,
+    step_parser,
 )
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.run_monitoring",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser("run_monitoring", __doc__, prog)
     add_experiment_argument(p)
     p.add_argument("--source", choices=("simulate", "inbox"), default="simulate")
     p.add_argument("--scenario", choices=SCENARIOS, default="no_drift")

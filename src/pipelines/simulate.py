@@ -12,11 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.choices import SCENARIOS
-from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    int_arg,
+    settings_from_args,
+    setup_logging,
+    step_parser,
+)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.simulate", description=__doc__)
+    p = step_parser("simulate", __doc__, prog)
     p.add_argument("--scenario", default="no_drift", choices=SCENARIOS)
     p.add_argument("--rows", type=int_arg, default=5000)
     p.add_argument("--seed", type=int_arg, help="seed (negative or unset: from the clock)")

@@ -11,14 +11,20 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from pipelines.cli import add_common_options, exit_with, int_arg, settings_from_args, setup_logging
+from pipelines.cli import (
+    add_common_options,
+    exit_with,
+    int_arg,
+    settings_from_args,
+    setup_logging,
+    step_parser,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.train_baseline",
-                                description=__doc__)
+    p = step_parser("train_baseline", __doc__, prog)
     p.add_argument("--data", help="CSV or Parquet training file (default: the demo generator)")
     p.add_argument("--target", help="target column (default churn)")
     p.add_argument("--demo-rows", type=int_arg, help="rows of generated demo data")

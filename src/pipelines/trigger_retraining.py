@@ -19,13 +19,12 @@ from pipelines.cli import (
     exit_with,
     settings_from_args,
     setup_logging,
+    step_parser,
 )
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or "python -m pipelines.trigger_retraining",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = step_parser("trigger_retraining", __doc__, prog)
     p.add_argument("--reason", default="manual",
                    help="why retraining was triggered (tagged on the run; default manual)")
     add_common_options(p)
