@@ -83,12 +83,11 @@ def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = 
     return load_settings(args.config or None, overrides)
 
 
-def settings_for_family(args: argparse.Namespace,
-                        extra: dict[str, Any] | None = None) -> Settings:
+def settings_for_family(args: argparse.Namespace) -> Settings:
     """:func:`settings_from_args`, then the positional ``experiment`` if given: the pipeline
     experiment's id or name, as the seed's commands pass it, selects the experiment family
     (:func:`pipelines.workflows.family.settings_for_experiment`)."""
-    settings = settings_from_args(args, extra)
+    settings = settings_from_args(args)
     if not getattr(args, "experiment", None):
         return settings
     from pipelines.workflows.family import settings_for_experiment

@@ -178,3 +178,25 @@ def test_your_own_model_end_to_end_as_a_user_runs_it(tmp_path: Path) -> None:
     assert not {"id", "timestamp"} & features
     assert "roc_auc" in runs[0].data.metrics
     assert runs[1].data.tags["batch.repeat_of"] == runs[0].info.run_id
+
+
+def test_the_orchestrator_reads_its_batches_with_the_remembered_columns(trained_store) -> None:
+    """A cycle (like monitor_source) tells its source the data settings completed with what
+    the family remembers, so inbox files are read with the remembered timestamp column, not
+    only the configured one."""
+    from pipelines.config import DataSettings
+    from pipelines.data.sources import SimulatedSource
+    from pipelines.store.family import remember_settings
+    from pipelines.workflows.orchestrate import run_cycle
+
+    settings, _ = trained_store
+    store = connect(settings.tracking)
+    remember_settings(store, {"data.timestamp_column": "seen_at"}, "test")
+    told: list[DataSettings] = []
+
+    class Recording(SimulatedSource):
+        def read_with(self, data: DataSettings) -> None:
+            told.append(data)
+
+    run_cycle(settings, Recording("no_drift", rows=300, seed=1), store=store)
+    assert [d.timestamp_column for d in told] == ["seen_at"]

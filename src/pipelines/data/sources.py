@@ -81,6 +81,11 @@ class BatchSource(ABC):
     def settle(self, pending: Pending, outcome: Outcome, reason: str = "") -> None:  # noqa: B027
         """Told how ``pending`` ended; the default keeps nothing."""
 
+    def read_with(self, data: DataSettings) -> None:  # noqa: B027
+        """Told, before :meth:`pending`, the data settings the batches are read with (the
+        configured ones completed with what the model's family remembers, such as its
+        timestamp column); a source that reads no files keeps nothing."""
+
     def begin(self, latest_time: pd.Timestamp | None) -> None:  # noqa: B027
         """Told, before :meth:`pending`, the data time of the newest batch monitored so far
         (None: none yet); a source that makes batches up continues from there."""
@@ -93,6 +98,9 @@ class FileSource(BatchSource):
     path: Path
     data: DataSettings
     batch_id: str | None = None
+
+    def read_with(self, data: DataSettings) -> None:
+        self.data = data
 
     def pending(self) -> Iterator[Pending]:
         yield Pending(self.path.name, lambda: read_batch_file(self.path, self.data,
@@ -115,6 +123,9 @@ class InboxSource(BatchSource):
 
     def __post_init__(self) -> None:
         self.inbox = Inbox(self.root)
+
+    def read_with(self, data: DataSettings) -> None:
+        self.data = data
 
     def pending(self) -> Iterator[Pending]:
         self.inbox.recover()

@@ -109,10 +109,11 @@ def history(store: Store, limit: int = 200) -> list[dict[str, Any]]:
              "run_id": r.info.run_id} for r in runs]
 
 
-def last_recorded_version(store: Store, alias: str, limit: int = 200) -> str | None:
+def last_recorded_version(store: Store, alias: str, limit: int = 200,
+                          events: list[dict[str, Any]] | None = None) -> str | None:
     """The version the newest recorded move of ``alias`` pointed it at (None: no move of it
-    recorded, or the alias was removed)."""
-    for event in history(store, limit=limit):
+    recorded, or the alias was removed); ``events``: :func:`history`, if already read."""
+    for event in history(store, limit=limit) if events is None else events:
         for move in event["moves"]:
             if move.alias == alias:
                 return move.to_version
@@ -120,15 +121,17 @@ def last_recorded_version(store: Store, alias: str, limit: int = 200) -> str | N
 
 
 def record_missing(store: Store, action: str, moves: list[AliasMove], *, actor: str,
-                   reason: str, since: datetime, limit: int = 200) -> str | None:
+                   reason: str, since: datetime, limit: int = 200,
+                   events: list[dict[str, Any]] | None = None) -> str | None:
     """:func:`record` ``moves`` unless an event since ``since`` already records the last of
     them (the one that completes the change, such as the champion's): recovery writes the
-    record a crash kept from being written, once. Returns the new audit run's id, or None."""
+    record a crash kept from being written, once. ``events``: :func:`history`, if already
+    read. Returns the new audit run's id, or None."""
     moves = [m for m in moves if m.from_version != m.to_version]
     if not moves:
         return None
     final = moves[-1]
-    for event in history(store, limit=limit):
+    for event in history(store, limit=limit) if events is None else events:
         if event["time"] and datetime.fromisoformat(event["time"]) < since:
             break  # newest first: the rest is older than the interrupted promotion
         if final in event["moves"]:

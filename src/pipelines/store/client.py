@@ -182,17 +182,12 @@ def refused_text(failed: OSError, where: str | None = None) -> str:
 
 
 def failure_reason(exc: BaseException) -> tuple[str, str]:
-    """``(short, full)`` reason of a failed run: a few words for its name (``disk full``,
-    ``interrupted by SIGTERM``) and the whole reason for its ``failure.reason`` tag."""
+    """``(short, full)`` reason of a run that failed for another cause than a refused file
+    or an outage (those are told apart before): a few words for its name (``interrupted by
+    SIGTERM``, the exception's type) and the whole reason for its ``failure.reason`` tag."""
     if not isinstance(exc, Exception):  # Interrupted, KeyboardInterrupt, SystemExit
         text = str(exc) or type(exc).__name__
         return text, text
-    failed = write_failure(exc)
-    if failed is not None:
-        return WRITE_ERRORS[failed.errno], refused_text(failed)
-    outage = tracking_outage(exc)
-    if outage is not None:
-        return "tracking unavailable", str(outage)
     return type(exc).__name__, f"{type(exc).__name__}: {exc}"
 
 
@@ -476,10 +471,10 @@ class Store:
         self.use()
         mlflow.log_artifacts(str(folder), artifact_path=artifact_dir)
 
-    def fail_run(self, run_id: str, reason: str, short: str = "abandoned") -> None:
-        """Mark an unfinished run FAILED (a client call): the reason as a tag, the name
-        ``<bNNNN> FAILED <short>``, a monitoring run's partial artifacts removed."""
-        self.mark_failed(run_id, short, reason)
+    def fail_run(self, run_id: str, reason: str) -> None:
+        """Mark a run a dead cycle abandoned FAILED (a client call): the reason as a tag, the
+        name ``<bNNNN> FAILED abandoned``, a monitoring run's partial artifacts removed."""
+        self.mark_failed(run_id, "abandoned", reason)
         self.client.set_terminated(run_id, status="FAILED")
 
     def mark_failed(self, run_id: str, short: str, reason: str, *,
@@ -489,9 +484,10 @@ class Store:
         batch is monitored again); a retraining run keeps its own, which explain a promotion
         that recovery may still complete. Best effort: each step that fails is logged, the
         others still run."""
-        monitoring = True
+        monitoring, artifact_uri = True, None
         try:
             run = self.client.get_run(run_id)
+            artifact_uri = run.info.artifact_uri
             name = name or run.info.run_name
             monitoring = run.data.tags.get(contract.TAG_STEP) == contract.STEP_MONITOR
             head = (name or "").split(" ", 1)[0]
@@ -503,16 +499,16 @@ class Store:
             logger.warning("Could not record why run %s failed: %s", run_id,
                            tracking_outage(exc, self.uri) or exc)
         if monitoring:
-            self.remove_artifacts(run_id)
+            self.remove_artifacts(run_id, artifact_uri)
 
-    def remove_artifacts(self, run_id: str) -> None:
+    def remove_artifacts(self, run_id: str, artifact_uri: str | None = None) -> None:
         """Remove a failed run's artifacts (through MLflow's artifact repository: local
         folders, and the stores whose repository can delete). Where it cannot, they are
         left and a warning says so."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         try:
-            uri = self.client.get_run(run_id).info.artifact_uri
+            uri = artifact_uri or self.client.get_run(run_id).info.artifact_uri
             repo = get_artifact_repository(uri)
             if not repo.list_artifacts():
                 return

@@ -17,6 +17,7 @@ timestamp column overrides the memory (said at INFO).
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -34,6 +35,7 @@ MEMBERS: tuple[str, ...] = ("pipeline_experiment", "monitoring_experiment",
                             "retraining_experiment", "audit_experiment")
 
 
+@functools.cache
 def member_suffixes() -> tuple[str, ...]:
     """``("-Pipeline", "-Monitoring", ...)``, read from :class:`TrackingSettings` itself."""
     probe = TrackingSettings(experiment_prefix="P")

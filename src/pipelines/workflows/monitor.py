@@ -25,7 +25,7 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.io import atomic_write_text, json_text
-from pipelines.data.sources import BatchSource, FileSource, InboxSource
+from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
 from pipelines.monitoring import html_report, plots, summary
 from pipelines.monitoring.counts import ALL, BatchCounts, BinnedColumn, CountsProfile
@@ -469,8 +469,7 @@ def monitor_source(settings: Settings, source: BatchSource, *, experiment: str |
     orchestrator's). A refused or failed batch is settled with its source and re-raised."""
     store = store or connect(settings.tracking)
     settings = resolve_settings(settings, store)  # the model and columns the family knows
-    if isinstance(source, FileSource | InboxSource):  # read with the resolved columns
-        source.data = settings.data
+    source.read_with(settings.data)  # the resolved columns
     name = store.experiment_name(experiment) if experiment else None
     monitor = Monitor(settings, store=store, experiment=name)
     source.begin(latest_batch_time(store, monitor.experiment))

@@ -35,7 +35,7 @@ from pipelines.store import (
     tracking_outage,
 )
 from pipelines.store import contract as c
-from pipelines.store.audit import last_recorded_version, record_missing
+from pipelines.store.audit import history, last_recorded_version, record_missing
 from pipelines.store.searches import (
     abandoned_runs,
     find_processed_batch,
@@ -163,7 +163,8 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
         previous = run_tags.get(c.TAG_PROMOTION_FROM)
         champion = alias_version(store, tracking.champion_alias)
         # the backup's version before the interrupted promotion: its record never got written
-        backup_before = last_recorded_version(store, tracking.previous_alias)
+        events = history(store)  # read once: nothing below writes a record before the check
+        backup_before = last_recorded_version(store, tracking.previous_alias, events=events)
         actor = f"{default_actor(settings.promotion.actor)} (auto)"
         reason = f"completing the promotion interrupted in run {run_id}"
         if champion is None or str(champion.version) != intent:
@@ -177,7 +178,7 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
                  if previous and previous != intent else [])
         record_missing(store, "promote (recovery)",
                        [*moves, AliasMove(tracking.champion_alias, previous, intent)],
-                       actor=actor, reason=reason,
+                       actor=actor, reason=reason, events=events,
                        since=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC))
         tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
         message = (f"promotion of version {intent} (replacing {previous}) completed by "
@@ -300,6 +301,7 @@ def run_cycle(
     """One orchestrator cycle over ``source``. ``now`` is injectable for the cooldown (tests)."""
     store = store or connect(settings.tracking)
     settings = resolve_settings(settings, store)  # the model and columns the family knows
+    source.read_with(settings.data)
     now = now or datetime.now(UTC)
     with orchestrator_lock(settings, store) as (lock, cycle_tags):
         if not lock.acquired:
