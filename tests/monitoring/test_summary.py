@@ -10,7 +10,7 @@ import pytest
 from pipelines.data.generator import TARGET, generate_batch
 from pipelines.monitoring import summary
 from pipelines.monitoring.reference import ReferenceContext
-from pipelines.monitoring.report import MonitoringReport, report_metrics
+from pipelines.monitoring.report import CHART_SECTION, MonitoringReport, report_metrics
 
 from .test_scenarios import _context, _evaluate
 
@@ -27,19 +27,41 @@ def shifted(ctx: ReferenceContext) -> MonitoringReport:
 
 def test_run_name_reads_as_the_verdict(ctx: ReferenceContext, shifted: MonitoringReport) -> None:
     stable = _evaluate(generate_batch("no_drift", 3000, seed=6), ctx)
-    assert summary.run_name(stable, 3) == (
-        f"b0003 OK auc {stable.performance['roc_auc']:.2f} stable")
-    n = len(shifted.drifted_features)
-    assert summary.run_name(shifted, 12).startswith(f"b0012 {shifted.status.upper()} auc ")
-    assert summary.run_name(shifted, 12).endswith(f"{n} features drifted")
+    assert summary.run_name(stable, 3) == f"b0003 ok {stable.performance['roc_auc']:.2f}"
+    word = {"warning": "WARN", "critical": "CRIT"}[shifted.status]
+    assert summary.run_name(shifted, 12) == (
+        f"b0012 {word} {shifted.performance['roc_auc']:.2f} drift")
     concept = _evaluate(generate_batch("concept_drift", 4000, seed=7), ctx)
-    assert summary.run_name(concept, 4).startswith("b0004 CRITICAL auc 0.")
-    assert summary.run_name(concept, 4).endswith("concept drift")
+    assert summary.run_name(concept, 4) == (
+        f"b0004 CRIT {concept.performance['roc_auc']:.2f} concept")
     unlabelled = _evaluate(generate_batch("no_drift", 3000, seed=8).drop(columns=[TARGET]), ctx)
     guess = unlabelled.estimated["roc_auc"]
-    assert summary.run_name(unlabelled, 5) == f"b0005 OK est auc {guess.value:.2f} stable"
+    assert summary.run_name(unlabelled, 5) == f"b0005 ok est {guess.value:.2f}"
     # the scores are the generator's own probabilities: the estimate is right
     assert abs(guess.value - stable.performance["roc_auc"]) < 0.02
+
+
+def test_run_names_fit_what_the_run_lists_show() -> None:
+    """Issue 20: names were cut at about 22 characters with no tooltip ("b0006 CRITICAL auc
+    0.7…"): the sequence, status, ROC-AUC and cause fit; the whole verdict is in the
+    description."""
+    assert summary.batch_name(6, "critical", "0.70", {
+        "concept_drift", "drift_share", "feature_drift", "performance"}) == (
+        "b0006 CRIT 0.70 drift")
+    assert summary.batch_name(4, "critical", "0.58", {"concept_drift", "performance"}) == (
+        "b0004 CRIT 0.58 concept")
+    assert summary.batch_name(3, "critical", "0.70", {"performance"}) == "b0003 CRIT 0.70"
+    assert summary.batch_name(7, "warning", summary.measured(None, 0.79, False),
+                              {"performance_estimated"}) == "b0007 WARN est 0.79"
+    assert summary.measured(None, None, False) == "no labels"
+    rules = ("drift_share", "concept_drift", "feature_drift", "data_quality",
+             "prediction_drift", "target_drift", "low_sample", "performance")
+    for status in ("ok", "warning", "critical"):
+        for rule in rules:  # labelled: all of it; estimated: at least up to the ROC-AUC
+            name = summary.batch_name(9999, status, "0.50", {rule})
+            assert len(name) <= summary.NAME_WIDTH + 2, name
+            head = summary.batch_name(9999, status, summary.measured(None, 0.5, False), set())
+            assert len(head) <= summary.NAME_WIDTH, head
 
 
 def test_headline_says_drift_first_when_the_inputs_explain_part_of_the_drop() -> None:
@@ -68,10 +90,8 @@ def test_run_name_and_description_put_drift_before_concept_drift(
     verdict = dataclasses.replace(shifted.verdict, status="critical",
                                   alerts=(*shifted.verdict.alerts, share, concept))
     report = dataclasses.replace(shifted, verdict=verdict)
-    name = summary.run_name(report, 6)
-    assert name.endswith(f"auc {report.performance['roc_auc']:.2f} {n} of {m} features "
-                         "drifted, partly concept drift")
-    assert name.index("drifted") < name.index("concept drift")
+    assert summary.run_name(report, 6) == (
+        f"b0006 CRIT {report.performance['roc_auc']:.2f} drift")  # drift first, the rest:
     assert summary.description(report).startswith(
         f"### CRITICAL: {n} of {m} features drifted, partly concept drift")
 
@@ -111,14 +131,34 @@ def test_description_names_every_alert_and_drifted_feature(shifted: MonitoringRe
     assert "model: [m v1](#/models/m/versions/1)" in text
 
 
-def test_at_most_two_metrics_per_feature(shifted: MonitoringReport) -> None:
+def test_no_chart_titled_as_a_batch_metric_shows_another_value(
+        shifted: MonitoringReport) -> None:
+    """Issue 20: the run page titled the chart of ``baseline/roc_auc`` "roc_auc" (MLflow
+    titles a chart by the key's last ``/`` part) and showed the reference's 0.87, not the
+    batch's 0.58. Every chart titled as one of the batch's metrics shows the batch's value;
+    the reference's values are ``reference_<metric>``; per-feature evidence is in the tables,
+    not 48 charts."""
     metrics = report_metrics(shifted)
-    for f in shifted.feature_drift:
-        assert {k for k in metrics if k.startswith(f"drift/{f.feature}/")} == {
-            f"drift/{f.feature}/pvalue_adj", f"drift/{f.feature}/effect"}
-    top_level = [k for k in metrics if "/" not in k]
-    assert {"roc_auc", "drift_share", "status_level", "expected_roc_auc"} <= set(top_level)
-    assert len(metrics) <= 2 * len(shifted.feature_drift) + 40
+    for key, value in metrics.items():
+        title = key.rsplit("/", 1)[-1]
+        if title in metrics:
+            assert value == metrics[title], key
+    assert metrics["roc_auc"] == shifted.performance["roc_auc"]
+    assert metrics["reference_roc_auc"] == shifted.baseline["roc_auc"]
+    assert not [k for k in metrics if k.startswith(("baseline", "drift/", "reference/"))]
+    assert len(metrics) <= 45  # 86 with the demo's 24 features before
+
+
+def test_the_headline_charts_come_first(shifted: MonitoringReport) -> None:
+    """Issue 20: the chart view showed nine reference charts, then 48 per-feature ones,
+    ``roc_auc`` and ``status_level`` last. MLflow 3.17 orders the ``<section>/`` sections
+    alphabetically before the keys without ``/`` ("Model metrics"): the headline numbers
+    are the only section, so it comes first."""
+    metrics = report_metrics(shifted)
+    sections = {k.split("/")[0] for k in metrics if "/" in k}
+    assert sections == {CHART_SECTION}
+    assert {k.split("/", 1)[1] for k in metrics if "/" in k} == {
+        "status_level", "roc_auc", "estimated_roc_auc", "drift_share"}
 
 
 class _Page(HTMLParser):

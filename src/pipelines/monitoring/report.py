@@ -23,11 +23,6 @@ def safe_name(part: str) -> str:
     return _KEY_SAFE.sub("_", part)
 
 
-def metric_key(*parts: str) -> str:
-    """A metric key from parts, ``/``-joined (grouped in the MLflow UI), at most 250 chars."""
-    return "/".join(safe_name(p) for p in parts)[:250]
-
-
 def _feature_entry(f: FeatureDrift) -> dict[str, Any]:
     """One feature's verdict; its extra statistics also as keys of their own (``wasserstein``
     stays where report readers found it before statistics were configurable)."""
@@ -101,11 +96,34 @@ class MonitoringReport:
         })
 
 
+#: The section of the chart view a reviewer reads first, and what it charts. MLflow 3.17's
+#: chart view (experiment and run page alike) shows the ``<section>/...`` keys first, their
+#: sections in alphabetical order, and the keys without ``/`` last ("Model metrics"),
+#: alphabetically: ``roc_auc`` and ``status_level`` came after every other chart. The
+#: headline numbers are therefore also logged under this section (the same values: the
+#: flat keys stay what searches and every reader use).
+CHART_SECTION = "health"
+CHART_METRICS = ("status_level", "roc_auc", "estimated_roc_auc", "drift_share")
+
+#: Prefix of the reference (champion's) values. Flat, not ``reference/<metric>``: the run
+#: page titles a chart by the key's last ``/`` part, so ``reference/roc_auc`` (like the
+#: ``baseline/roc_auc`` before it) was a chart titled ``roc_auc`` showing the champion's
+#: reference value, not the batch's.
+REFERENCE_PREFIX = "reference_"
+
+
+def chart_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The headline numbers of ``metrics`` again under :data:`CHART_SECTION` (the chart
+    view's first section); the chart of each is titled as the metric itself."""
+    return {f"{CHART_SECTION}/{k}": metrics[k] for k in CHART_METRICS if k in metrics}
+
+
 def report_metrics(report: MonitoringReport) -> dict[str, float]:
-    """The report's numbers as MLflow metrics (finite values only): the headline numbers at
-    the top level, two per feature (``drift/<feature>/pvalue_adj`` and
-    ``drift/<feature>/effect``). Everything else per feature or column is in the logged
-    tables and the report, not in the metric list a reviewer scrolls."""
+    """The report's numbers as MLflow metrics (finite values only), every one the batch's
+    own under its plain name (``roc_auc`` is this batch's realized ROC-AUC), the champion's
+    reference values as ``reference_<metric>``, the headline numbers also in the chart
+    view's first section (:func:`chart_metrics`). Per-feature evidence is in the logged
+    tables (``drift_table.json``) and the report, not in charts a reviewer scrolls past."""
     m: dict[str, float | None] = {
         "n_rows": report.n_rows,
         "status_level": {"ok": 0, "warning": 1, "critical": 2}[report.status],
@@ -122,14 +140,13 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
     if "roc_auc" in report.estimated:
         m["estimated_roc_auc_lower"] = report.estimated["roc_auc"].lower
         m["estimated_roc_auc_upper"] = report.estimated["roc_auc"].upper
-    m.update({metric_key("baseline", name): value for name, value in report.baseline.items()})
+    m.update({f"{REFERENCE_PREFIX}{safe_name(name)}": value
+              for name, value in report.baseline.items()})
     if report.target_drift is not None:
         m["target_drift_pvalue"] = report.target_drift.pvalue
         m["target_drift_psi"] = report.target_drift.effect_size
     if report.concept_drift is not None:
         m["expected_roc_auc"] = report.concept_drift.expected_auc
         m["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
-    for f in report.feature_drift:
-        m[metric_key("drift", f.feature, "pvalue_adj")] = f.pvalue_adjusted
-        m[metric_key("drift", f.feature, "effect")] = f.effect_size
-    return {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
+    finite = {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
+    return {**finite, **chart_metrics(finite)}

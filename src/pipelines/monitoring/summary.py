@@ -51,14 +51,43 @@ def _headline(report: MonitoringReport) -> str:
                     len(report.feature_drift))
 
 
+#: About what MLflow's run lists show of a name (no tooltip): the verdict fits in it.
+NAME_WIDTH = 22
+_STATUS_WORDS = {"ok": "ok", "warning": "WARN", "critical": "CRIT"}
+#: The cause a run name gives, first that fired wins: drift before concept drift (concept
+#: drift is only what the inputs do not explain); none when ROC-AUC alone is below its floor
+#: (the number is in the name) or nothing fired.
+_CAUSE_WORDS = (("drift_share", "drift"), ("concept_drift", "concept"),
+                ("feature_drift", "drift"), ("data_quality", "quality"),
+                ("prediction_drift", "scores"), ("target_drift", "labels"),
+                ("low_sample", "few rows"))
+
+
+def measured(auc: float | None, estimate: float | None, has_labels: bool) -> str:
+    """The ROC-AUC a run name shows: realized (``0.58``), else estimated from the scores
+    (``est 0.79``), else why there is none."""
+    if auc is not None and math.isfinite(auc):
+        return f"{auc:.2f}"
+    if estimate is not None and math.isfinite(estimate):
+        return f"est {estimate:.2f}"
+    return "no labels" if not has_labels else "auc n/a"
+
+
+def batch_name(sequence: int, status: str, auc_text: str, rules: set[str]) -> str:
+    """``b0006 CRIT 0.70 drift``, ``b0003 ok 0.86``, ``b0007 WARN est 0.79``: sequence,
+    status, ROC-AUC and the cause in about :data:`NAME_WIDTH` characters; the whole verdict
+    is the description's first line."""
+    cause = next((word for rule, word in _CAUSE_WORDS if rule in rules), "")
+    return " ".join(part for part in (f"b{sequence:04d}", _STATUS_WORDS.get(status, status),
+                                      auc_text, cause) if part)
+
+
 def run_name(report: MonitoringReport, sequence: int) -> str:
-    """``b0004 CRITICAL auc 0.60 concept drift``: sequence, status, ROC-AUC, headline."""
-    auc = (report.performance or {}).get("roc_auc")
+    """The run's name as :func:`batch_name`, from the report."""
     guess = report.estimated.get("roc_auc")
-    measured = (f"auc {auc:.2f}" if auc is not None and math.isfinite(auc)
-                else f"est auc {guess.value:.2f}" if guess and math.isfinite(guess.value)
-                else "no labels" if not report.has_labels else "auc n/a")
-    return f"b{sequence:04d} {report.status.upper()} {measured} {_headline(report)}"
+    auc_text = measured((report.performance or {}).get("roc_auc"),
+                        guess.value if guess else None, report.has_labels)
+    return batch_name(sequence, report.status, auc_text, {a.rule for a in report.alerts})
 
 
 def feature_table(report: MonitoringReport) -> pd.DataFrame:

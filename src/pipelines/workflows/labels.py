@@ -31,6 +31,7 @@ from pipelines.monitoring.engine import evaluate_batch
 from pipelines.monitoring.labels import LabelSet, clean_labels, join_labels, labels_digest
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext
+from pipelines.monitoring.report import chart_metrics
 from pipelines.store import Store, connect, load_model_version, load_reference_context
 from pipelines.store import contract as c
 from pipelines.store.searches import finished_monitoring_runs
@@ -230,13 +231,10 @@ def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
                         "retraining_recommended": float(recommended),
                         "label_coverage": result.coverage})
     sequence = int(tags.get(c.TAG_SEQUENCE, "0"))
-    store.log_metrics_to(info.run_id, {k: float(v) for k, v in new_metrics.items()
-                                       if v is not None and np.isfinite(v)}, step=sequence)
+    finite = {k: float(v) for k, v in new_metrics.items() if v is not None and np.isfinite(v)}
+    store.log_metrics_to(info.run_id, {**finite, **chart_metrics(finite)}, step=sequence)
     auc = (report.performance or {}).get("roc_auc", float("nan"))
-    n_features = sum(1 for k in metrics if k.startswith("drift/") and k.endswith("/pvalue_adj"))
-    name = (f"b{sequence:04d} {after.upper()} auc {auc:.2f} "
-            + summary.headline(set(rules), int(metrics.get("n_drifted_features", 0)),
-                               n_features))
+    name = summary.batch_name(sequence, after, summary.measured(auc, None, True), set(rules))
     store.set_tags({**label_tags, c.TAG_STATUS: after, c.TAG_ALERTS: ",".join(rules) or "none",
                     c.TAG_RETRAINING_RECOMMENDED: str(recommended).lower(),
                     c.TAG_RUN_COLOR: c.STATUS_COLORS[after], "mlflow.runName": name},

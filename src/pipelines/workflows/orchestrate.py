@@ -186,7 +186,7 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
         head = (run.info.run_name or "retraining").split(" ", 1)[0]
         store.set_tags({c.TAG_VERDICT: c.PROMOTED, c.TAG_VERDICT_MESSAGE: message,
                         c.TAG_RECOVERED: "promotion completed",
-                        c.TAG_RUN_NAME: f"{head} PROMOTED v{intent} (completed by recovery)"},
+                        c.TAG_RUN_NAME: f"{head} PROMOTED v{intent} recovered"},
                        run_id=run_id)
         logger.warning("Recovery: %s", message)
         return [message]

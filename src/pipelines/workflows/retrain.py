@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -165,7 +166,27 @@ class _Job:
 
     @property
     def run_name(self) -> str:
-        return f"retraining-{self.now:%Y%m%dT%H%M%SZ}"
+        """The name while it runs (its start time is the list's Created column); its first
+        word heads the name of a run that fails or is completed by recovery."""
+        return f"{RUN_HEAD} running"
+
+
+#: The first word of every retraining parent run's name.
+RUN_HEAD = "retrain"
+_VERDICT_WORDS = {c.PROMOTED: "PROMOTED", c.REJECTED: "REJECTED",
+                  c.AWAITING_APPROVAL: "AWAITING", c.INVALID_DATA: "INVALID DATA"}
+
+
+def run_name(verdict: str, decision: GateDecision | None, new_version: str | None) -> str:
+    """``retrain PROMOTED v2 0.80``, ``retrain REJECTED 0.80``, ``retrain INVALID DATA``:
+    the verdict, the new version and the candidate's holdout ROC-AUC, in about what MLflow's
+    run lists show (no tooltip); the comparison with the champion is the description's."""
+    parts = [RUN_HEAD, _VERDICT_WORDS.get(verdict, verdict.upper())]
+    if new_version:
+        parts.append(f"v{new_version}")
+    if decision is not None and math.isfinite(decision.candidate_auc):
+        parts.append(f"{decision.candidate_auc:.2f}")
+    return " ".join(parts)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -517,7 +538,7 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
         links["promoted" if verdict == c.PROMOTED else "waiting for approval"] = (
             c.version_link(model, new_version))
     store.set_tags({
-        "mlflow.runName": narrative.run_name(verdict, decision, new_version),
+        "mlflow.runName": run_name(verdict, decision, new_version),
         c.TAG_RUN_COLOR: c.STATUS_COLORS[verdict],
         c.TAG_DESCRIPTION: narrative.description(verdict, job.reason, decision, table,
                                                  links)[:c.DESCRIPTION_LIMIT]})
@@ -566,7 +587,7 @@ def _record_invalid(job: _Job, problems: Sequence[str]) -> RetrainingSummary:
                             c.TAG_VERDICT_MESSAGE: message[:c.TAG_LIMIT],
                             "invalid_data.reasons": "\n".join(problems)[:c.TAG_LIMIT],
                             c.TAG_NEW_VERSION: "",
-                            "mlflow.runName": narrative.run_name(c.INVALID_DATA, None, None),
+                            "mlflow.runName": run_name(c.INVALID_DATA, None, None),
                             c.TAG_RUN_COLOR: c.STATUS_COLORS[c.INVALID_DATA],
                             c.TAG_DESCRIPTION: narrative.description(
                                 c.INVALID_DATA, job.reason, None, None,
