@@ -87,8 +87,11 @@ def test_late_labels_are_back_filled_once(trained_store, tmp_path: Path) -> None
     assert "concept_drift" in drifted.data.tags["alerts"]
     assert drifted.data.tags["retraining_recommended"] == "true"
     assert drifted.data.metrics["roc_auc"] < drifted.data.metrics["estimated_roc_auc"] - 0.1
-    assert drifted.info.run_name.endswith("concept drift")
-    assert " CRITICAL auc " in drifted.info.run_name
+    auc = drifted.data.metrics["roc_auc"]
+    assert drifted.info.run_name == f"b{drifted.data.tags['monitoring.sequence'].zfill(4)} " \
+        f"CRIT {auc:.2f} concept"  # renamed as its new verdict, in the list's width
+    assert drifted.data.metrics["health/roc_auc"] == auc  # the chart view's first section
+    assert drifted.data.metrics["health/status_level"] == 2
 
     partial = client.get_run(runs["partial"])
     assert partial.data.tags["labels.coverage"] == "0.3000"
