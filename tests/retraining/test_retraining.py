@@ -90,7 +90,7 @@ def test_promotes_a_candidate_that_beats_a_weak_champion(make_settings: Settings
     assert tags["new_version"] == "2"
     assert tags["champion_version_before"] == "1"
     assert "PROMOTED" in tags["decision.message"]
-    assert parent.info.run_name == f"retrain PROMOTED v2 {gate['candidate_auc']:.2f}"
+    assert parent.info.run_name == f"PROMOTED v2 {gate['candidate_auc']:.2f}"
     assert "paired test passed" in tags["decision.message"]
     metrics = parent.data.metrics
     assert metrics["promotion_pvalue"] < 0.05

@@ -183,10 +183,9 @@ def recover_retraining(settings: Settings, store: Store, *, now: datetime,
         tag_version(store, intent, {c.VTAG_PROMOTION_STATUS: c.PROMOTED}, best_effort=True)
         message = (f"promotion of version {intent} (replacing {previous}) completed by "
                    f"recovery after run {run_id} was interrupted")
-        head = (run.info.run_name or "retraining").split(" ", 1)[0]
         store.set_tags({c.TAG_VERDICT: c.PROMOTED, c.TAG_VERDICT_MESSAGE: message,
                         c.TAG_RECOVERED: "promotion completed",
-                        c.TAG_RUN_NAME: f"{head} PROMOTED v{intent} recovered"},
+                        c.TAG_RUN_NAME: f"PROMOTED v{intent} recovered"},
                        run_id=run_id)
         logger.warning("Recovery: %s", message)
         return [message]

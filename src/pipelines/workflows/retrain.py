@@ -171,17 +171,19 @@ class _Job:
         return f"{RUN_HEAD} running"
 
 
-#: The first word of every retraining parent run's name.
+#: The first word of a retraining parent run's name while it runs; a run that fails keeps it
+#: (``retrain FAILED <cause>``).
 RUN_HEAD = "retrain"
 _VERDICT_WORDS = {c.PROMOTED: "PROMOTED", c.REJECTED: "REJECTED",
                   c.AWAITING_APPROVAL: "AWAITING", c.INVALID_DATA: "INVALID DATA"}
 
 
 def run_name(verdict: str, decision: GateDecision | None, new_version: str | None) -> str:
-    """``retrain PROMOTED v2 0.80``, ``retrain REJECTED 0.80``, ``retrain INVALID DATA``:
-    the verdict, the new version and the candidate's holdout ROC-AUC, in about what MLflow's
-    run lists show (no tooltip); the comparison with the champion is the description's."""
-    parts = [RUN_HEAD, _VERDICT_WORDS.get(verdict, verdict.upper())]
+    """``PROMOTED v2 0.80``, ``REJECTED 0.80``, ``INVALID DATA``: the verdict, the new version
+    and the candidate's holdout ROC-AUC, in what MLflow's run list shows of a parent run's
+    name (about 16 characters beside its expand icon, no tooltip; the experiment says it is
+    a retraining); the comparison with the champion is the description's."""
+    parts = [_VERDICT_WORDS.get(verdict, verdict.upper())]
     if new_version:
         parts.append(f"v{new_version}")
     if decision is not None and math.isfinite(decision.candidate_auc):
