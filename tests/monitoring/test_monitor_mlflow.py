@@ -88,7 +88,8 @@ def test_monitoring_run_contents_on_sqlite(trained_store) -> None:
     local = json.loads(outcome.report_path.read_text())
     page = outcome.report_path.with_suffix(".html").read_text()  # beside the JSON
     assert page.startswith("<!DOCTYPE html>")
-    assert f"<title>b0001 {outcome.report.status.upper()} auc" in page
+    word = {"ok": "ok", "warning": "WARN", "critical": "CRIT"}[outcome.report.status]
+    assert f"<title>b0001 {word} " in page
     assert outcome.report_path.name.startswith("monitoring_report_")
     assert outcome.report_path.parent == Path(settings.paths.output_dir)
     assert local["batch_id"] == "shifted-batch"
