@@ -47,6 +47,8 @@ def test_crash_between_the_two_alias_moves_is_completed_by_the_next_cycle(
         retrain(settings)
     monkeypatch.undo()
     assert _aliases(settings) == ("1", "1")  # the backup moved, the champion still serves v1
+    (failed,) = retraining_parents(connect(settings.tracking))
+    assert failed.info.run_name.startswith("retrain FAILED ")  # short, in the list's width
 
     cycle = run_cycle(settings, _quiet())
     assert cycle.recovery
@@ -56,6 +58,7 @@ def test_crash_between_the_two_alias_moves_is_completed_by_the_next_cycle(
     (parent,) = retraining_parents(store)
     assert parent.data.tags["decision"] == "promoted"
     assert parent.data.tags["retraining.recovered"] == "promotion completed"
+    assert parent.info.run_name == "PROMOTED v2 recovered"
     version = store.client.get_model_version("churn-model", "2")
     assert version.tags["promotion_status"] == "promoted"
     assert run_cycle(settings, _quiet()).recovery == []  # idempotent: nothing left to do
