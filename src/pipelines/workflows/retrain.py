@@ -166,8 +166,8 @@ class _Job:
 
     @property
     def run_name(self) -> str:
-        """The name while it runs (its start time is the list's Created column); its first
-        word heads the name of a run that fails or is completed by recovery."""
+        """The name while it runs (its start time is the list's Created column); a run that
+        fails keeps its first word (``retrain FAILED <cause>``)."""
         return f"{RUN_HEAD} running"
 
 
