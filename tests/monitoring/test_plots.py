@@ -158,3 +158,20 @@ def test_reused_density_figure_draws_each_distribution_alike() -> None:
         plots.close(fig)
     assert drawn[0] == drawn[1] == drawn[2]  # same colours, two series, no leftovers
     assert len(drawn[0][0]) == 2
+
+
+def test_figures_held_before_rendering_are_not_overwritten() -> None:
+    rng = np.random.default_rng(3)
+    reference = fit_reference_profile({"x": rng.normal(size=500)}, ["x"], [],
+                                      n_bins=10).numeric["x"]
+    first = plots.numeric_distribution(reference, rng.normal(size=800), "first")
+    second = plots.numeric_distribution(reference, rng.normal(size=800) + 3, "second")
+    assert first is not second
+    assert first.axes[0].get_title() == "first"
+    pngs = [plots.png_bytes(first), plots.png_bytes(second)]
+    assert pngs[0] != pngs[1]
+    for fig in (first, second):
+        plots.close(fig)
+    third = plots.numeric_distribution(reference, rng.normal(size=800), "third")
+    assert third is first  # rendered and closed: drawn again
+    plots.close(third)

@@ -91,14 +91,18 @@ _REUSED = threading.local()  # per thread: figures are not shared between thread
 
 def _density_axes() -> tuple[Figure, object]:
     """This thread's density figure, emptied: one figure and axes drawn again and again
-    (making a figure, its axes and their ticks was a quarter of the drawing)."""
+    (making a figure, its axes and their ticks was a quarter of the drawing). While the
+    last one handed out is neither rendered nor closed, a new figure is made instead, so a
+    caller holding several figures never sees one overwritten."""
     fig = getattr(_REUSED, "density", None)
-    if fig is None:
+    if fig is None or fig.in_use:
         fig = Figure(figsize=(6, 3.5))
-        fig.reused = True  # type: ignore[attr-defined]  # see close()
         _axes(fig, "")
         _layout(fig, bottom=0.17)
-        _REUSED.density = fig
+        if getattr(_REUSED, "density", None) is None:
+            fig.reused = True  # type: ignore[attr-defined]  # see close()
+            _REUSED.density = fig
+    fig.in_use = True  # type: ignore[attr-defined]  # until png_bytes() or close()
     ax = fig.axes[0]
     for artist in [*ax.patches, *ax.lines, *ax.texts]:
         artist.remove()
@@ -252,11 +256,13 @@ def png_bytes(fig: Figure, dpi: int = 90) -> bytes:
     """The figure rendered once as PNG (logged as an artifact and inlined in the HTML)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
+    fig.in_use = False  # type: ignore[attr-defined]  # a reused figure may be drawn again
     return buffer.getvalue()
 
 
 def close(fig: Figure) -> None:
     """Release the figure's drawing (figures made without pyplot need nothing more); a
     reused figure is kept for the next drawing."""
+    fig.in_use = False  # type: ignore[attr-defined]
     if not getattr(fig, "reused", False):
         fig.clear()
