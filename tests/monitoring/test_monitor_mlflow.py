@@ -263,3 +263,17 @@ def test_cli_batch_id_names_a_simulated_batch(trained_store) -> None:
     exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
     (run,) = client.search_runs([exp.experiment_id])
     assert run.data.tags["batch_id"] == "my-batch"
+
+
+def test_the_reference_sentence_is_best_effort(trained_store, monkeypatch) -> None:
+    """The report's sentence about the reference never fails a cycle: a registry that cannot
+    be read leaves the reference's size alone."""
+    settings, _ = trained_store
+    monitor = Monitor(settings)
+
+    def unreadable(*_args: object) -> None:
+        raise RuntimeError("registry unreachable")
+
+    monkeypatch.setattr(monitor.store.client, "get_model_version", unreadable)
+    rows = monitor.reference.profile.n_rows
+    assert monitor.reference_story == f"Reference: {rows:,} rows, registered with v1."

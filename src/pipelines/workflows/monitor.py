@@ -205,22 +205,24 @@ class Monitor:
     @cached_property
     def reference_story(self) -> str:
         """What the champion's reference is, in words (the report says it under the verdict):
-        read once from its version's tags and, for a retrained version, its retraining run."""
+        read once from its version's tags and, for a retrained version, its retraining run.
+        Best effort: what cannot be read (a deleted run) is left out, the cycle goes on."""
         champion = self.champion
-        tags = dict(self.store.client.get_model_version(champion.name, champion.version).tags)
+        tags: dict[str, str] = {}
         retraining = None
-        parent = tags.get("parent_run_id")
-        if tags.get("trained_by") == "retraining" and parent:
-            try:
+        try:
+            tags = dict(self.store.client.get_model_version(champion.name,
+                                                            champion.version).tags)
+            parent = tags.get("parent_run_id")
+            if tags.get("trained_by") == "retraining" and parent:
                 run = self.store.client.get_run(parent)
-            except Exception as exc:  # deleted: the story without the run's name  # noqa: BLE001
-                logger.warning("Retraining run %s of %s v%s not readable: %s", parent,
-                               champion.name, champion.version, exc)
-            else:
                 retraining = {**run.data.params, "run_id": parent,
                               "run_name": run.info.run_name or parent}
+        except Exception as exc:  # the report's sentence only  # noqa: BLE001
+            logger.warning("Where the reference of %s v%s comes from could not be read: %s",
+                           champion.name, champion.version, exc)
         return html_report.reference_text(self.reference.profile.n_rows, champion.version,
-                                           tags, retraining)
+                                          tags, retraining)
 
     @cached_property
     def counts_profile(self) -> CountsProfile:
