@@ -563,7 +563,9 @@ def _breakdown(run: Run) -> list[str]:
     lines = ["## One monitor cycle, phase by phase", "",
              f"{rows:,} rows x {features} features; the batch is already in memory (reading "
              "the Parquet file is done before, by every tool alike). `batch storage` is the "
-             "wait for the batch's Parquet copy, written in a thread while the plots render.",
+             "wait for the batch's Parquet copy, written in a thread from the start of "
+             "logging; `plots` is the wait for the distribution figures, drawn in another "
+             "thread while the run is written, and the drawing of the trend figure.",
              "", "| phase | " + " | ".join(r["label"] for r in cycles) + " |",
              "|---|" + "---:|" * len(cycles)]
     for phase in phases:

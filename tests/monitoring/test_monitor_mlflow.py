@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -94,6 +96,17 @@ def test_monitoring_run_contents_on_sqlite(trained_store) -> None:
     assert outcome.report_path.parent == Path(settings.paths.output_dir)
     assert local["batch_id"] == "shifted-batch"
     assert local["drift"]["n_drifted_features"] == 3
+    # every figure the page shows is one the run logged (byte for byte), and every logged
+    # figure is on the page
+    logged = {Path(client.download_artifacts(outcome.run_id, a.path)).read_bytes()
+              for a in client.list_artifacts(outcome.run_id, "plots")}
+    shown = {base64.b64decode(data) for data in
+             re.findall(r'src="data:image/png;base64,([^"]+)"', page)}
+    assert shown
+    assert shown == logged
+    rows = Monitor(settings).reference.profile.n_rows
+    assert (f'<p class="reference">Reference: {rows:,} rows, the validation and test rows of '
+            "the baseline training run") in page
     exp = client.get_experiment(outcome.experiment_id)
     assert exp.name == "ChurnPrediction-Monitoring"
 
@@ -251,3 +264,17 @@ def test_cli_batch_id_names_a_simulated_batch(trained_store) -> None:
     exp = client.get_experiment_by_name(settings.tracking.monitoring_experiment)
     (run,) = client.search_runs([exp.experiment_id])
     assert run.data.tags["batch_id"] == "my-batch"
+
+
+def test_the_reference_sentence_is_best_effort(trained_store, monkeypatch) -> None:
+    """The report's sentence about the reference never fails a cycle: a registry that cannot
+    be read leaves the reference's size alone."""
+    settings, _ = trained_store
+    monitor = Monitor(settings)
+
+    def unreadable(*_args: object) -> None:
+        raise RuntimeError("registry unreachable")
+
+    monkeypatch.setattr(monitor.store.client, "get_model_version", unreadable)
+    rows = monitor.reference.profile.n_rows
+    assert monitor.reference_story == f"Reference: {rows:,} rows, registered with v1."

@@ -33,6 +33,7 @@ tr.drifted td{background:#fdecea}tr.issue td{background:#fff4e5}
 .figs{display:flex;flex-wrap:wrap;gap:12px}.figs img{max-width:100%;border:1px solid #ddd;
 background:#fff}
 .kv td:first-child{color:#555}
+.reference{color:#444;font-size:14px;margin:12px 0 0}
 """
 
 
@@ -71,6 +72,39 @@ def _table(frame: pd.DataFrame, numeric: set[str], row_class: str | None = None,
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def reference_text(rows: int, version: str, tags: Mapping[str, str],
+                   retraining: Mapping[str, str] | None = None) -> str:
+    """What the batch is compared with, in words: the champion's reference rows and where they
+    come from, from its version's tags (``trained_by``, ``reference_batches``,
+    ``champion_version_before``) and, for a retrained version, its retraining run (``run_name``,
+    ``run_id`` and the run's params, ``n_reference_rows``: the previous champion's reference
+    rows the retraining started from). Why a retrained champion's reference is smaller: it is
+    the retraining's holdout, the newest labelled rows that the new model was not trained on."""
+    head = f"Reference: {rows:,} rows"
+    trained_by = tags.get("trained_by", "")
+    if trained_by == "retraining":
+        run = retraining or {}
+        name = run.get("run_name") or tags.get("parent_run_id", "")[:8] or "unknown"
+        run_id = run.get("run_id") or tags.get("parent_run_id", "")
+        batches = tags.get("reference_batches", "")
+        text = (f"{head}, the holdout of retraining run \u201c{name}\u201d"
+                f"{f' ({run_id[:8]})' if run_id and run_id[:8] != name else ''} that promoted "
+                f"v{version}: the newest labelled rows"
+                f"{f' (batch {batches})' if batches else ''}, which v{version} was evaluated on "
+                "and not trained on.")
+        before, previous = tags.get("champion_version_before"), run.get("n_reference_rows")
+        if before and previous:
+            text += (f" Before it, v{before} was compared with {int(float(previous)):,} "
+                     "reference rows; a retrained champion is compared with the rows of the "
+                     "new regime it was checked on, hence the different size.")
+        return text
+    if trained_by == "baseline":
+        run = tags.get("source_run_id", "")
+        return (f"{head}, the validation and test rows of the baseline training run "
+                f"{run[:8]} (rows v{version} was not trained on).")
+    return f"{head}, registered with v{version}."
+
+
 def _performance(report: MonitoringReport) -> str:
     perf = report.performance or {}
     rows = []
@@ -94,10 +128,11 @@ def _performance(report: MonitoringReport) -> str:
 
 
 def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
-           links: Mapping[str, str] | None = None) -> str:
+           links: Mapping[str, str] | None = None, reference: str = "") -> str:
     """The page. ``images``: PNG bytes by artifact name (``drift_<feature>.png``,
     ``score_distribution.png``, ``performance_over_time.png``); ``links``: label -> plain
-    text (run ids, model version) shown at the foot."""
+    text (run ids, model version) shown at the foot; ``reference``: what the batch is
+    compared with (:func:`reference_text`), shown under the verdict."""
     status = report.status
     perf = report.performance or {}
     auc = perf.get("roc_auc")
@@ -141,6 +176,7 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
 <div class="banner" style="background:{_BANNER.get(status, '#444')}" id="verdict">
 <h1>{html.escape(title)}</h1><p>{html.escape(' · '.join(facts))}</p></div>
 <main>
+{f'<p class="reference">{html.escape(reference)}</p>' if reference else ""}
 <section id="alerts"><h2>Alerts</h2><ul>{alerts}</ul></section>
 <section id="performance"><h2>Performance</h2>{_performance(report)}
 {_img(history, "performance over batches") if history else ""}</section>

@@ -203,6 +203,28 @@ class Monitor:
         return self._log(report, info, Evidence(counts=counts), {c.TAG_ENGINE: engine}, timer)
 
     @cached_property
+    def reference_story(self) -> str:
+        """What the champion's reference is, in words (the report says it under the verdict):
+        read once from its version's tags and, for a retrained version, its retraining run.
+        Best effort: what cannot be read (a deleted run) is left out, the cycle goes on."""
+        champion = self.champion
+        tags: dict[str, str] = {}
+        retraining = None
+        try:
+            tags = dict(self.store.client.get_model_version(champion.name,
+                                                            champion.version).tags)
+            parent = tags.get("parent_run_id")
+            if tags.get("trained_by") == "retraining" and parent:
+                run = self.store.client.get_run(parent)
+                retraining = {**run.data.params, "run_id": parent,
+                              "run_name": run.info.run_name or parent}
+        except Exception as exc:  # the report's sentence only  # noqa: BLE001
+            logger.warning("Where the reference of %s v%s comes from could not be read: %s",
+                           champion.name, champion.version, exc)
+        return html_report.reference_text(self.reference.profile.n_rows, champion.version,
+                                          tags, retraining)
+
+    @cached_property
     def counts_profile(self) -> CountsProfile:
         """The champion's reference as bins (built once, on first use)."""
         return CountsProfile.from_context(self.reference, self.settings.engine.ks_bins)
@@ -211,7 +233,7 @@ class Monitor:
              extra_tags: dict[str, str] | None = None,
              timer: Stopwatch | None = None) -> MonitorOutcome:
         timer = timer or Stopwatch()
-        with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
+        with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
             stored = Path(tmp) / Path(c.BATCH_ARTIFACT).name
             # the batch's Parquet copy is encoded in a thread from the start (Arrow releases
             # the GIL) while the run, the tables and the plots are written; it is uploaded
@@ -219,12 +241,16 @@ class Monitor:
             writing = (pool.submit(self._write_batch, evidence, stored)
                        if self.settings.monitoring.store_batch and evidence.prepared is not None
                        else None)
+            # the distribution figures need the batch alone: drawn in the other thread while
+            # the run is written (SQLite's writes and PNG encoding release the GIL)
+            drawing = pool.submit(self._distribution_figures, report, evidence)
             return self._log_run(report, info, evidence, extra_tags, timer, pool, writing,
-                                 stored)
+                                 stored, drawing)
 
     def _log_run(self, report: MonitoringReport, info: BatchInfo, evidence: Evidence,
                  extra_tags: dict[str, str] | None, timer: Stopwatch, pool: ThreadPoolExecutor,
-                 writing: Future[None] | None, stored: Path) -> MonitorOutcome:
+                 writing: Future[None] | None, stored: Path,
+                 drawing: Future[dict[str, bytes]]) -> MonitorOutcome:
         settings = self.settings
         prepared = evidence.prepared
         with timer("mlflow run"):
@@ -267,8 +293,8 @@ class Monitor:
                 self.store.log_text(report_text, c.MONITORING_REPORT_ARTIFACT)
                 self.store.log_table(summary.feature_table(report), c.DRIFT_TABLE_ARTIFACT)
                 self.store.log_table(summary.quality_table(report), c.QUALITY_TABLE_ARTIFACT)
-            with timer("plots"):
-                images = self._figures(report, evidence, experiment_id)
+            with timer("plots"):  # the wait for the distribution figures, and the trend
+                images = {**drawing.result(), **self._trend_figure(experiment_id)}
             with timer("artifacts"):
                 folder = stored.parent / "plots"
                 folder.mkdir()
@@ -278,7 +304,8 @@ class Monitor:
                 page = html_report.render(report, title=run_name, images=images, links={
                     "run": run_id,
                     "model": f"{self.champion.name} v{self.champion.version}",
-                    "scored by": report.context.get("scored_by", "")})
+                    "scored by": report.context.get("scored_by", "")},
+                    reference=self.reference_story)
                 self.store.log_text(page, c.HTML_REPORT_ARTIFACT)
             with timer("batch storage (waited for)"):
                 if uploading is not None:
@@ -331,45 +358,49 @@ class Monitor:
         writing.result()
         self.store.log_artifact(run_id, path, str(Path(c.BATCH_ARTIFACT).parent))
 
-    def _figures(self, report: MonitoringReport, evidence: Evidence,
-                 experiment_id: str) -> dict[str, bytes]:
-        """Every figure of the run as PNG bytes, by file name: drifted features (up to
-        ``max_drift_plots``), scores, performance over batches; from the batch's values, or
-        from its counts (counts engines)."""
+    def _distribution_figures(self, report: MonitoringReport,
+                              evidence: Evidence) -> dict[str, bytes]:
+        """The batch's figures as PNG bytes, by file name: drifted features (up to
+        ``max_drift_plots``) and scores; from the batch's values, or from its counts (counts
+        engines). Each is rendered as soon as it is drawn and released."""
         limit = self.settings.monitoring.max_drift_plots
         ref, correction = self.reference, self.settings.monitoring.correction
-        figures: dict[str, object] = {}
+        rendered: dict[str, bytes] = {}
         for f in [f for f in report.feature_drift if f.drifted][:limit]:
             if f.kind == "numeric":
                 title = (f"{f.feature}: PSI {f.effect_size:.3f}, KS p {f.pvalue_adjusted:.1e} "
                          f"({correction}-adjusted)")
-                figures[f"drift_{safe_name(f.feature)}.png"] = evidence.numeric_figure(
-                    ref.profile.numeric[f.feature], self._binned(f.feature), title)
+                fig = evidence.numeric_figure(ref.profile.numeric[f.feature],
+                                              self._binned(f.feature), title)
             else:
                 title = (f"{f.feature}: PSI {f.effect_size:.3f}, chi-square p "
                          f"{f.pvalue_adjusted:.1e} ({correction}-adjusted)")
-                figures[f"drift_{safe_name(f.feature)}.png"] = evidence.categorical_figure(
-                    ref.profile.categorical[f.feature], title)
+                fig = evidence.categorical_figure(ref.profile.categorical[f.feature], title)
+            rendered[f"drift_{safe_name(f.feature)}.png"] = _render(fig)
         target = self.champion.schema.target
-        figures["score_distribution.png"] = evidence.score_figure(
+        rendered["score_distribution.png"] = _render(evidence.score_figure(
             ref.score_reference, self._binned(None), "Model scores: reference vs current",
-            f"score P({target} = 1)")
-        past = monitoring_history(self.store, experiment_id, limit=TREND_BATCHES)
-        figures["performance_over_time.png"] = plots.timeline(
-            past, self.policy.roc_auc.limit, self.policy.drift_share.limit)
-        rendered = {}
-        for name, fig in figures.items():
-            try:
-                rendered[name] = plots.png_bytes(fig)  # type: ignore[arg-type]
-            finally:
-                plots.close(fig)  # type: ignore[arg-type]
+            f"score P({target} = 1)"))
         return rendered
+
+    def _trend_figure(self, experiment_id: str) -> dict[str, bytes]:
+        """Performance over the latest batches (this one included: its metrics are logged)."""
+        past = monitoring_history(self.store, experiment_id, limit=TREND_BATCHES)
+        return {"performance_over_time.png": _render(plots.timeline(
+            past, self.policy.roc_auc.limit, self.policy.drift_share.limit))}
 
     def _binned(self, feature: str | None) -> BinnedColumn | None:
         if "counts_profile" not in self.__dict__:  # in-memory batches never build it
             return None
         profile = self.counts_profile
         return profile.score if feature is None else profile.numeric[feature]
+
+
+def _render(fig: object) -> bytes:
+    try:
+        return plots.png_bytes(fig)  # type: ignore[arg-type]
+    finally:
+        plots.close(fig)  # type: ignore[arg-type]
 
 
 def _write_report_files(folder: Path, report_text: str, page: str) -> Path:
