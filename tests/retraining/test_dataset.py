@@ -265,6 +265,8 @@ def test_data_span_names_the_batches_and_the_time_window(schema: FeatureSchema) 
     assert span.text().endswith("(data timestamps)")
     whole = data_span(out, TS)
     assert whole.sources() == "champion's reference + b0004, b0005"
+    shuffled = data_span(out.sample(frac=1.0, random_state=0), TS)
+    assert shuffled.sources() == "champion's reference + b0004, b0005"  # in time order
     assert whole.start.date() == pd.Timestamp("2026-03-01").date()  # reference has no time
 
 

@@ -136,7 +136,8 @@ def _reasons_and_links_in_the_registry(settings, store, summary) -> None:
     assert v2.tags["promoted_audit_run"] == promote_run.info.run_id
     assert "**Alias moves**" in v2.description
     assert f"runs/{promote_run.info.run_id})" in v2.description
-    assert client.get_model_version(name, "1").tags["fallback_reason"].startswith("candidate")
+    assert client.get_model_version(name, "1").tags["fallback_reason"].startswith(
+        "promote: @champion moved to v2; candidate ROC-AUC")
     moves = client.get_registered_model(name).description.split("**Latest alias moves**")[1]
     assert "candidate ROC-AUC" in moves  # the reason, not only the move
     assert f"runs/{promote_run.info.run_id})" in moves

@@ -409,6 +409,10 @@ def data_span(frame: pd.DataFrame, timestamp: str | None,
                if ORIGIN_COLUMN in frame.columns else ())
     if timestamp and timestamp in frame.columns and frame[timestamp].notna().any():
         times = _naive_times(frame[timestamp])
+        if ORIGIN_COLUMN in frame.columns:  # origins in time order (a shuffled part too)
+            first = times.groupby(frame[ORIGIN_COLUMN].astype(str).to_numpy()).min()
+            origins = tuple(sorted(origins, key=lambda o: (pd.notna(first.get(o)),
+                                                           first.get(o) or pd.Timestamp.min)))
         return DataSpan(len(frame), origins, pd.Timestamp(times.min()),
                         pd.Timestamp(times.max()), "data timestamps")
     known = [pd.Timestamp(batch_times[o]) for o in origins if batch_times and o in batch_times]

@@ -156,10 +156,16 @@ def _note_moves(store: Store, version: str, action: str, moves: list[AliasMove],
     name = store.tracking.registered_model_name
     mine = [m for m in moves if version in (m.to_version, m.from_version)]
     tags: dict[str, str] = {}
+    champion = store.tracking.champion_alias
+    replaced_by = next((m.to_version for m in moves
+                        if m.alias == champion and m.from_version == version), None)
     for m in mine:
         if m.to_version == version:
             role = _ROLE_WORDS.get(m.alias, m.alias)
-            tags |= {f"{role}_reason": reason[:c.TAG_LIMIT], f"{role}_by": actor,
+            why = reason
+            if m.alias != champion and replaced_by:  # the fallback: say what replaced it
+                why = f"{action}: @{champion} moved to v{replaced_by}; {reason}"
+            tags |= {f"{role}_reason": why[:c.TAG_LIMIT], f"{role}_by": actor,
                      f"{role}_audit_run": audit_run_id}
     line = (f"- {when:%Y-%m-%d %H:%M} UTC {action}: "
             + ", ".join(_move_text(name, m) for m in mine)
