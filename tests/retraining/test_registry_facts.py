@@ -60,7 +60,8 @@ def test_registry_facts_after_a_promotion_and_a_rollback(make_settings: Settings
     assert "**Fallback**" not in client.get_model_version(name, "1").description
     demoted = client.get_model_version(name, "2").description
     assert "**Fallback** (`@previous-champion`)" in demoted
-    assert client.get_model_version(name, "2").tags["fallback_reason"] == "test"
+    assert client.get_model_version(name, "2").tags["fallback_reason"] == (
+        "rollback: @champion moved to v1; test")
     assert unrounded_texts(store) == []
 
 
