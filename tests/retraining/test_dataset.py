@@ -17,6 +17,7 @@ from pipelines.retraining import (
     REFERENCE_ORIGIN,
     assemble_training_data,
     batches_newest_first,
+    data_span,
     holdout_split,
     recency_weights,
     refresh_categories,
@@ -245,3 +246,39 @@ def test_recency_weights_halve_per_batch_of_age(schema: FeatureSchema, half_life
     by_origin = pd.Series(weights).groupby(frame[ORIGIN_COLUMN].to_numpy()).agg(["min", "max"])
     assert by_origin["min"].to_dict() == pytest.approx(expected)
     assert by_origin["max"].to_dict() == pytest.approx(expected)
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def test_data_span_names_the_batches_and_the_time_window(schema: FeatureSchema) -> None:
+    ref = _reference(100, 1, schema)
+    out = assemble_training_data(ref, [_batch(50, 2, "2026-03-01"), _batch(40, 3, "2026-03-02")],
+                                 schema, batch_ids=["b0004@aaaa1111", "b0005@bbbb2222"])
+    _rest, holdout = holdout_split(out, schema, 0.5)
+    span = data_span(holdout, TS)
+    assert span.sources() == "b0005"  # the run suffix only where two batches share a name
+    assert span.start is not None
+    assert span.end is not None
+    assert span.start.date() == span.end.date() == pd.Timestamp("2026-03-02").date()
+    assert span.text().startswith("20 rows from b0005, 2026-03-02 ")
+    assert span.text().endswith("(data timestamps)")
+    whole = data_span(out, TS)
+    assert whole.sources() == "champion's reference + b0004, b0005"
+    shuffled = data_span(out.sample(frac=1.0, random_state=0), TS)
+    assert shuffled.sources() == "champion's reference + b0004, b0005"  # in time order
+    assert whole.start.date() == pd.Timestamp("2026-03-01").date()  # reference has no time
+
+
+def test_data_span_without_timestamps_uses_the_monitoring_times(schema: FeatureSchema) -> None:
+    ref = _reference(60, 1, schema)
+    batches = [_batch(30, 2, "2026-03-01").drop(columns=[TS]),
+               _batch(30, 3, "2026-03-02").drop(columns=[TS])]
+    out = assemble_training_data(ref, batches, schema, batch_ids=["b1@r1", "b1@r2"])
+    times = {"b1@r1": pd.Timestamp("2026-04-01 10:00", tz="UTC"),
+             "b1@r2": pd.Timestamp("2026-04-02 11:30", tz="UTC")}
+    span = data_span(out, TS, times)
+    assert span.sources() == "champion's reference + b1@r1, b1@r2"  # same name: suffixed
+    assert span.window() == ("2026-04-01 10:00 to 2026-04-02 11:30 "
+                             "(batches' monitoring times)")
+    assert data_span(out, TS).window() == "time unknown"

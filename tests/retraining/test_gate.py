@@ -105,7 +105,7 @@ def test_frozen_and_serialisable() -> None:
         "promote": True, "candidate_auc": 0.9, "champion_auc": 0.8,
         "required_auc": pytest.approx(0.84), "margin": 0.05, "mode": "relative",
         "message": decision.message, "margin_passed": True, "alpha": None, "pvalue": None,
-        "test_passed": None, "margin_gain": pytest.approx(0.1),
+        "test_passed": None, "comparisons": 1, "margin_gain": pytest.approx(0.1),
     }
 
 
@@ -167,3 +167,20 @@ def test_large_holdout_significant_but_below_the_margin() -> None:
     assert not decision.promote
     assert decision.test_passed
     assert "margin failed" in decision.message
+
+
+def test_bonferroni_for_a_candidate_chosen_on_the_gate_holdout() -> None:
+    """The best of 3 candidates chosen on the gate's own holdout: the paired p-value is
+    multiplied by 3 before it meets alpha, and the message says so in words."""
+    gate = PromotionGate(0.01, alpha=0.05)
+    alone = gate.decide(0.85, 0.80, 0.02)
+    assert alone.promote
+    assert alone.pvalue == 0.02
+    chosen = gate.decide(0.85, 0.80, 0.02, comparisons=3)
+    assert not chosen.promote
+    assert chosen.pvalue == pytest.approx(0.06)
+    assert chosen.comparisons == 3
+    assert "p = 0.06 (Bonferroni-corrected for 3 candidates) is not below 0.05" in chosen.message
+    assert gate.decide(0.85, 0.80, 0.5, comparisons=3).pvalue == 1.0  # capped
+    with pytest.raises(DataError, match="comparisons"):
+        gate.decide(0.85, 0.80, 0.02, comparisons=0)

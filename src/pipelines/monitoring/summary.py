@@ -139,6 +139,11 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _code(text: str) -> str:
+    """``text`` as inline code on one line (a backtick in it would end the span early)."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
 def description(report: MonitoringReport, links: Mapping[str, str] | None = None,
                 max_features: int = 10) -> str:
     """The run page's Markdown: verdict, every alert, the top drifted features as a table,
@@ -178,12 +183,11 @@ def description(report: MonitoringReport, links: Mapping[str, str] | None = None
     table = feature_table(report)
     drifted = table[table["verdict"] == "drifted"].head(max_features)
     if not drifted.empty:
+        # a list, not a table: MLflow's run page renders tables without cell spacing
         lines += ["**Drifted features** (adjusted p-value: "
-                  f"{report.settings.get('correction', 'corrected')})", "",
-                  "| feature | test | statistic | adjusted p | effect |",
-                  "|---|---|---:|---:|---:|"]
-        lines += [f"| {_md_escape(r.feature)} | {r.test} | {readable(r.statistic)} | "
-                  f"{_fmt_p(r.pvalue_adj)} | {r.effect_name} {readable(r.effect)} |"
+                  f"{report.settings.get('correction', 'corrected')})", ""]
+        lines += [f"- {_code(r.feature)}: {r.test} statistic {readable(r.statistic)}, "
+                  f"adjusted p {_fmt_p(r.pvalue_adj)}, {r.effect_name} {readable(r.effect)}"
                   for r in drifted.itertuples()]
         if len(report.drifted_features) > len(drifted):
             lines.append(f"\n… and {len(report.drifted_features) - len(drifted)} more in "

@@ -9,8 +9,10 @@ from pipelines.retraining.cooldown import CooldownCheck, check_cooldown
 from pipelines.retraining.dataset import (
     ORIGIN_COLUMN,
     REFERENCE_ORIGIN,
+    DataSpan,
     assemble_training_data,
     batches_newest_first,
+    data_span,
     holdout_split,
     recency_weights,
     refresh_categories,
@@ -21,6 +23,7 @@ from pipelines.retraining.gate import GateDecision, MarginMode, PromotionGate
 
 __all__ = [
     "CooldownCheck",
+    "DataSpan",
     "ORIGIN_COLUMN",
     "REFERENCE_ORIGIN",
     "GateDecision",
@@ -29,6 +32,7 @@ __all__ = [
     "assemble_training_data",
     "batches_newest_first",
     "check_cooldown",
+    "data_span",
     "holdout_split",
     "recency_weights",
     "refresh_categories",

@@ -356,3 +356,66 @@ def refresh_categories(schema: FeatureSchema, frame: pd.DataFrame) -> FeatureSch
         for c in schema.categorical if c in frame.columns
     }
     return dataclasses.replace(schema, categories={**schema.categories, **categories})
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpan:
+    """Where one part of the retraining data came from, in words a reviewer reads: its row
+    count, its origins (the champion's reference, production batches) and its time window."""
+
+    rows: int
+    origins: tuple[str, ...]
+    """``__origin__`` values in order of appearance (``reference`` or ``<batch>@<run>``)."""
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    timed_by: str = ""
+    """What the window is: the data's timestamp column, the batches' monitoring times, or
+    empty (no time known)."""
+
+    def sources(self, limit: int = 6) -> str:
+        """``reference + b0004, b0005`` (a batch's run suffix only when two batches share a
+        name); the first ``limit`` batches, then a count."""
+        batches = [o for o in self.origins if o != REFERENCE_ORIGIN]
+        names = [o.rsplit("@", 1)[0] for o in batches]
+        shown = [n if names.count(n) == 1 else o for n, o in zip(names, batches, strict=True)]
+        text = ", ".join(shown[:limit])
+        if len(shown) > limit:
+            text += f" and {len(shown) - limit} more"
+        if REFERENCE_ORIGIN in self.origins:
+            text = "champion's reference" + (f" + {text}" if text else "")
+        return text or "none"
+
+    def window(self) -> str:
+        """``2026-01-07 00:00 to 2026-01-07 23:59 (data timestamps)``, or ``time unknown``."""
+        if self.start is None or self.end is None:
+            return "time unknown"
+        return (f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+                + (f" ({self.timed_by})" if self.timed_by else ""))
+
+    def text(self) -> str:
+        """One line: ``1,500 rows from b0006, 2026-01-07 00:00 to 2026-01-07 23:59 (...)``."""
+        return f"{self.rows:,} rows from {self.sources()}, {self.window()}"
+
+
+def data_span(frame: pd.DataFrame, timestamp: str | None,
+              batch_times: Mapping[str, pd.Timestamp] | None = None) -> DataSpan:
+    """The :class:`DataSpan` of ``frame`` (an assembled frame or a part of one): the window is
+    the timestamps' min and max when the frame has a timestamp column with values, else the
+    monitoring times (``batch_times``: origin -> time) of its production batches."""
+    origins = (tuple(dict.fromkeys(frame[ORIGIN_COLUMN].astype(str)))
+               if ORIGIN_COLUMN in frame.columns else ())
+    if timestamp and timestamp in frame.columns and frame[timestamp].notna().any():
+        times = _naive_times(frame[timestamp])
+        if ORIGIN_COLUMN in frame.columns:  # origins in time order (a shuffled part too)
+            first = times.groupby(frame[ORIGIN_COLUMN].astype(str).to_numpy()).min()
+            origins = tuple(sorted(origins, key=lambda o: (pd.notna(first.get(o)),
+                                                           first.get(o) or pd.Timestamp.min)))
+        return DataSpan(len(frame), origins, pd.Timestamp(times.min()),
+                        pd.Timestamp(times.max()), "data timestamps")
+    known = [pd.Timestamp(batch_times[o]) for o in origins if batch_times and o in batch_times]
+    if known:
+        return DataSpan(len(frame), origins, min(known), max(known), "batches' monitoring times")
+    return DataSpan(len(frame), origins)

@@ -54,6 +54,9 @@ class GateDecision:
     pvalue: float | None = None
     """One-sided p-value of "candidate better than champion" (DeLong), when tested."""
     test_passed: bool | None = None
+    comparisons: int = 1
+    """Candidates the best was chosen from on the gate's own holdout: ``pvalue`` is the
+    paired test's one-sided p-value times this (Bonferroni), capped at 1."""
 
     @property
     def margin_gain(self) -> float:
@@ -94,10 +97,17 @@ class PromotionGate:
         return float(champion_auc) * (1.0 + self.margin)
 
     def decide(self, candidate_auc: float, champion_auc: float,
-               pvalue: float | None = None) -> GateDecision:
+               pvalue: float | None = None, comparisons: int = 1) -> GateDecision:
         """Compare ``candidate_auc`` with ``champion_auc`` (and, when the gate has an
         ``alpha``, the paired test's one-sided ``pvalue``); NaN on either side never promotes.
-        The message says which condition failed."""
+        ``comparisons`` > 1: the candidate is the best of that many chosen on the same
+        holdout, so ``pvalue`` is multiplied by it (Bonferroni) before the test, and the
+        message says so. The message says which condition failed."""
+        if isinstance(comparisons, bool) or not isinstance(comparisons, int) or comparisons < 1:
+            raise DataError(message("comparisons", "PromotionGate.decide",
+                                    "an int of at least 1", comparisons))
+        if pvalue is not None and math.isfinite(pvalue) and comparisons > 1:
+            pvalue = min(1.0, pvalue * comparisons)
         candidate = _check_auc("candidate_auc", candidate_auc)
         champion = _check_auc("champion_auc", champion_auc)
         required = self.required_auc(champion)
@@ -121,6 +131,8 @@ class PromotionGate:
                         f"{'>' if margin_passed else 'is not more than'} {required:.4f} ({rule})"]
             if self.alpha is not None:
                 shown = "not computed" if pvalue is None else f"p = {pvalue:.3g}"
+                if pvalue is not None and comparisons > 1:
+                    shown += f" (Bonferroni-corrected for {comparisons} candidates)"
                 verdicts.append(f"paired test {'passed' if test_passed else 'failed'}: {shown} "
                                 f"{'<' if test_passed else 'is not below'} {self.alpha:g}")
         promote = margin_passed and test_passed is not False
@@ -129,7 +141,7 @@ class PromotionGate:
             promote=promote, candidate_auc=candidate, champion_auc=champion,
             required_auc=required, margin=float(self.margin), mode=self.mode,
             message=f"{head}: {verdict}.", margin_passed=margin_passed, alpha=self.alpha,
-            pvalue=pvalue, test_passed=test_passed,
+            pvalue=pvalue, test_passed=test_passed, comparisons=comparisons,
         )
 
     def to_dict(self) -> dict[str, Any]:

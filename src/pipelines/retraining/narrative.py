@@ -1,50 +1,87 @@
-"""What a reviewer reads on a retraining run: a name that is the verdict and a Markdown
-description (why it ran, the gate's verdict, candidates against the champion). Pure."""
+"""What a reviewer reads on a retraining run: its Markdown
+description (why it ran, the data it used, how the candidate was chosen, the gate's verdict,
+candidates against the champion). Pure."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from pipelines.data.io import readable
+from pipelines.retraining.dataset import DataSpan
 from pipelines.retraining.gate import GateDecision
 
-
-def run_name(verdict: str, decision: GateDecision | None, new_version: str | None) -> str:
-    """``retrain PROMOTED v2 auc 0.803 vs 0.569`` / ``retrain REJECTED auc 0.801 vs 0.797``."""
-    head = f"retrain {verdict.upper().replace('_', ' ')}"
-    if new_version:
-        head += f" v{new_version}"
-    if decision is not None and math.isfinite(decision.candidate_auc):
-        head += f" auc {decision.candidate_auc:.3f} vs {decision.champion_auc:.3f}"
-    return head
+#: Holdout metrics named in a comparison line, with the words a reviewer reads.
+_METRIC_WORDS: tuple[tuple[str, str], ...] = (("roc_auc", "ROC-AUC"), ("accuracy", "accuracy"),
+                                              ("f1", "F1"))
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return "n/a" if not math.isfinite(value) else f"{value:.4f}"
-    return str(value).replace("|", "\\|")
+def _number(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return readable(float(value))  # type: ignore[arg-type]
+
+
+def comparison_lines(table: pd.DataFrame) -> list[str]:
+    """One Markdown list item per model (champion, candidates): its holdout metrics, then its
+    validation ROC-AUC. A list, not a table: MLflow's run page renders Markdown tables
+    without cell spacing (the cells run together)."""
+    lines = []
+    for _, row in table.iterrows():
+        role = str(row.get("role", ""))
+        chosen = bool(row.get("selected", False))
+        head = (f"**{row['model']}** ({role}, chosen)" if chosen
+                else f"{row['model']} ({role})")
+        facts = [f"{words} {shown}" for key, words in _METRIC_WORDS
+                 if (shown := _number(row.get(key))) is not None]
+        val = _number(row.get("val_roc_auc"))
+        if val is not None:
+            facts.append(f"validation ROC-AUC {val}")
+        lines.append(f"- {head}: " + (" · ".join(facts) or "no metrics"))
+    return lines
+
+
+def selection(n_candidates: int, decision: GateDecision | None) -> str:
+    """How the candidate the gate judged was chosen, in words: on the holdout, and what the
+    Bonferroni factor corrects when the gate's paired test uses that same holdout."""
+    if n_candidates <= 1:
+        return ("one candidate type was trained: it goes to the gate as it is, nothing was "
+                "chosen on the holdout, so no correction for the choice is needed.")
+    text = (f"each of the {n_candidates} candidate types was fitted on the training part "
+            "(validation ROC-AUC shown for reference); the one sent to the gate is the best "
+            "by **holdout** ROC-AUC, on the same rows the gate compares it with the champion.")
+    if decision is not None and decision.alpha is not None:
+        shown = ("not computed" if decision.pvalue is None
+                 else f"p = {readable(decision.pvalue, 3)}")
+        text += (f" Because that holdout both chose it and tests it, the paired test's "
+                 f"p-value is multiplied by {n_candidates} (Bonferroni, one comparison per "
+                 f"candidate): {shown} is the corrected value.")
+    return text
 
 
 def description(verdict: str, reason: str, decision: GateDecision | None,
                 table: pd.DataFrame | None, links: Mapping[str, str] | None = None,
-                problems: tuple[str, ...] = ()) -> str:
-    """Markdown: verdict, why retraining ran, the gate message, the holdout comparison."""
+                problems: tuple[str, ...] = (),
+                data: Sequence[tuple[str, DataSpan]] = ()) -> str:
+    """Markdown: verdict, why retraining ran, the data (each part's source batches and time
+    window), how the candidate was chosen, the gate message, the holdout comparison. Lists,
+    no tables (see :func:`comparison_lines`)."""
     lines = [f"### {verdict.upper().replace('_', ' ')}", "",
              f"**Why it ran**: {reason[:1500]}", ""]
-    if decision is not None:
-        lines += [f"**Gate**: {decision.message}", ""]
+    if data:
+        lines += ["**Data**", ""] + [f"- {name}: {span.text()}" for name, span in data] + [""]
     if problems:
         lines += ["**Training data refused**:", ""] + [f"- {p}" for p in problems] + [""]
     if table is not None and not table.empty:
-        columns = [c for c in ("model", "role", "val_roc_auc", "roc_auc", "accuracy", "f1",
-                               "selected") if c in table.columns]
-        lines += ["**Holdout comparison** (same rows for every model)", "",
-                  "| " + " | ".join(columns) + " |",
-                  "|" + "|".join("---" for _ in columns) + "|"]
-        lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |"
-                  for _, row in table.iterrows()]
+        n_candidates = int((table["role"] == "candidate").sum()) if "role" in table else 0
+        lines += [f"**How the candidate was chosen**: {selection(n_candidates, decision)}", ""]
+    if decision is not None:
+        lines += [f"**Gate**: {decision.message}", ""]
+    if table is not None and not table.empty:
+        lines += ["**Holdout comparison** (the same rows for every model)", ""]
+        lines += comparison_lines(table)
         lines.append("")
     if links:
         lines.append(" · ".join(f"{label}: {link}" for label, link in links.items()))

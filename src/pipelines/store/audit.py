@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import mlflow
 from mlflow.exceptions import MlflowException
 
 from pipelines.store import contract as c
@@ -51,27 +52,69 @@ def default_actor(configured: str = "") -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+#: Version tag prefix per alias a move points at a version (``promoted_reason``, ...); other
+#: aliases use their own name (``challenger_reason``).
+_ROLE_WORDS = {"champion": "promoted", "previous-champion": "fallback"}
+#: The paragraph of a version's description that lists the alias moves that concern it.
+ALIAS_MOVES_HEAD = "**Alias moves**"
+#: How many moves a version's description and the model's description list.
+MOVES_SHOWN = 5
+#: Characters of a reason quoted in a list line (the audit run keeps the whole reason).
+REASON_SHOWN = 240
+
+
+def _source_run(store: Store, run_id: str | None) -> tuple[str, str] | None:
+    """(run id, Markdown link) of the run that moved the aliases: ``run_id``, else the active
+    run (a retraining or baseline run moves them from inside its run); None without one."""
+    if run_id is None:
+        active = mlflow.active_run()
+        run_id = active.info.run_id if active is not None else None
+    if not run_id:
+        return None
+    try:
+        run = store.client.get_run(run_id)
+    except MlflowException as exc:
+        logger.warning("Audit trail: run %s that moved the aliases not found: %s", run_id, exc)
+        return None
+    label = run.info.run_name or run_id[:8]
+    return run_id, c.run_link(run.info.experiment_id, run_id, label)
+
+
+def _shorten(text: str, limit: int = REASON_SHOWN) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def record(store: Store, action: str, moves: list[AliasMove], *, actor: str, reason: str,
-           links: dict[str, str] | None = None) -> str | None:
-    """One audit run for ``moves`` (already made); returns its id. Best effort: the moves
-    are what serve, so a failure to record is logged, never raised."""
+           links: dict[str, str] | None = None, run_id: str | None = None) -> str | None:
+    """One audit run for ``moves`` (already made); returns its id. ``run_id``: the run that
+    made the moves (default: the active run, if any), linked from the audit run's
+    description. The run's ``mlflow.user`` is ``actor`` (the UI's "Created by"); each moved
+    version gets the reason as tags and in its description. Best effort: the moves are what
+    serve, so a failure to record is logged, never raised."""
     moves = [m for m in moves if m.from_version != m.to_version]
     if not moves:
         return None
     tracking = store.tracking
     now = datetime.now(UTC)
+    source = _source_run(store, run_id)
     # the run list shows ~25 characters: the champion's move first, compact
     ordered = sorted(moves, key=lambda m: m.alias != tracking.champion_alias)
     name = f"{action} " + ", ".join(
         f"{m.alias} {'v' + m.from_version if m.from_version else 'none'}→"
         f"{'v' + m.to_version if m.to_version else 'removed'}" for m in ordered)
-    note = [f"**{action}** by `{actor}` at {now.isoformat(timespec='seconds')}", "",
-            *[f"- {m.text()}" for m in moves], "", f"Reason: {reason}"]
+    model = tracking.registered_model_name
+    note = [f"**{action}** by `{actor}` at {now:%Y-%m-%d %H:%M:%S} UTC", "",
+            *[f"- {_move_text(model, m)}" for m in moves], "", f"**Reason**: {reason}", ""]
+    if source is not None:
+        note += [f"**Made by run**: {source[1]}", ""]
     note += [f"{k}: {v}" for k, v in (links or {}).items()]
     tags = {c.TAG_AUDIT_ACTION: action, c.TAG_AUDIT_ACTOR: actor,
             c.TAG_AUDIT_REASON: reason[:c.TAG_LIMIT], c.TAG_AUDIT_TIME: now.isoformat(),
             c.TAG_AUDIT_MOVES: json.dumps([asdict(m) for m in moves]),
             c.TAG_AUDIT_MODEL: tracking.registered_model_name,
+            "mlflow.user": actor[:250],  # the run page's "Created by"
+            **({"audit.run_id": source[0]} if source is not None else {}),
             c.TAG_DESCRIPTION: "\n".join(note)[:c.DESCRIPTION_LIMIT],
             c.TAG_RUN_COLOR: c.STATUS_COLORS["rejected" if action == "reject" else
                                              "critical" if action == "rollback" else
@@ -87,8 +130,69 @@ def record(store: Store, action: str, moves: list[AliasMove], *, actor: str, rea
         logger.error("Audit trail: could not record %r: %s", name, exc)
         return None
     logger.info("Audit: %s by %s (%s)", name, actor, reason[:200])
+    audit_link = c.run_link(experiment_id, run.info.run_id, "audit run")
+    for version in dict.fromkeys(v for m in moves for v in (m.to_version, m.from_version) if v):
+        _note_moves(store, version, action, moves, actor=actor, reason=reason, when=now,
+                    audit_run_id=run.info.run_id, link=audit_link)
     describe_model(store)
     return run.info.run_id
+
+
+def _move_text(model: str, move: AliasMove) -> str:
+    """``@champion v1 -> [v2](link)``: the version a move points at links to its page."""
+    before = f"v{move.from_version}" if move.from_version else "none"
+    after = (c.version_link(model, move.to_version, f"v{move.to_version}")
+             if move.to_version else "removed")
+    return f"`@{move.alias}` {before} -> {after}"
+
+
+def _note_moves(store: Store, version: str, action: str, moves: list[AliasMove], *,
+                actor: str, reason: str, when: datetime, audit_run_id: str,
+                link: str) -> None:
+    """On one version: tags ``<role>_reason``/``_by``/``_audit_run`` for each alias that now
+    points at it (``promoted_…`` for the champion, ``fallback_…`` for the previous champion),
+    and one line per move in its description's :data:`ALIAS_MOVES_HEAD` list (newest first,
+    :data:`MOVES_SHOWN` kept). Best effort."""
+    name = store.tracking.registered_model_name
+    mine = [m for m in moves if version in (m.to_version, m.from_version)]
+    tags: dict[str, str] = {}
+    champion = store.tracking.champion_alias
+    replaced_by = next((m.to_version for m in moves
+                        if m.alias == champion and m.from_version == version), None)
+    for m in mine:
+        if m.to_version == version:
+            role = _ROLE_WORDS.get(m.alias, m.alias)
+            why = reason
+            if m.alias != champion and replaced_by:  # the fallback: say what replaced it
+                why = f"{action}: @{champion} moved to v{replaced_by}; {reason}"
+            tags |= {f"{role}_reason": why[:c.TAG_LIMIT], f"{role}_by": actor,
+                     f"{role}_audit_run": audit_run_id}
+    line = (f"- {when:%Y-%m-%d %H:%M} UTC {action}: "
+            + ", ".join(_move_text(name, m) for m in mine)
+            + f" by `{actor}`: {_shorten(reason)} ({link})")
+    try:
+        for key, value in tags.items():
+            store.client.set_model_version_tag(name, version, key, value)
+        current = store.client.get_model_version(name, version).description or ""
+        parts = current.split("\n\n") if current else []
+        old: list[str] = []
+        kept = []
+        i = 0
+        while i < len(parts):
+            if parts[i].startswith(ALIAS_MOVES_HEAD):
+                if i + 1 < len(parts):
+                    old = parts[i + 1].splitlines()
+                i += 2
+                continue
+            kept.append(parts[i])
+            i += 1
+        lines = [line, *old][:MOVES_SHOWN]
+        kept += [f"{ALIAS_MOVES_HEAD} of this version (newest first; all in the audit "
+                 "experiment)", "\n".join(lines)]
+        store.client.update_model_version(name, version,
+                                          description="\n\n".join(kept)[:c.DESCRIPTION_LIMIT])
+    except MlflowException as exc:
+        logger.warning("Could not note the alias moves on version %s: %s", version, exc)
 
 
 def history(store: Store, limit: int = 200) -> list[dict[str, Any]]:
@@ -170,6 +274,14 @@ def _fallback_facts(store: Store, version: str) -> str:
     return fallback_facts(tags)
 
 
+def _when(iso: str) -> str:
+    """``2026-12-06 20:34 UTC`` from an ISO time (as it is when it does not parse)."""
+    try:
+        return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    except ValueError:
+        return iso
+
+
 def describe_model(store: Store, challenger_alias: str = "challenger") -> None:
     """Rewrite the registered model's description: serving version, fallback (or its
     absence), challenger, and the latest alias moves. Best effort."""
@@ -200,12 +312,15 @@ def describe_model(store: Store, challenger_alias: str = "challenger") -> None:
                      f"({c.run_link(run.info.experiment_id, run.info.run_id, run.info.run_name)})"
                      + ("; rejected candidates are not registered, their runs keep them"
                         if verdict == c.REJECTED else ""))
-    recent = history(store, limit=5)
+    recent = history(store, limit=MOVES_SHOWN)
     if recent:
+        audit_id = store.experiment_id(tracking.audit_experiment, create=False)
         lines += ["", "**Latest alias moves** (experiment "
                   f"`{tracking.audit_experiment}`, or `python -m pipelines.history`):", ""]
-        lines += [f"- {e['time'][:19]} {e['action']}: "
-                  + ", ".join(m.text() for m in e["moves"]) + f" by `{e['actor']}`"
+        lines += [f"- {_when(e['time'])} {e['action']}: "
+                  + ", ".join(_move_text(name, m) for m in e["moves"])
+                  + f" by `{e['actor']}`: {_shorten(e['reason'])}"
+                  + (f" ({c.run_link(audit_id, e['run_id'], 'audit run')})" if audit_id else "")
                   for e in recent]
     try:
         store.client.update_registered_model(name, description="\n".join(lines))

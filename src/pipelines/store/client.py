@@ -565,7 +565,11 @@ def _local_path(uri: str) -> str:
 def _dataset_source(source: str) -> Any:
     """The file's resolved path when ``source`` is a file, else a code source carrying the
     description (generator call, in-memory frame)."""
-    if Path(source).is_file():
+    try:
+        is_file = Path(source).is_file()
+    except OSError:  # a description longer than a file name may be
+        is_file = False
+    if is_file:
         return str(Path(source).resolve())
     from mlflow.data.code_dataset_source import CodeDatasetSource
 

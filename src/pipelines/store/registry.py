@@ -47,9 +47,11 @@ def register_model(store: Store, model_uri: str,
 
 
 def promote(store: Store, version: str, *, actor: str = "", reason: str = "",
-            action: str = "promote", record: bool = True) -> str | None:
+            action: str = "promote", record: bool = True,
+            run_id: str | None = None) -> str | None:
     """Point ``champion`` at ``version``, keeping the old champion as ``previous-champion``,
-    and record the move in the audit trail (unless ``record`` is false: the caller records).
+    and record the move in the audit trail (unless ``record`` is false: the caller records)
+    with a link to ``run_id``, the run that decided it (default: the active run).
 
     The backup alias is written first, then ``champion`` moves in one call, so a crash at any
     point leaves ``champion`` on a working version. Returns the old champion version.
@@ -77,7 +79,8 @@ def promote(store: Store, version: str, *, actor: str = "", reason: str = "",
         note_fallback(store, str(version), False)
         note_fallback(store, old_v, True)
     if record:
-        audit.record(store, action, moves, actor=actor or audit.default_actor(), reason=reason)
+        audit.record(store, action, moves, actor=actor or audit.default_actor(), reason=reason,
+                     run_id=run_id)
     return old_v
 
 

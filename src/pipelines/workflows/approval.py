@@ -118,11 +118,14 @@ def approve(settings: Settings, *, reason: str = "", version: str | None = None,
                 f"version {current}.")
         lock.ensure_held()
         text = reason or "approved"
+        retraining_run = (challenger.tags or {}).get("parent_run_id")  # linked from the audit
         if current != new:
-            promote(store, new, action="approve", actor=actor, reason=text)
+            promote(store, new, action="approve", actor=actor, reason=text,
+                    run_id=retraining_run)
         delete_alias(store, settings.promotion.challenger_alias)
         record_audit(store, "approve", [AliasMove(settings.promotion.challenger_alias, new,
-                                                  None)], actor=actor, reason=text)
+                                                  None)], actor=actor, reason=text,
+                     run_id=retraining_run)
     message = f"version {new} approved by {actor}: champion now, version {current} the fallback"
     _conclude(settings, store, challenger, "approved", actor, text, c.PROMOTED, Notification(
         subject=f"champion is now version {new} ({message})", severity="warning",
@@ -144,7 +147,8 @@ def reject(settings: Settings, *, reason: str = "", version: str | None = None,
         text = reason or "rejected by the reviewer"
         delete_alias(store, settings.promotion.challenger_alias)
         record_audit(store, "reject", [AliasMove(settings.promotion.challenger_alias, new,
-                                                 None)], actor=actor, reason=text)
+                                                 None)], actor=actor, reason=text,
+                     run_id=(challenger.tags or {}).get("parent_run_id"))
     current = str(champion.version) if champion else None
     message = f"version {new} rejected by {actor} ({text}); version {current} keeps serving"
     _conclude(settings, store, challenger, "rejected", actor, text, "rejected_by_reviewer",

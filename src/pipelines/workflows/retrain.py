@@ -38,9 +38,11 @@ from pipelines.notify import Notification, broadcast, notifiers_for
 from pipelines.retraining import (
     ORIGIN_COLUMN,
     REFERENCE_ORIGIN,
+    DataSpan,
     GateDecision,
     PromotionGate,
     assemble_training_data,
+    data_span,
     holdout_split,
     narrative,
     recency_weights,
@@ -252,6 +254,12 @@ def _with_late_labels(store: Store, run_id: str, frame: pd.DataFrame,
     return frame.loc[keep].assign(**{target: joined[keep].astype(np.int8).to_numpy()})
 
 
+def _origin(batch: LabelledBatch) -> str:
+    """The ``__origin__`` of a batch's rows in the assembled frame (unique per monitored
+    batch: two contents under one name stay two batches)."""
+    return f"{batch.batch_id}@{batch.run_id[:8]}"
+
+
 def _data_info(frame: pd.DataFrame, batches: Sequence[LabelledBatch], reference_rows: int,
                now: datetime, window_days: float) -> dict[str, Any]:
     origin = frame[ORIGIN_COLUMN]
@@ -262,7 +270,8 @@ def _data_info(frame: pd.DataFrame, batches: Sequence[LabelledBatch], reference_
         "n_reference_rows_loaded": reference_rows,
         "n_production_rows": int((origin != REFERENCE_ORIGIN).sum()),
         "n_batches": len(batches),
-        "batches": [{"batch_id": b.batch_id, "run_id": b.run_id, "rows": len(b.frame)}
+        "batches": [{"batch_id": b.batch_id, "run_id": b.run_id, "rows": len(b.frame),
+                     "origin": _origin(b), "monitored_at": b.start_time.isoformat()}
                     for b in batches],
     }
 
@@ -285,7 +294,7 @@ def _prepare(settings: Settings, store: Store, now: datetime, reason: str,
     # origins unique per monitored batch (two contents under one name stay two batches, and
     # no batch can be taken for the reference rows)
     frame = assemble_training_data(reference, [b.frame for b in batches], champion.schema,
-                                   batch_ids=[f"{b.batch_id}@{b.run_id[:8]}" for b in batches])
+                                   batch_ids=[_origin(b) for b in batches])
     data = _data_info(frame, batches, len(reference), now, settings.retraining.window_days)
     return _Job(settings=settings, store=store, champion=champion, now=now, reason=reason,
                 extra_tags=dict(extra_tags or {}), frame=frame, data=data,
@@ -369,13 +378,38 @@ def _log_candidate(job: _Job, ev: _Evaluated, parts: _Parts) -> None:
         ev.run_id, ev.model_uri = run.info.run_id, info.model_uri
 
 
-def _log_datasets(parts: _Parts, job: _Job) -> None:
-    source = (f"retraining: champion v{job.champion.version} reference + "
-              f"{job.data['n_batches']} monitored batch(es)")
-    for name, frame in (("training", parts.train), ("validation", parts.validation),
-                        ("holdout", parts.holdout)):
-        job.store.log_dataset(frame, source, f"retraining-{name}", parts.schema.target,
-                              context=name)
+def _holdout_span(job: _Job, holdout: pd.DataFrame) -> DataSpan:
+    times = {b["origin"]: pd.Timestamp(b["monitored_at"]) for b in job.data["batches"]}
+    return data_span(holdout, job.champion.schema.timestamp_column, times)
+
+
+def _spans(job: _Job, parts: _Parts) -> list[tuple[str, DataSpan]]:
+    """Each part's source batches and time window (data timestamps, else the batches'
+    monitoring times), for the dataset names and the run's description."""
+    times = {b["origin"]: pd.Timestamp(b["monitored_at"]) for b in job.data["batches"]}
+    return [(name, data_span(frame, parts.schema.timestamp_column, times)) for name, frame in (
+        ("holdout", parts.holdout), ("training", parts.train),
+        ("validation", parts.validation))]
+
+
+def _dataset_name(part: str, span: DataSpan) -> str:
+    """``retraining-holdout: b0006, 2026-01-07 to 2026-01-07``: the run page's dataset list
+    shows the name, so it carries the sources and the days."""
+    name = f"retraining-{part}: {span.sources(limit=3)}"
+    if span.start is not None and span.end is not None:
+        name += f", {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}"
+    return name
+
+
+def _log_datasets(job: _Job, parts: _Parts, spans: Sequence[tuple[str, DataSpan]]) -> None:
+    frames = {"training": parts.train, "validation": parts.validation,
+              "holdout": parts.holdout}
+    for name, span in spans:
+        source = (f"retraining {name} part: {span.text()}; champion "
+                  f"v{job.champion.version}'s reference + {job.data['n_batches']} monitored "
+                  "batch(es) in all")
+        job.store.log_dataset(frames[name], source, _dataset_name(name, span),
+                              parts.schema.target, context=name)
 
 
 def comparison_table(job: _Job, champion_metrics: Mapping[str, float],
@@ -434,7 +468,7 @@ def _version_story(job: _Job, best: _Evaluated, decision: GateDecision,
     return (f"**Retrained** {best.candidate.name} by run "
             f"{c.run_link(str(experiment), parent_run_id, parent_run_id[:8])} because: "
             f"{job.reason[:600]}\n\n"
-            f"Holdout ({len(holdout):,} newest labelled rows): ROC-AUC "
+            f"Holdout ({_holdout_span(job, holdout).text()}): ROC-AUC "
             f"{decision.candidate_auc:.4f} against the champion "
             f"{c.version_link(tracking.registered_model_name, job.champion.version)}'s "
             f"{decision.champion_auc:.4f}.\n\n**Gate**: {decision.message}")
@@ -506,16 +540,17 @@ def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
         paired = None
     r = job.settings.retraining
     gate = PromotionGate(r.promotion_margin, r.margin_mode, r.promotion_alpha)  # type: ignore[arg-type]
-    # the best of several candidates is chosen on this same holdout: Bonferroni over them
-    pvalue = min(1.0, paired.pvalue * len(evaluated)) if paired else None
-    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"], pvalue)
+    # the best of several candidates is chosen on this same holdout: the gate corrects the
+    # paired p-value for that choice (Bonferroni over the candidates) and says so
+    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"],
+                           paired.pvalue if paired else None, comparisons=len(evaluated))
     logger.info("Gate: %s", decision.message)
     return _Comparison(evaluated=evaluated, best=best, champion_metrics=champion_metrics,
                        decision=decision, paired=paired)
 
 
 def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
-                  new_version: str | None) -> None:
+                  new_version: str | None, spans: Sequence[tuple[str, DataSpan]]) -> None:
     best, decision, store = cmp.best, cmp.decision, job.store
     store.set_tags({c.TAG_VERDICT: verdict,
                     c.TAG_VERDICT_MESSAGE: decision.message[:c.TAG_LIMIT],
@@ -543,7 +578,7 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
         "mlflow.runName": run_name(verdict, decision, new_version),
         c.TAG_RUN_COLOR: c.STATUS_COLORS[verdict],
         c.TAG_DESCRIPTION: narrative.description(verdict, job.reason, decision, table,
-                                                 links)[:c.DESCRIPTION_LIMIT]})
+                                                 links, data=spans)[:c.DESCRIPTION_LIMIT]})
 
 
 def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
@@ -553,7 +588,8 @@ def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
     with job.store.start_run(tracking.retraining_experiment, run_name=job.run_name,
                              tags=_parent_tags(job)) as parent:
         job.store.log_params({**_parent_params(job), **sizes})
-        _log_datasets(parts, job)
+        spans = _spans(job, parts)
+        _log_datasets(job, parts, spans)
         cmp = _fit_and_compare(job, parts)
         new_version = (_register_and_promote(job, cmp.best, cmp.decision, parent.info.run_id,
                                              parts.holdout)
@@ -561,7 +597,7 @@ def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
         verdict: c.RetrainingVerdict = (
             c.REJECTED if not cmp.decision.promote else
             c.AWAITING_APPROVAL if job.settings.promotion.mode == "approval" else c.PROMOTED)
-        _log_decision(job, cmp, verdict, new_version)
+        _log_decision(job, cmp, verdict, new_version, spans)
         summary = RetrainingSummary(
             decision=verdict, message=cmp.decision.message, reason=job.reason,
             started_at=job.now.isoformat(), parent_run_id=parent.info.run_id,
