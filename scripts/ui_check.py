@@ -289,8 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="ui-check",
                         help="folder for the screenshots (default ./ui-check)")
-    parser.add_argument("--docs", action="store_true",
-                        help=f"copy the screenshots into {DOCS} when every page passed")
+    parser.add_argument("--docs", nargs="?", const=str(DOCS), metavar="DIR",
+                        help="copy the screenshots into DIR (default: the repository's "
+                        "docs/ui, what MONITORING.md shows) when every page passed")
     parser.add_argument("--timeout", type=float, default=60,
                         help="seconds each page may take to show its content (default 60)")
     parser.add_argument("--ui-url", help="an `mlflow ui` already serving this store "
@@ -325,10 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f", {len(missing)} pages cannot be shown" if missing else "", out)
         return 1
     if args.docs:
-        DOCS.mkdir(parents=True, exist_ok=True)
+        docs = Path(args.docs)
+        docs.mkdir(parents=True, exist_ok=True)
         for spec in pages:
-            shutil.copyfile(out / f"{spec.name}.png", DOCS / f"{spec.name}.png")
-        logger.info("copied %d screenshots into %s", len(pages), DOCS)
+            shutil.copyfile(out / f"{spec.name}.png", docs / f"{spec.name}.png")
+        logger.info("copied %d screenshots into %s", len(pages), docs)
     logger.info("ui-check passed: %d pages, screenshots in %s/", len(pages), out)
     return 0
 
