@@ -162,18 +162,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_ui(uri: str, port: int, timeout: float) -> subprocess.Popen:
+def _start_ui(uri: str, port: int) -> subprocess.Popen:
     """`mlflow ui` on 127.0.0.1:port (one worker: the pages are opened one at a time), in its
-    own process group (stopped with its workers by :func:`_stop_ui`)."""
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+    own process group (stopped with its workers by :func:`_stop_ui`). It takes a while to
+    answer (a minute on a busy machine): see :func:`_wait_for_ui`."""
+    return subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                              "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
+
+
+def _wait_for_ui(proc: subprocess.Popen, base: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return proc
+            with urllib.request.urlopen(f"{base}/health", timeout=2):
+                return
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 _stop_ui(proc)
@@ -182,10 +186,12 @@ def _start_ui(uri: str, port: int, timeout: float) -> subprocess.Popen:
 
 
 def _stop_ui(proc: subprocess.Popen) -> None:
+    """Stop `mlflow ui` and its workers: it only read the store, so after a short grace
+    (its shutdown took half a minute on a busy machine) it is killed."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
@@ -296,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seconds each page may take to show its content (default 60)")
     parser.add_argument("--ui-url", help="an `mlflow ui` already serving this store "
                         "(default: start one on a free port)")
+    parser.add_argument("--only", metavar="PAGE,...",
+                        help="check only these pages (names as the screenshots', e.g. "
+                        "2_critical_run,5_registry_model)")
     parser.add_argument("--width", type=int, default=1400)
     add_common_options(parser)
     args = parser.parse_args(argv)
@@ -304,20 +313,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"{CHROMIUM} not found: install Debian's Chromium "
                          "(sudo apt-get install chromium)")
     settings = settings_from_args(args)
-    pages, missing = plan_pages(read_facts(settings))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     ui = None
     base = (args.ui_url or "").rstrip("/")
-    if not base:
+    if not base:  # it starts while the store is read
         port = _free_port()
-        ui = _start_ui(settings.tracking.uri, port, max(args.timeout, 120))
+        ui = _start_ui(settings.tracking.uri, port)
         base = f"http://127.0.0.1:{port}"
     try:
-        failures = check_pages(base, pages, out, args.timeout, args.width)
+        return _check(args, settings, base, ui)
     finally:
         if ui is not None:
             _stop_ui(ui)
+
+
+def _check(args: argparse.Namespace, settings: Any, base: str,
+           ui: subprocess.Popen | None) -> int:
+    pages, missing = plan_pages(read_facts(settings))
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = sorted(set(wanted) - {p.name for p in pages})
+        if unknown:
+            raise SystemExit(f"--only: no page {', '.join(unknown)} in this store's plan "
+                             f"({', '.join(p.name for p in pages)})")
+        pages, missing = [p for p in pages if p.name in wanted], []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if ui is not None:
+        _wait_for_ui(ui, base, max(args.timeout, 180))
+    failures = check_pages(base, pages, out, args.timeout, args.width)
     for what in missing:
         logger.error("MISSING from the store: %s", what)
     if failures or missing:
