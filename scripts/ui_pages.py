@@ -126,8 +126,8 @@ class StoreFacts:
 
 def text(value: str) -> str:
     """A Playwright ``text=`` selector: the smallest elements whose text contains ``value``
-    (case-insensitive, whitespace normalized). The value goes in quotes-free form: a `>>`
-    inside it would end the selector, so only what precedes one is used."""
+    (case-insensitive, whitespace normalized). A ``>>`` would end the selector: only what
+    precedes one is used."""
     return "text=" + " ".join(value.split(">>")[0].split())
 
 
@@ -157,16 +157,17 @@ def _run_page(name: str, run: RunFacts) -> Page:
     return Page(name, run.fragment, tuple(expect))
 
 
-def _runs_list(experiment_id: str, runs: Sequence[RunFacts], *, charts: bool = False) -> tuple:
-    fragment = f"/experiments/{experiment_id}/runs"
-    expect = [Expect(f"run {r.name!r} in the runs table", f"[role=row] >> {text(r.name)}")
-              for r in runs if not charts]
-    if charts:
-        fragment += "?compareRunsMode=CHART"
-        expect = [Expect(f"run {r.name!r} in the run list", text(r.name)) for r in runs]
-        expect.append(Expect("a metric chart with its plot",
-                             "[data-testid=experiment-view-compare-runs-card] .js-plotly-plot"))
-    return fragment, tuple(expect)
+def _runs_table(name: str, experiment_id: str, runs: Sequence[RunFacts]) -> Page:
+    return Page(name, f"/experiments/{experiment_id}/runs", tuple(
+        Expect(f"run {r.name!r} in the runs table", f"[role=row] >> {text(r.name)}")
+        for r in runs))
+
+
+def _chart_view(name: str, experiment_id: str, run: RunFacts) -> Page:
+    return Page(name, f"/experiments/{experiment_id}/runs?compareRunsMode=CHART", (
+        Expect(f"run {run.name!r} in the run list", text(run.name)),
+        Expect("a metric chart with its plot",
+               "[data-testid=experiment-view-compare-runs-card] .js-plotly-plot")))
 
 
 def _version_page(name: str, model: str, v: VersionFacts) -> Page:
@@ -184,7 +185,7 @@ def plan_pages(facts: StoreFacts) -> tuple[list[Page], list[str]]:
     the others (each a page that cannot be shown)."""
     names = facts.experiment_names
     pages = [Page("0_experiments", "/experiments", tuple(
-        Expect(f"experiment {names[role]!r}", f"{text(names[role])}")
+        Expect(f"experiment {names[role]!r}", text(names[role]))
         for role in ("monitoring", "retraining", "audit") if facts.experiments.get(role)))]
     missing = list(facts.missing)
     monitoring = facts.experiments.get("monitoring")
@@ -193,10 +194,8 @@ def plan_pages(facts: StoreFacts) -> tuple[list[Page], list[str]]:
         missing.append(f"no monitoring runs (experiment {names['monitoring']!r})")
     else:
         shown = list(dict.fromkeys(shown))
-        fragment, expect = _runs_list(monitoring, shown)
-        pages.append(Page("1_monitoring_runs", fragment, expect))
-        fragment, expect = _runs_list(monitoring, shown[:1], charts=True)
-        pages.append(Page("1b_monitoring_charts", fragment, expect))
+        pages.append(_runs_table("1_monitoring_runs", monitoring, shown))
+        pages.append(_chart_view("1b_monitoring_charts", monitoring, shown[0]))
     if facts.critical is None:
         missing.append("no critical monitoring run (tag monitoring.status = critical)")
     else:
@@ -240,6 +239,5 @@ def plan_pages(facts: StoreFacts) -> tuple[list[Page], list[str]]:
     if audit is None or facts.newest_audit is None:
         missing.append(f"no audit runs (experiment {names['audit']!r})")
     else:
-        fragment, expect = _runs_list(audit, [facts.newest_audit])
-        pages.append(Page("7_audit_trail", fragment, expect))
+        pages.append(_runs_table("7_audit_trail", audit, [facts.newest_audit]))
     return pages, missing
