@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: MLflow 3.17's loading states (read from the DOM of loading pages in Chromium): the Du Bois
 #: skeletons (`du-bois-light-skeleton*`), spinners (`du-bois-light-spin-spinning`), the old
@@ -121,7 +121,6 @@ class StoreFacts:
     fallback: VersionFacts | None = None
     newest_audit: RunFacts | None = None
     model_description: bool = False
-    missing: list[str] = field(default_factory=list)
 
 
 def text(value: str) -> str:
@@ -187,7 +186,7 @@ def plan_pages(facts: StoreFacts) -> tuple[list[Page], list[str]]:
     pages = [Page("0_experiments", "/experiments", tuple(
         Expect(f"experiment {names[role]!r}", text(names[role]))
         for role in ("monitoring", "retraining", "audit") if facts.experiments.get(role)))]
-    missing = list(facts.missing)
+    missing = []
     monitoring = facts.experiments.get("monitoring")
     shown = [r for r in (facts.newest_monitoring, facts.critical) if r is not None]
     if monitoring is None or not shown:
