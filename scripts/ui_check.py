@@ -20,7 +20,6 @@ extra (`pip install -e ".[ui]"`: Playwright's Python driver; no browser download
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -80,15 +79,14 @@ def _run_facts(run: Any) -> RunFacts:
 
 
 def _drift_amount(run: Any) -> float:
-    """How much drift a monitoring run found, from whichever record it has."""
-    metrics, tags = run.data.metrics, run.data.tags
-    for key in ("n_drifted_features", "drift_share"):
+    """How much drift a monitoring run found, from whichever record it has (the metrics
+    `drift_share`, `n_drifted_features`, the tag `drifted_features`: names or "none")."""
+    metrics = run.data.metrics
+    for key in ("drift_share", "n_drifted_features"):
         if key in metrics:
             return float(metrics[key])
-    try:
-        return float(len(json.loads(tags.get("drifted_features") or "[]")))
-    except (ValueError, TypeError):
-        return float(bool(tags.get("drifted_features")))
+    names = run.data.tags.get("drifted_features", "none")
+    return 0.0 if names.strip() in ("", "none") else float(len(names.split(",")))
 
 
 def _report(client: Any, run_id: str) -> str | None:
