@@ -50,12 +50,12 @@ ui: $(STAMP)
 # reviewer's pages opened in headless Chromium and saved as OUT/<page>.png once it shows its
 # content (the run names, descriptions, report, versions, aliases); a page still loading
 # after TIMEOUT seconds is saved as OUT/<page>-FAILED.png and fails the check.
-#   make ui-check [OUT=ui-check] [TIMEOUT=60]   screenshots into OUT (not tracked)
+#   make ui-check [OUT=ui-check] [TIMEOUT=120]  screenshots into OUT (not tracked)
 #   make ui-docs                                 the same, then the passing set into docs/ui/
 # Needs Debian's Chromium: sudo apt-get install chromium (/usr/bin/chromium; Playwright
 # downloads nothing).
 OUT ?= ui-check
-TIMEOUT ?= 60
+TIMEOUT ?= 120
 UI_CHECK = $(BIN)/python scripts/ui_check.py --out "$(OUT)" --timeout $(TIMEOUT)
 
 ui-check: $(STAMP)

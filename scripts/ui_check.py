@@ -296,8 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--docs", nargs="?", const=str(DOCS), metavar="DIR",
                         help="copy the screenshots into DIR (default: the repository's "
                         "docs/ui, what MONITORING.md shows) when every page passed")
-    parser.add_argument("--timeout", type=float, default=60,
-                        help="seconds each page may take to show its content (default 60)")
+    parser.add_argument("--timeout", type=float, default=120,
+                        help="seconds each page may take to show its content (default 120: "
+                        "the chart view took 45 s on a busy machine)")
     parser.add_argument("--ui-url", help="an `mlflow ui` already serving this store "
                         "(default: start one on a free port)")
     parser.add_argument("--only", metavar="PAGE,...",
