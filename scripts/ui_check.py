@@ -80,11 +80,13 @@ def _run_facts(run: Any) -> RunFacts:
 
 def _drift_amount(run: Any) -> float:
     """How much drift a monitoring run found, from whichever record it has (the metrics
-    `drift_share`, `n_drifted_features`, the tag `drifted_features`: names or "none")."""
+    `drift_share`, `n_drifted_features`, alone or under a section prefix, the tag
+    `drifted_features`: names or "none")."""
     metrics = run.data.metrics
-    for key in ("drift_share", "n_drifted_features"):
-        if key in metrics:
-            return float(metrics[key])
+    for name in ("drift_share", "n_drifted_features"):  # also in a section: health/drift_share
+        for key, value in metrics.items():
+            if key == name or key.endswith(f"/{name}"):
+                return float(value)
     names = run.data.tags.get("drifted_features", "none")
     return 0.0 if names.strip() in ("", "none") else float(len(names.split(",")))
 
