@@ -63,6 +63,15 @@ localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true');
 #: No loading indicator for this long (seconds) before a screenshot: a chart that draws
 #: its spinner right after the content came is caught.
 SETTLE = 1.0
+#: MLflow's pages scroll inside panels, which a full-page screenshot cuts at the window's
+#: height: the window is made as tall as the most hidden panel's content, up to this.
+MAX_HEIGHT = 4000
+HIDDEN_HEIGHT_JS = """
+() => Math.max(0, ...[...document.querySelectorAll('*')]
+  .filter((e) => /(auto|scroll)/.test(getComputedStyle(e).overflowY)
+                 && e.scrollHeight > e.clientHeight + 1)
+  .map((e) => e.scrollHeight - e.clientHeight))
+"""
 
 
 class PageFailed(Exception):
@@ -253,16 +262,23 @@ def check_page(page: Any, base: str, spec: Page, out: Path, timeout: float) -> s
     """Open ``spec``, wait for its content, save the screenshot (NAME.png, or NAME-FAILED.png
     with whatever showed); returns what failed, or None."""
     page.goto(f"{base}/#{spec.fragment}", wait_until="commit")
+    size = dict(page.viewport_size)
     failure = None
     try:
         _wait_until_loaded(page, spec, timeout)
         _show_all(page)
+        hidden = page.evaluate(HIDDEN_HEIGHT_JS)
+        if hidden > 0:  # what the panels hide, then what it brings into view (charts) loaded
+            page.set_viewport_size({"width": size["width"],
+                                    "height": min(size["height"] + hidden, MAX_HEIGHT)})
+            _wait_until_loaded(page, spec, timeout)
     except PageFailed as exc:
         failure = str(exc)
     good, failed = out / f"{spec.name}.png", out / f"{spec.name}-FAILED.png"
     target, stale = (failed, good) if failure else (good, failed)
     stale.unlink(missing_ok=True)
     page.screenshot(path=str(target), full_page=True)
+    page.set_viewport_size(size)
     if failure:
         logger.error("FAILED %s (#%s): %s; what it showed: %s", spec.name, spec.fragment,
                      failure, target)
