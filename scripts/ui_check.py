@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import ui_pages
 from ui_pages import (
     LOADING,
     SEEN_LOADING_JS,
@@ -132,6 +133,7 @@ def read_facts(settings: Any) -> StoreFacts:
         if critical:  # the earliest: the one that set the story going
             first = critical[-1]
             facts.critical = _run_facts(first)
+            facts.critical_on_top = runs.index(first) < ui_pages.TOP_ROWS
             facts.report = _report(client, first.info.run_id)
         drifted = [r for r in runs if _drift_amount(r) > 0]
         if drifted:

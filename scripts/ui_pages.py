@@ -54,6 +54,9 @@ SEEN_LOADING_JS = """
 }
 """
 
+#: How many of the newest runs the runs table surely draws at first.
+TOP_ROWS = 10
+
 #: Images of a page (or its report frame) that did not load: broken or still downloading.
 UNLOADED_IMAGES_JS = """
 () => [...document.images].filter((i) => !(i.complete && i.naturalWidth > 0))
@@ -121,6 +124,9 @@ class StoreFacts:
     fallback: VersionFacts | None = None
     newest_audit: RunFacts | None = None
     model_description: bool = False
+    #: the critical run is among the runs table's first rows (the table loads and draws
+    #: only the newest runs: an older one is checked on its own page only)
+    critical_on_top: bool = True
 
 
 def text(value: str) -> str:
@@ -188,7 +194,8 @@ def plan_pages(facts: StoreFacts) -> tuple[list[Page], list[str]]:
         for role in ("monitoring", "retraining", "audit") if facts.experiments.get(role)))]
     missing = []
     monitoring = facts.experiments.get("monitoring")
-    shown = [r for r in (facts.newest_monitoring, facts.critical) if r is not None]
+    shown = [r for r in (facts.newest_monitoring,
+                         facts.critical if facts.critical_on_top else None) if r is not None]
     if monitoring is None or not shown:
         missing.append(f"no monitoring runs (experiment {names['monitoring']!r})")
     else:

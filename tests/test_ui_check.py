@@ -94,6 +94,14 @@ def test_every_page_names_what_proves_it_rendered() -> None:
     assert by_name["6b_fallback_version"].fragment == "/models/churn-model/versions/1"
 
 
+def test_an_old_critical_run_is_not_expected_among_the_newest_rows() -> None:
+    newest = ui_pages.RunFacts("r9", "3", "b0120 ok 0.86")
+    pages, _ = ui_pages.plan_pages(_facts(newest_monitoring=newest, critical_on_top=False))
+    (table,) = [p for p in pages if p.name == "1_monitoring_runs"]
+    assert [e.selector for e in table.expect] == ["[role=row] >> text=b0120 ok 0.86"]
+    assert "2_critical_run" in [p.name for p in pages]
+
+
 def test_what_the_store_lacks_is_named_not_skipped() -> None:
     pages, missing = ui_pages.plan_pages(_facts(fallback=None, critical=None, newest_audit=None))
     names = [p.name for p in pages]
