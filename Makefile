@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with only Python 3.11+ and make:
 #   make run    create .venv, install the project, run the full demo (python run_all.py)
-#   make test   same environment, lint, then the whole test suite (what CI runs)
+#   make test   same environment, lint, then the whole test suite (what CI runs; its UI tests
+#               need Debian's Chromium: sudo apt-get install chromium, as .ci/run does)
 # For the edit-test loop: make test-fast (no training, no servers, no subprocesses; seconds).
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,17 +9,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
 
-.PHONY: run test test-fast lint bench install clean ui ui-check
+.PHONY: run test test-fast lint bench install clean ui ui-check ui-docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,ui]"
 	touch $(STAMP)
 
 # the tests also cover the Spark engine: PySpark (an optional extra) comes with them
 $(SPARK_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e ".[test,spark]"
+	$(BIN)/python -m pip install -e ".[test,ui,spark]"
 	touch $(SPARK_STAMP)
 
 install: $(STAMP)
@@ -45,14 +46,27 @@ bench: $(SPARK_STAMP)
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
-# Screenshots of what a reviewer sees (docs/ui/*.png): `mlflow ui` over the demo store
-# (run `make run` first), pages opened in headless Chromium. Needs Debian's Chromium:
-#   sudo apt-get install chromium     (/usr/bin/chromium; nothing is downloaded by Playwright)
+# What a reviewer sees: `mlflow ui` over the demo store (run `make run` first), each of the
+# reviewer's pages opened in headless Chromium and saved as OUT/<page>.png once it shows its
+# content (the run names, descriptions, report, versions, aliases); a page still loading
+# after TIMEOUT seconds is saved as OUT/<page>-FAILED.png and fails the check.
+#   make ui-check [OUT=ui-check] [TIMEOUT=120]  screenshots into OUT (not tracked)
+#   make ui-docs                                 the same, then the passing set into docs/ui/
+# Needs Debian's Chromium: sudo apt-get install chromium (/usr/bin/chromium; Playwright
+# downloads nothing).
+OUT ?= ui-check
+TIMEOUT ?= 120
+UI_CHECK = $(BIN)/python scripts/ui_check.py --out "$(OUT)" --timeout $(TIMEOUT)
+
 ui-check: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "Install Chromium first: sudo apt-get install chromium"; exit 1; }
 	@test -f mlflow.db || { echo "No demo store here: run 'make run' first"; exit 1; }
-	$(BIN)/python -m pip install -q -e ".[test,ui]"
-	$(BIN)/python scripts/ui_check.py --out docs/ui
+	$(UI_CHECK)
+
+ui-docs: $(STAMP)
+	@test -x /usr/bin/chromium || { echo "Install Chromium first: sudo apt-get install chromium"; exit 1; }
+	@test -f mlflow.db || { echo "No demo store here: run 'make run' first"; exit 1; }
+	$(UI_CHECK) --docs
 
 clean:
-	rm -rf $(VENV) mlflow.db mlartifacts mlruns monitoring
+	rm -rf $(VENV) mlflow.db mlartifacts mlruns monitoring ui-check
