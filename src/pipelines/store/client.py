@@ -43,7 +43,7 @@ from pipelines.errors import (
     TrackingError,
     TrackingUnavailable,
 )
-from pipelines.store import contract
+from pipelines.store import contract, landing
 
 logger = logging.getLogger(__name__)
 
@@ -296,19 +296,20 @@ class Store:
 
     def experiment_id(self, name: str, *, create: bool = True) -> str | None:
         """The id of experiment ``name``; created (artifacts beside the DB) when missing and
-        ``create``, else None."""
+        ``create``, else None. A family experiment opened with ``create`` gets what a reviewer
+        meets first when missing (an older version's, or one ``mlflow run`` made): its kind
+        tag and its description (see :mod:`pipelines.store.landing`)."""
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted" and create:
                 self.client.restore_experiment(exp.experiment_id)
-            if create and contract.TAG_EXPERIMENT_KIND not in exp.tags:  # made by mlflow run
-                self.client.set_experiment_tag(exp.experiment_id, contract.TAG_EXPERIMENT_KIND,
-                                               contract.EXPERIMENT_KIND)
+            if create:
+                self._present(exp.experiment_id, name, exp.tags)
             return exp.experiment_id
         if not create:
             return None
         try:
-            return self.client.create_experiment(
+            experiment_id = self.client.create_experiment(
                 name, artifact_location=self.artifact_location(),
                 tags={contract.TAG_EXPERIMENT_KIND: contract.EXPERIMENT_KIND})
         except MlflowException:
@@ -316,6 +317,21 @@ class Store:
             if exp is None:
                 raise
             return exp.experiment_id
+        self._present(experiment_id, name, {contract.TAG_EXPERIMENT_KIND: contract.EXPERIMENT_KIND})
+        return experiment_id
+
+    def _present(self, experiment_id: str, name: str, tags: Mapping[str, str]) -> None:
+        """Set the kind tag and the family description when missing or the project's own
+        older text; a description a person wrote is left alone."""
+        if contract.TAG_EXPERIMENT_KIND not in tags:
+            self.client.set_experiment_tag(experiment_id, contract.TAG_EXPERIMENT_KIND,
+                                           contract.EXPERIMENT_KIND)
+        wanted = landing.experiment_description(self.tracking, name, experiment_id)
+        if wanted is not None and landing.description_update(dict(tags), wanted,
+                                                              contract.TAG_DESCRIPTION):
+            self.client.set_experiment_tag(experiment_id, contract.TAG_DESCRIPTION, wanted)
+            self.client.set_experiment_tag(experiment_id, landing.TAG_DESCRIPTION_DIGEST,
+                                           landing.digest(wanted))
 
     def experiment_name(self, ident: str) -> str:
         """An experiment name from an id or a name (names are created on first use)."""
