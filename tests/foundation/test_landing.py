@@ -26,6 +26,7 @@ def test_every_family_experiment_gets_its_kind_and_description(settings) -> None
         assert "Model training" in text
     other = store.experiment_id("Someone-Else")
     assert c.TAG_DESCRIPTION not in store.client.get_experiment(other).tags
+    assert not any(k.startswith("churnmon.") for k in store.client.get_experiment(other).tags)
 
 
 def test_an_older_stores_experiments_get_it_when_next_opened(settings) -> None:
@@ -34,19 +35,19 @@ def test_an_older_stores_experiments_get_it_when_next_opened(settings) -> None:
     t = settings.tracking
     old = store.client.create_experiment(t.monitoring_experiment)  # as an older version did
     stale = store.client.create_experiment(t.audit_experiment)
-    store.client.set_experiment_tag(stale, c.TAG_DESCRIPTION, "the project's older words")
-    store.client.set_experiment_tag(stale, landing.TAG_DESCRIPTION_DIGEST,
-                                     landing.digest("the project's older words"))
+    older = landing.experiment_description(t, t.audit_experiment, stale).replace("newest", "last")
+    store.client.set_experiment_tag(stale, c.TAG_DESCRIPTION, older)  # the project's, reworded
     mine = store.client.create_experiment(t.retraining_experiment)
     store.client.set_experiment_tag(mine, c.TAG_DESCRIPTION, "A person's own notes.")
 
-    for name in (t.monitoring_experiment, t.audit_experiment, t.retraining_experiment):
-        store.experiment_id(name)
+    connect(settings.tracking)  # the next command on that store
     assert "**Look first at**" in store.client.get_experiment(old).tags[c.TAG_DESCRIPTION]
-    assert "**Look first at**" in store.client.get_experiment(stale).tags[c.TAG_DESCRIPTION]
+    assert store.client.get_experiment(stale).tags[c.TAG_DESCRIPTION] == \
+        landing.experiment_description(t, t.audit_experiment, stale)
     kept = store.client.get_experiment(mine).tags
     assert kept[c.TAG_DESCRIPTION] == "A person's own notes."  # never overwritten
     assert kept[c.TAG_EXPERIMENT_KIND] == c.EXPERIMENT_KIND
+    assert store.client.get_experiment_by_name(t.pipeline_experiment) is None  # none created
 
 
 def test_links_the_project_writes_open_the_model_training_view() -> None:

@@ -50,7 +50,8 @@ def test_the_project_link_opens_the_runs_list_and_the_registry_shows_no_lock(
             page = context.new_page()
             page.goto(f"{uri}/{landing.experiment_path(monitoring)}")
             page.get_by_text(re.compile(r"^b0001 ")).first.wait_for(timeout=90_000)
-            assert "/runs" in page.url and "/overview" not in page.url
+            assert "/runs" in page.url
+            assert "/overview" not in page.url
             page.get_by_role("link", name="Model registry").first.wait_for(timeout=10_000)
             assert page.get_by_text("Detect Issues").count() == 0
 

@@ -261,6 +261,8 @@ def connect(tracking: TrackingSettings, *, create: bool = True, purpose: str = "
             raise locked from exc
         raise TrackingError(f"MLflow tracking store {uri} cannot be used: {exc}") from exc
     store.use()
+    if create:
+        store.present_family()
     return store
 
 
@@ -327,11 +329,19 @@ class Store:
             self.client.set_experiment_tag(experiment_id, contract.TAG_EXPERIMENT_KIND,
                                            contract.EXPERIMENT_KIND)
         wanted = landing.experiment_description(self.tracking, name, experiment_id)
-        if wanted is not None and landing.description_update(dict(tags), wanted,
-                                                              contract.TAG_DESCRIPTION):
+        if wanted is not None and landing.description_update(tags.get(contract.TAG_DESCRIPTION),
+                                                              wanted):
             self.client.set_experiment_tag(experiment_id, contract.TAG_DESCRIPTION, wanted)
-            self.client.set_experiment_tag(experiment_id, landing.TAG_DESCRIPTION_DIGEST,
-                                           landing.digest(wanted))
+
+    def present_family(self) -> None:
+        """Give the family's existing experiments their kind tag and description (a store
+        written by an older version gets them at its next command); creates none."""
+        t = self.tracking
+        for name in (t.pipeline_experiment, t.monitoring_experiment, t.retraining_experiment,
+                     t.audit_experiment):
+            exp = self.client.get_experiment_by_name(name)
+            if exp is not None and exp.lifecycle_stage == "active":
+                self._present(exp.experiment_id, name, exp.tags)
 
     def experiment_name(self, ident: str) -> str:
         """An experiment name from an id or a name (names are created on first use)."""

@@ -16,15 +16,8 @@ training" once in the sidebar (remembered by the browser) for the experiment lis
 
 from __future__ import annotations
 
-import hashlib
-from typing import Final
-
 from pipelines.config import TrackingSettings
 from pipelines.store.contract import UI_VIEW_QUERY as ML_VIEW
-
-#: The digest of the description the project last wrote: a description a person edited since
-#: (its digest differs) is never overwritten.
-TAG_DESCRIPTION_DIGEST: Final = "churnmon.description_digest"
 
 _SWITCH = ("MLflow 3.17 opens an experiment on the view chosen in the sidebar switch "
            "(**GenAI** / **Model training**, remembered by the browser): pick **Model training** "
@@ -86,16 +79,10 @@ def experiment_description(tracking: TrackingSettings, name: str, experiment_id:
     ])
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def description_update(tags: dict[str, str], wanted: str, note_tag: str) -> bool:
-    """Whether to (re)write the description: none yet, or the project's own older text (its
-    digest matches the one recorded when written) that differs from ``wanted``."""
-    current = tags.get(note_tag)
+def description_update(current: str | None, wanted: str) -> bool:
+    """Whether to (re)write the description: none yet, or the project's own text (it ends with
+    the view paragraph) that differs from ``wanted``. A description that does not end so is a
+    person's: kept (no tag records authorship: the experiment list shows every tag)."""
     if current is None or not current.strip():
         return True
-    if current == wanted:
-        return False
-    return tags.get(TAG_DESCRIPTION_DIGEST) == digest(current)
+    return current != wanted and current.rstrip().endswith(_SWITCH)
