@@ -70,11 +70,11 @@ def experiment_description(tracking: TrackingSettings, name: str, experiment_id:
     if role is None:
         return None
     what, first = role
+    # the first paragraph is what the UI shows collapsed (GenAI view too): the links go there
     return "\n\n".join([
-        what,
+        f"{what} Open: [runs list]({experiment_path(experiment_id)}) · "
+        f"[model registry]({models_path()})",
         f"**Look first at** {first}",
-        f"[Runs list]({experiment_path(experiment_id)}) · "
-        f"[Model registry]({models_path()})",
         _SWITCH,
     ])
 
