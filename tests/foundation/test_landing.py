@@ -40,7 +40,7 @@ def test_an_older_stores_experiments_get_it_when_next_opened(settings) -> None:
     mine = store.client.create_experiment(t.retraining_experiment)
     store.client.set_experiment_tag(mine, c.TAG_DESCRIPTION, "A person's own notes.")
 
-    connect(settings.tracking)  # the next command on that store
+    connect(settings.tracking).experiment_id(t.monitoring_experiment)  # the next command
     assert "**Look first at**" in store.client.get_experiment(old).tags[c.TAG_DESCRIPTION]
     assert store.client.get_experiment(stale).tags[c.TAG_DESCRIPTION] == \
         landing.experiment_description(t, t.audit_experiment, stale)

@@ -261,8 +261,6 @@ def connect(tracking: TrackingSettings, *, create: bool = True, purpose: str = "
             raise locked from exc
         raise TrackingError(f"MLflow tracking store {uri} cannot be used: {exc}") from exc
     store.use()
-    if create:
-        store.present_family()
     return store
 
 
@@ -272,6 +270,7 @@ class Store:
     def __init__(self, tracking: TrackingSettings, client: MlflowClient) -> None:
         self.tracking = tracking
         self.client = client
+        self._presented = False
 
     @property
     def uri(self) -> str:
@@ -301,6 +300,9 @@ class Store:
         ``create``, else None. A family experiment opened with ``create`` gets what a reviewer
         meets first when missing (an older version's, or one ``mlflow run`` made): its kind
         tag and its description (see :mod:`pipelines.store.landing`)."""
+        if create and not self._presented:
+            self._presented = True
+            self.present_family()  # once per store: an older store's other experiments too
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted" and create:
