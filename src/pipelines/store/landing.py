@@ -70,10 +70,10 @@ def experiment_description(tracking: TrackingSettings, name: str, experiment_id:
     if role is None:
         return None
     what, first = role
-    # the first paragraph is what the UI shows collapsed (GenAI view too): the links go there
+    # the UI shows the first line collapsed (in the GenAI view too): the links go first
     return "\n\n".join([
-        f"{what} Open: [runs list]({experiment_path(experiment_id)}) · "
-        f"[model registry]({models_path()})",
+        f"Open the [runs list]({experiment_path(experiment_id)}) · "
+        f"[model registry]({models_path()}). {what}",
         f"**Look first at** {first}",
         _SWITCH,
     ])
