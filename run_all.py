@@ -25,7 +25,7 @@ from typing import Any
 from pipelines.cli import add_common_options, int_arg, run_cli, settings_from_args, setup_logging
 from pipelines.data.generator import NUMERIC_FEATURES
 from pipelines.data.sources import SimulatedSource
-from pipelines.store import alias_version, connect
+from pipelines.store import alias_version, connect, landing
 from pipelines.store.searches import next_sequence
 from pipelines.workflows.baseline import train_baseline
 from pipelines.workflows.orchestrate import CycleResult, run_cycle
@@ -101,7 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines.append(f"took {time.monotonic() - started:.0f} s; reports in {settings.paths.output}/")
     ui = (f"mlflow ui --backend-store-uri {tracking.uri}" if tracking.uri.startswith("sqlite")
           else f"open {tracking.uri}")
-    lines.append(f"open the MLflow UI: {ui}  (then http://127.0.0.1:5000)")
+    base = "http://127.0.0.1:5000/" if tracking.uri.startswith("sqlite") else tracking.uri + "/"
+    monitoring = store.experiment_id(tracking.monitoring_experiment, create=False)
+    page = landing.experiment_path(monitoring) if monitoring else landing.models_path()
+    lines.append(f"open the MLflow UI: {ui}  (then {base}{page}; in the sidebar choose "
+                 "'Model training' once and experiments open on their runs)")
     print("\n".join(["", "=== Demo summary ===", *lines]))  # noqa: T201
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.store import connect, registry_lock
+from pipelines.store.lock import epoch_tags
 from tests.conftest import PASSTHROUGH_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
@@ -110,7 +111,7 @@ def test_contenders_racing_for_a_stale_lock_never_overlap(race_store, tmp_path: 
     store = connect(settings.tracking)
     contenders = 3
     for trial in range(trials):
-        store.client.create_registered_model(f"race{trial}.lock.1", tags={
+        store.client.create_prompt(f"race{trial}.lock.1", tags={
             "lock.holder": "gone:1", "lock.lease_until": "0", "lock.acquired_at": "0"})
     procs = [subprocess.Popen([sys.executable, "-c", RACE, settings.tracking.uri,
                                str(tmp_path), str(i), str(trials)], env=_env(),
@@ -131,12 +132,11 @@ def test_contenders_racing_for_a_stale_lock_never_overlap(race_store, tmp_path: 
         assert spans, trial
         for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
             assert start >= end, (trial, spans)  # one after the other, never together
-        epochs = store.client.search_registered_models(
-            filter_string=f"name LIKE 'race{trial}.lock.%'")
+        epochs = epoch_tags(store.client, f"race{trial}.lock")
         assert len(epochs) == 1 + len(spans)  # one new epoch per holder, none overwritten
-        for epoch in epochs:
-            if not epoch.name.endswith(".1"):
-                assert "lock.released_at" in epoch.tags  # released by its own holder
+        for epoch, tags in epochs.items():
+            if not epoch.endswith(".1"):
+                assert "lock.released_at" in tags  # released by its own holder
     for proc in procs:
         assert proc.wait(timeout=60) == 0, proc.stderr.read()
 

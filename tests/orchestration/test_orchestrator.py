@@ -18,6 +18,7 @@ from pipelines.data.generator import generate_batch
 from pipelines.data.sources import InboxSource, SimulatedSource
 from pipelines.retraining.cooldown import check_cooldown
 from pipelines.store import connect, registry_lock
+from pipelines.store.lock import epoch_tags
 from pipelines.workflows.orchestrate import run_cycle
 from tests.conftest import PASSTHROUGH_ENV
 
@@ -81,6 +82,9 @@ def test_inbox_batches_are_processed_exactly_once(trained, tmp_path: Path) -> No
     assert all(re.fullmatch(r"b\d\.[0-9a-f]{16}\.csv", p.name) for p in done)
     (rejected,) = (inbox / "rejected").glob("broken.*.csv")
     assert "missing" in rejected.with_name(rejected.name + ".reason.txt").read_text()
+    # the cycle's lock is no model a reviewer meets in the registry list
+    client = connect(settings.tracking).client
+    assert [m.name for m in client.search_registered_models()] == ["churn-model"]
     # second run: nothing new
     second = run_cycle(settings, _inbox(settings))
     assert second.batches == []
@@ -144,12 +148,34 @@ def _lock_host() -> str:
 def test_a_stale_or_dead_holders_lock_is_taken_over(settings, tags: dict, why: str,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     store = connect(settings.tracking)
-    store.client.create_registered_model("m.lock.1", tags={"lock.holder": "gone:999999",
-                                                           "lock.acquired_at": "0", **tags})
+    store.client.create_prompt("m.lock.1", tags={"lock.holder": "gone:999999",
+                                                 "lock.acquired_at": "0", **tags})
     with registry_lock(store, "m.lock") as info:
         assert info.acquired
         assert info.epoch == 2
     assert why in caplog.text
+
+
+def test_an_older_versions_visible_lock_models_count_then_go(settings) -> None:
+    """Before: lock epochs were plain registered models, listed beside the real model. They
+    still count (numbering goes on, a live one still holds), and the next release prunes them;
+    the new epochs are prompt-registry entries, absent from search_registered_models()."""
+    store = connect(settings.tracking)
+    client = store.client
+    client.create_registered_model("m.lock.4", tags={"lock.holder": "old:1",
+                                                     "lock.released_at": "1"})
+    client.create_registered_model("m.lock.5", tags={"lock.holder": "old:2",
+                                                     "lock.lease_until": "9e12"})
+    with registry_lock(store, "m.lock", timeout=0) as blocked:
+        assert not blocked.acquired  # an older version's live holder still holds it
+        assert blocked.holder == "old:2"
+    client.set_registered_model_tag("m.lock.5", "lock.released_at", "2")
+    with registry_lock(store, "m.lock", timeout=0) as info:
+        assert info.acquired
+        assert info.epoch == 6
+    assert client.search_registered_models(filter_string="name LIKE 'm.lock%'") == []
+    assert set(epoch_tags(client, "m.lock")) == {"m.lock.6"}
+    assert "lock.released_at" in client.get_prompt("m.lock.6").tags
 
 
 def test_a_live_holders_lock_is_not_taken_over_and_release_is_its_own(settings) -> None:
@@ -157,18 +183,18 @@ def test_a_live_holders_lock_is_not_taken_over_and_release_is_its_own(settings) 
     with registry_lock(store, "m.lock", lease=60) as first:
         with registry_lock(store, "m.lock", timeout=0) as second:
             assert not second.acquired
-        released = store.client.get_registered_model(f"m.lock.{first.epoch}").tags
+        released = store.client.get_prompt(f"m.lock.{first.epoch}").tags
         assert "lock.released_at" not in released  # the loser released nothing
-    assert "lock.released_at" in store.client.get_registered_model(f"m.lock.{first.epoch}").tags
+    assert "lock.released_at" in store.client.get_prompt(f"m.lock.{first.epoch}").tags
 
 
 def test_the_lease_is_renewed_while_held(settings) -> None:
     store = connect(settings.tracking)
     with registry_lock(store, "m.lock", lease=1.5) as info:
-        first = float(store.client.get_registered_model(f"m.lock.{info.epoch}")
+        first = float(store.client.get_prompt(f"m.lock.{info.epoch}")
                       .tags["lock.lease_until"])
         time.sleep(2.0)  # longer than the lease: only the heartbeat keeps it alive
-        later = float(store.client.get_registered_model(f"m.lock.{info.epoch}")
+        later = float(store.client.get_prompt(f"m.lock.{info.epoch}")
                       .tags["lock.lease_until"])
         assert later > first
         with registry_lock(store, "m.lock", timeout=0) as other:
@@ -332,7 +358,7 @@ def test_a_holder_that_lost_its_lock_is_stopped_by_the_fence(settings) -> None:
     with registry_lock(store, "m.lock", lease=60) as info:
         info.ensure_held()  # the live holder passes
         # another cycle took over (say our lease ran out while the machine slept)
-        store.client.create_registered_model(f"m.lock.{info.epoch + 1}", tags={
+        store.client.create_prompt(f"m.lock.{info.epoch + 1}", tags={
             "lock.holder": "other:1", "lock.lease_until": "9e12"})
         with pytest.raises(TrackingError, match=r"Lost lock m\.lock: epoch \d+ is no longer"):
             info.ensure_held()

@@ -20,6 +20,7 @@ import pytest
 from pipelines.data.generator import generate_batch
 from pipelines.store import connect
 from pipelines.store import contract as c
+from pipelines.store.lock import epoch_tags
 from tests.conftest import PASSTHROUGH_ENV, MlflowServer, make_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess, pytest.mark.server]
@@ -102,8 +103,8 @@ def test_server_killed_mid_batch_then_restarted(trained_store, tmp_path: Path) -
         assert not (inbox / "b1.parquet").exists()
         assert len(list((inbox / "done").glob("b1.*.parquet"))) == 1
         lock = c.lock_name(settings.tracking.registered_model_name)
-        epochs = store.client.search_registered_models(filter_string=f"name LIKE '{lock}.%'")
-        newest = max(epochs, key=lambda m: int(m.name.rsplit(".", 1)[1]))
-        assert "lock.released_at" in newest.tags  # the second cycle released its lock
+        epochs = epoch_tags(store.client, lock)
+        newest = max(epochs, key=lambda name: int(name.rsplit(".", 1)[1]))
+        assert "lock.released_at" in epochs[newest]  # the second cycle released its lock
     finally:
         server.stop()

@@ -19,6 +19,7 @@ from mlflow.entities import Run
 from pipelines.data.generator import generate_batch
 from pipelines.store import connect
 from pipelines.store import contract as c
+from pipelines.store.lock import epoch_tags
 from pipelines.store.searches import retraining_parents
 from tests.conftest import PASSTHROUGH_ENV
 
@@ -47,8 +48,7 @@ def _monitoring_runs(settings) -> list[Run]:
 def _lock_epochs(settings) -> dict[str, dict[str, str]]:
     store = connect(settings.tracking)
     name = c.lock_name(settings.tracking.registered_model_name)
-    return {m.name: m.tags for m in store.client.search_registered_models(
-        filter_string=f"name LIKE '{name}.%'")}
+    return epoch_tags(store.client, name)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)],

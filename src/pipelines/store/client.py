@@ -43,7 +43,7 @@ from pipelines.errors import (
     TrackingError,
     TrackingUnavailable,
 )
-from pipelines.store import contract
+from pipelines.store import contract, landing
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +270,7 @@ class Store:
     def __init__(self, tracking: TrackingSettings, client: MlflowClient) -> None:
         self.tracking = tracking
         self.client = client
+        self._presented = False
 
     @property
     def uri(self) -> str:
@@ -296,19 +297,23 @@ class Store:
 
     def experiment_id(self, name: str, *, create: bool = True) -> str | None:
         """The id of experiment ``name``; created (artifacts beside the DB) when missing and
-        ``create``, else None."""
+        ``create``, else None. A family experiment opened with ``create`` gets what a reviewer
+        meets first when missing (an older version's, or one ``mlflow run`` made): its kind
+        tag and its description (see :mod:`pipelines.store.landing`)."""
+        if create and not self._presented:
+            self._presented = True
+            self.present_family()  # once per store: an older store's other experiments too
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted" and create:
                 self.client.restore_experiment(exp.experiment_id)
-            if create and contract.TAG_EXPERIMENT_KIND not in exp.tags:  # made by mlflow run
-                self.client.set_experiment_tag(exp.experiment_id, contract.TAG_EXPERIMENT_KIND,
-                                               contract.EXPERIMENT_KIND)
+            if create:
+                self._present(exp.experiment_id, name, exp.tags)
             return exp.experiment_id
         if not create:
             return None
         try:
-            return self.client.create_experiment(
+            experiment_id = self.client.create_experiment(
                 name, artifact_location=self.artifact_location(),
                 tags={contract.TAG_EXPERIMENT_KIND: contract.EXPERIMENT_KIND})
         except MlflowException:
@@ -316,6 +321,29 @@ class Store:
             if exp is None:
                 raise
             return exp.experiment_id
+        self._present(experiment_id, name, {contract.TAG_EXPERIMENT_KIND: contract.EXPERIMENT_KIND})
+        return experiment_id
+
+    def _present(self, experiment_id: str, name: str, tags: Mapping[str, str]) -> None:
+        """Set the kind tag and the family description when missing or the project's own
+        older text; a description a person wrote is left alone."""
+        if contract.TAG_EXPERIMENT_KIND not in tags:
+            self.client.set_experiment_tag(experiment_id, contract.TAG_EXPERIMENT_KIND,
+                                           contract.EXPERIMENT_KIND)
+        wanted = landing.experiment_description(self.tracking, name, experiment_id)
+        if wanted is not None and landing.description_update(tags.get(contract.TAG_DESCRIPTION),
+                                                              wanted):
+            self.client.set_experiment_tag(experiment_id, contract.TAG_DESCRIPTION, wanted)
+
+    def present_family(self) -> None:
+        """Give the family's existing experiments their kind tag and description (a store
+        written by an older version gets them at its next command); creates none."""
+        t = self.tracking
+        for name in (t.pipeline_experiment, t.monitoring_experiment, t.retraining_experiment,
+                     t.audit_experiment):
+            exp = self.client.get_experiment_by_name(name)
+            if exp is not None and exp.lifecycle_stage == "active":
+                self._present(exp.experiment_id, name, exp.tags)
 
     def experiment_name(self, ident: str) -> str:
         """An experiment name from an id or a name (names are created on first use)."""

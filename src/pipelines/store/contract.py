@@ -145,14 +145,20 @@ STATUS_COLORS: Final = {"ok": "#2e7d32", "warning": "#ef6c00", "critical": "#c62
                         "rejected": "#757575", "invalid_data": "#ef6c00"}
 
 
+#: Opens MLflow 3.17's Model-training view (runs lists, the registry in the sidebar) whatever
+#: view the browser remembers; see pipelines.store.landing.
+UI_VIEW_QUERY: Final = "workflowType=machine_learning"
+
+
 def run_link(experiment_id: str, run_id: str, label: str) -> str:
     """A Markdown link to a run's page, relative to the MLflow UI it is shown in."""
-    return f"[{label}](#/experiments/{experiment_id}/runs/{run_id})"
+    return f"[{label}](#/experiments/{experiment_id}/runs/{run_id}?{UI_VIEW_QUERY})"
 
 
 def version_link(model: str, version: str, label: str | None = None) -> str:
     """A Markdown link to a model version's page in the MLflow UI."""
-    return f"[{label or f'{model} v{version}'}](#/models/{model}/versions/{version})"
+    return (f"[{label or f'{model} v{version}'}]"
+            f"(#/models/{model}/versions/{version}?{UI_VIEW_QUERY})")
 REFERENCE_DIR: Final = "reference"
 #: The reference rows a model was validated on (features, target, ``__score__``): training data
 #: for retraining, never read by monitoring.

@@ -13,6 +13,23 @@ sequence of such names, ``<lock>.<epoch>`` (``<model>.orchestrator-lock.1``, ``.
   store stops renewing and its lease runs out in ``lease`` seconds (minutes, not hours).
 * **release**: the holder marks its own epoch released (tags only it writes); old epochs
   are pruned, never the newest two.
+
+**Kept out of the reviewer's model list.** Each epoch is created as an entry of MLflow's prompt
+registry (``MlflowClient.create_prompt``): a registered model whose tag
+``mlflow.prompt.is_prompt = true`` is written in the same INSERT transaction as the name, so the
+creation stays the one atomic step it was (a taken name fails with RESOURCE_ALREADY_EXISTS, as
+for a model). MLflow 3.17.2 leaves such entries out of ``search_registered_models()`` (the client
+adds ``tag.`mlflow.prompt.is_prompt` != 'true'``, the SQL store excludes prompts unless asked)
+and so out of the UI's "Registered models" list, which the server fills from the same search.
+They show on the Prompts page instead (GenAI side of the UI), each saying it is the lock. Other
+atomic primitives were weighed: an experiment name is unique too, but experiments are the
+reviewer's first list; runs, tags and aliases can be overwritten, so none is a lock.
+
+**Older stores.** Versions before this one created plain registered models named
+``<lock>.<n>``. They still count as epochs (numbering continues after them, a live one still
+holds the lock), and the first holder of a new epoch deletes those below its own number on
+release: they were free when it acquired, so no live holder is broken. Running an old and a new
+version of the orchestrator against one store at the same time is not supported.
 """
 
 from __future__ import annotations
@@ -39,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 #: Epochs kept behind the newest (older ones are pruned on release).
 KEEP_EPOCHS = 2
+#: What an epoch says about itself on the Prompts page, where MLflow lists it.
+EPOCH_DESCRIPTION = ("Not a prompt: an epoch of the churn-monitoring orchestrator's lock (one "
+                     "per cycle, the newest three kept; see pipelines.store.lock). Leave it.")
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,9 @@ class _Epoch:
     acquired_at: float
     lease_until: float
     released: bool
+    legacy: bool = False
+    """A plain registered model written by a version before the lock moved to the prompt
+    registry (visible in the model list): pruned once a newer epoch is released."""
 
 
 def _pid_start(pid: int) -> str:
@@ -112,22 +135,36 @@ def _alive(epoch: _Epoch) -> bool:
 
 
 def _epochs(client: MlflowClient, base: str) -> list[_Epoch]:
-    """Every epoch of lock ``base`` in the store, newest first."""
+    """Every epoch of lock ``base`` in the store (prompt-registry entries and older versions'
+    plain registered models), newest first."""
+    query = f"name LIKE '{base}.%'"
+    entries = [(prompt.name, prompt.tags, False)
+               for prompt in client.search_prompts(filter_string=query)]
+    entries += [(model.name, model.tags, True)
+                for model in client.search_registered_models(filter_string=query)]
     found = []
     prefix = f"{base}."
-    for model in client.search_registered_models(filter_string=f"name LIKE '{prefix}%'"):
-        suffix = model.name[len(prefix):]
-        if not model.name.startswith(prefix) or not suffix.isdigit():
+    for entry, tags, legacy in entries:
+        suffix = entry[len(prefix):]
+        if not entry.startswith(prefix) or not suffix.isdigit():
             continue  # LIKE treats "_" as a wildcard: another model's name can match
-        tags = model.tags
         found.append(_Epoch(
             number=int(suffix), holder=tags.get("lock.holder", "?"),
             host=tags.get("lock.host", ""), pid=int(tags.get("lock.pid", "0") or 0),
             pid_start=tags.get("lock.pid_start", ""), token=tags.get("lock.token", ""),
             acquired_at=float(tags.get("lock.acquired_at", "0") or 0),
             lease_until=float(tags.get("lock.lease_until", "0") or 0),
-            released="lock.released_at" in tags))
+            released="lock.released_at" in tags, legacy=legacy))
     return sorted(found, key=lambda e: e.number, reverse=True)
+
+
+def epoch_tags(client: MlflowClient, base: str) -> dict[str, dict[str, str]]:
+    """The tags of every epoch of lock ``base``, by entry name (for tests and diagnosis)."""
+    query = f"name LIKE '{base}.%'"
+    found = {p.name: dict(p.tags) for p in client.search_prompts(filter_string=query)}
+    found.update({m.name: dict(m.tags)
+                  for m in client.search_registered_models(filter_string=query)})
+    return found
 
 
 def _free(epoch: _Epoch | None, now: float) -> tuple[bool, str]:
@@ -144,9 +181,7 @@ def _free(epoch: _Epoch | None, now: float) -> tuple[bool, str]:
 
 def _try_create(client: MlflowClient, name: str, tags: dict[str, str]) -> bool:
     try:
-        client.create_registered_model(
-            name, tags=tags,
-            description="Orchestrator lock epoch: see pipelines.store.lock.")
+        client.create_prompt(name, description=EPOCH_DESCRIPTION, tags=tags)
         return True
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_ALREADY_EXISTS" or "already exists" in str(exc).lower():
@@ -165,8 +200,8 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.lease / 3):
             try:
-                self.client.set_registered_model_tag(self.lock_name, "lock.lease_until",
-                                                     str(time.time() + self.lease))
+                self.client.set_prompt_tag(self.lock_name, "lock.lease_until",
+                                           str(time.time() + self.lease))
             except Exception as exc:  # the store is down: the lease runs out on its own
                 logger.warning("Could not renew lock lease %s: %s", self.lock_name,
                                tracking_outage(exc, self.uri) or exc)
@@ -245,16 +280,23 @@ def registry_lock(store: Store, name: str, *, timeout: float = 0.0, lease: float
 
 
 def _release(client: MlflowClient, name: str, number: int, uri: str) -> None:
-    """Mark our own epoch released, then prune epochs older than the newest few."""
+    """Mark our own epoch released, then prune epochs older than the newest few, and every
+    older version's plain registered-model epoch below ours (free when we acquired)."""
     try:
-        client.set_registered_model_tag(f"{name}.{number}", "lock.released_at", str(time.time()))
+        client.set_prompt_tag(f"{name}.{number}", "lock.released_at", str(time.time()))
     except MlflowException as exc:
         logger.warning("Could not release lock %s (epoch %d): %s; its lease will expire (or "
                        "the next cycle on this host takes it over at once)", name, number,
                        tracking_outage(exc, uri) or exc)
         return
-    for epoch in _epochs(client, name)[KEEP_EPOCHS + 1:]:
+    epochs = _epochs(client, name)
+    stale = epochs[KEEP_EPOCHS + 1:] + [e for e in epochs[:KEEP_EPOCHS + 1]
+                                        if e.legacy and e.number < number]
+    for epoch in stale:
         try:
-            client.delete_registered_model(f"{name}.{epoch.number}")
+            if epoch.legacy:
+                client.delete_registered_model(f"{name}.{epoch.number}")
+            else:
+                client.delete_prompt(f"{name}.{epoch.number}")
         except MlflowException:  # pruning is housekeeping: another process may be at it
             pass
