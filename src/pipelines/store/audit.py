@@ -1,7 +1,7 @@
 """The audit trail of the registry: every alias move (promotion, approval, rejection,
 rollback, a promotion completed by recovery) as one finished run in the ``<prefix>-Audit``
-experiment, named for what happened (``promote champion v1→v2, previous-champion none→v1``),
-tagged with time,
+experiment, named for what happened in the characters the run list shows (``promote
+v1→v2``: the champion's move; the other moves are in its description), tagged with time,
 actor, the moves and the reason. The MLflow UI lists them; ``python -m pipelines.history``
 prints them. After each move the registered model's description is rewritten to say which
 version serves, which is the fallback (or that there is none) and which waits for approval.
@@ -39,6 +39,20 @@ class AliasMove:
         before = f"v{self.from_version}" if self.from_version else "none"
         after = f"v{self.to_version}" if self.to_version else "removed"
         return f"@{self.alias} {before} -> {after}"
+
+
+def run_name(action: str, moves: list[AliasMove], champion_alias: str) -> str:
+    """What the audit run list shows of a move in its ~22 characters: the action and the
+    champion's move (``promote v1→v2``, ``rollback v2→v1``, ``baseline v1``); without a
+    champion move, the first alias named (``reject challenger v3→–``)."""
+    def versions(m: AliasMove) -> str:
+        after = f"v{m.to_version}" if m.to_version else "–"
+        return f"v{m.from_version}→{after}" if m.from_version else after
+
+    champion = [m for m in moves if m.alias == champion_alias]
+    if champion:
+        return f"{action} {versions(champion[0])}"
+    return f"{action} {moves[0].alias} {versions(moves[0])}" if moves else action
 
 
 def default_actor(configured: str = "") -> str:
@@ -98,11 +112,7 @@ def record(store: Store, action: str, moves: list[AliasMove], *, actor: str, rea
     tracking = store.tracking
     now = datetime.now(UTC)
     source = _source_run(store, run_id)
-    # the run list shows ~25 characters: the champion's move first, compact
-    ordered = sorted(moves, key=lambda m: m.alias != tracking.champion_alias)
-    name = f"{action} " + ", ".join(
-        f"{m.alias} {'v' + m.from_version if m.from_version else 'none'}→"
-        f"{'v' + m.to_version if m.to_version else 'removed'}" for m in ordered)
+    name = run_name(action, moves, tracking.champion_alias)
     model = tracking.registered_model_name
     note = [f"**{action}** by `{actor}` at {now:%Y-%m-%d %H:%M:%S} UTC", "",
             *[f"- {_move_text(model, m)}" for m in moves], "", f"**Reason**: {reason}", ""]
