@@ -129,19 +129,21 @@ def _reasons_and_links_in_the_registry(settings, store, summary) -> None:
     tags = promote_run.data.tags
     assert tags["mlflow.user"] == tags["audit.actor"]
     assert tags["audit.run_id"] == retraining
-    assert f"(#/experiments/{summary.experiment_id}/runs/{retraining})" in tags[
-        "mlflow.note.content"]
+    note = tags["mlflow.note.content"]
+    assert f"(#/experiments/{summary.experiment_id}/runs/{retraining}" in note
+    # named for the run's experiment and id, not its interim name ("retrain running")
+    assert f"[{settings.tracking.retraining_experiment} run {retraining[:8]}]" in note
 
     v2 = client.get_model_version(name, "2")
     assert v2.tags["promoted_reason"].startswith("candidate ROC-AUC")
     assert v2.tags["promoted_audit_run"] == promote_run.info.run_id
     assert "**Alias moves**" in v2.description
-    assert f"runs/{promote_run.info.run_id})" in v2.description
+    assert f"runs/{promote_run.info.run_id}?" in v2.description
     assert client.get_model_version(name, "1").tags["fallback_reason"].startswith(
         "promote: @champion moved to v2; candidate ROC-AUC")
     moves = client.get_registered_model(name).description.split("**Latest alias moves**")[1]
     assert "candidate ROC-AUC" in moves  # the reason, not only the move
-    assert f"runs/{promote_run.info.run_id})" in moves
+    assert f"runs/{promote_run.info.run_id}?" in moves
 
     run = client.get_run(retraining)
     note = run.data.tags["mlflow.note.content"]

@@ -90,8 +90,10 @@ def _source_run(store: Store, run_id: str | None) -> tuple[str, str] | None:
     except MlflowException as exc:
         logger.warning("Audit trail: run %s that moved the aliases not found: %s", run_id, exc)
         return None
-    label = run.info.run_name or run_id[:8]
-    return run_id, c.run_link(run.info.experiment_id, run_id, label)
+    # not the run's name: a retraining run is still named "retrain running" while it moves
+    # the aliases (it is named for its verdict once decided)
+    experiment = store.client.get_experiment(run.info.experiment_id).name
+    return run_id, c.run_link(run.info.experiment_id, run_id, f"{experiment} run {run_id[:8]}")
 
 
 def _shorten(text: str, limit: int = REASON_SHOWN) -> str:
