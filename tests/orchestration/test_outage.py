@@ -30,7 +30,9 @@ def _post(uri: str, endpoint: str, body: dict) -> dict:
     request = urllib.request.Request(f"{uri}/api/2.0/mlflow/{endpoint}",
                                      data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=2) as resp:  # noqa: S310 (127.0.0.1)
+    # generous: a loaded machine (two test workers, the orchestrator scoring 300,000 rows)
+    # can keep the server from answering a poll within a couple of seconds
+    with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 (127.0.0.1)
         return json.load(resp)
 
 
