@@ -206,6 +206,10 @@ def plan_pages(facts: StoreFacts) -> tuple[list[Page], list[str]]:
         missing.append("no critical monitoring run (tag monitoring.status = critical)")
     else:
         pages.append(_run_page("2_critical_run", facts.critical))
+        # the run's own charts: health/ first, and the chart named roc_auc is the batch's
+        pages.append(Page("2b_critical_run_metrics", f"{facts.critical.fragment}/model-metrics", (
+            Expect("the health section", text("health/roc_auc")),
+            Expect("a metric chart with its plot", ".js-plotly-plot"))))
         if facts.report is None:
             missing.append(f"no HTML report among the artifacts of {facts.critical.name!r}")
         else:

@@ -33,7 +33,8 @@ ui_pages = importlib.import_module("ui_pages")
 
 #: every page of the reviewer's set, in order
 PAGES = ["0_experiments", "1_monitoring_runs", "1b_monitoring_charts", "2_critical_run",
-         "3_critical_run_report", "3b_drift_run", "4_retraining_run", "5_registry_model",
+         "2b_critical_run_metrics", "3_critical_run_report", "3b_drift_run", "4_retraining_run",
+         "5_registry_model",
          "6_champion_version", "6b_fallback_version", "7_audit_trail"]
 #: one page of each kind (the test time: the others are the same kinds of page)
 ONE_OF_EACH = ["1_monitoring_runs", "3_critical_run_report", "0_experiments",
