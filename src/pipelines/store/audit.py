@@ -93,7 +93,7 @@ def _source_run(store: Store, run_id: str | None) -> tuple[str, str] | None:
     # not the run's name: a retraining run is still named "retrain running" while it moves
     # the aliases (it is named for its verdict once decided)
     experiment = store.client.get_experiment(run.info.experiment_id).name
-    return run_id, c.run_link(run.info.experiment_id, run_id, f"{experiment} run {run_id[:8]}")
+    return run_id, c.run_link(run.info.experiment_id, run_id, f"the {experiment} run")
 
 
 def _shorten(text: str, limit: int = REASON_SHOWN) -> str:
@@ -119,7 +119,7 @@ def record(store: Store, action: str, moves: list[AliasMove], *, actor: str, rea
     note = [f"**{action}** by `{actor}` at {now:%Y-%m-%d %H:%M:%S} UTC", "",
             *[f"- {_move_text(model, m)}" for m in moves], "", f"**Reason**: {reason}", ""]
     if source is not None:
-        note += [f"**Made by run**: {source[1]}", ""]
+        note += [f"**Made by**: {source[1]}", ""]
     note += [f"{k}: {v}" for k, v in (links or {}).items()]
     tags = {c.TAG_AUDIT_ACTION: action, c.TAG_AUDIT_ACTOR: actor,
             c.TAG_AUDIT_REASON: reason[:c.TAG_LIMIT], c.TAG_AUDIT_TIME: now.isoformat(),
