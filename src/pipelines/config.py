@@ -47,6 +47,7 @@ from pipelines.constraints import (
     message,
 )
 from pipelines.errors import ConfigError
+from pipelines.problems import ProblemType
 
 NON_NEGATIVE_INT = Interval(int, 0, None)
 POSITIVE_INT = Interval(int, 1, None)
@@ -141,6 +142,11 @@ class DataSettings(_Section):
 
     path: str | None = None
     target: NonEmpty = "churn"
+    problem_type: ProblemType = "binary"
+    """What the model predicts: ``binary`` (0/1 labels, P(class 1); the churn demo),
+    ``multiclass`` (labels are class names; one probability per class) or ``regression``
+    (a number). Recorded on every model version (tag ``problem_type``) and read back from the
+    champion by every command, so a batch is always judged as its model's type."""
     id_column: str | None = "customer_id"
     timestamp_column: str | None = "event_timestamp"
     prediction_column: str | None = None
@@ -185,6 +191,15 @@ class MonitoringSettings(_Section):
     """Alert thresholds. See MONITORING.md for why each default is what it is."""
 
     roc_auc_floor: Annotated[float, OPEN_UNIT] = 0.75
+    """Binary models: ROC-AUC below this is critical."""
+    macro_f1_floor: Annotated[float, OPEN_UNIT] = 0.5
+    """Multiclass models: macro F1 below this is critical."""
+    rmse_ceiling: Annotated[float | None, Interval(float, 0, None, closed="neither")] = None
+    """Regression models: RMSE above this (in the target's units) is critical. None: the
+    relative ceiling below decides."""
+    rmse_ratio_ceiling: Annotated[float, Interval(float, 1, None, closed="neither")] = 1.25
+    """Regression models without ``rmse_ceiling``: RMSE above this many times the
+    reference's RMSE is critical."""
     drift_p_value: Annotated[float, OPEN_UNIT] = 0.05
     drift_share: Annotated[float, Interval(float, 0, 1, closed="right")] = 0.30
     correction: Annotated[str, Options(CORRECTIONS)] = "bh"
@@ -208,6 +223,12 @@ class MonitoringSettings(_Section):
     least this share of its rows has a label; below it only its coverage is recorded."""
     concept_drift_auc_drop: Annotated[float, OPEN_UNIT] = 0.05
     """ROC-AUC drop from baseline that, unexplained by feature drift, is concept drift."""
+    concept_drift_accuracy_drop: Annotated[float, OPEN_UNIT] = 0.05
+    """Multiclass: accuracy drop below the label-free estimate (relative to the reference's
+    own gap) that is concept drift."""
+    concept_drift_rmse_increase: Annotated[float, OPEN_UNIT] = 0.10
+    """Regression: relative RMSE rise above the label-free (DLE) estimate, relative to the
+    reference's own ratio, that is concept drift (0.10: realized RMSE 10 % above expected)."""
     max_missing_share_increase: Annotated[float, UNIT] = 0.05
     max_out_of_range_share: Annotated[float, UNIT] = 0.01
     max_unseen_category_share: Annotated[float, UNIT] = 0.01

@@ -53,6 +53,11 @@ class FeatureSchema:
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     id_column: str | None = None
     timestamp_column: str | None = None
+    problem_type: str = "binary"
+    """``binary``, ``multiclass`` or ``regression`` (:mod:`pipelines.problems`)."""
+    classes: tuple[str, ...] = ()
+    """Multiclass: the class labels seen in training, as text, in the order of the model's
+    probability columns (sorted); empty for the other types."""
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -66,6 +71,8 @@ class FeatureSchema:
             "categories": {k: list(v) for k, v in self.categories.items()},
             "id_column": self.id_column,
             "timestamp_column": self.timestamp_column,
+            "problem_type": self.problem_type,
+            "classes": list(self.classes),
         }
 
     def to_json(self) -> str:
@@ -80,6 +87,8 @@ class FeatureSchema:
             categories={k: tuple(v) for k, v in data.get("categories", {}).items()},
             id_column=data.get("id_column"),
             timestamp_column=data.get("timestamp_column"),
+            problem_type=data.get("problem_type") or "binary",
+            classes=tuple(str(c) for c in data.get("classes") or ()),
         )
 
     @classmethod
@@ -206,6 +215,9 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
             logger.info("%s: feature %s is %s: %s", source, c, kind, why)
         logger.info("%s: features inferred: %d numeric (%s), %d categorical (%s)", source,
                     len(numeric), ", ".join(numeric), len(categorical), ", ".join(categorical))
+    classes: tuple[str, ...] = ()
+    if data.problem_type == "multiclass":
+        classes = target_classes(frame, data.target, source)
     return FeatureSchema(
         target=data.target,
         numeric=numeric,
@@ -213,6 +225,8 @@ def infer_schema(frame: pd.DataFrame, data: DataSettings, source: str) -> Featur
         categories=categories,
         id_column=id_column,
         timestamp_column=timestamp_column,
+        problem_type=data.problem_type,
+        classes=classes,
     )
 
 
@@ -257,6 +271,67 @@ def binary_target(frame: pd.DataFrame, target: str, source: str) -> np.ndarray:
             f"{source}: target {target!r} has one class only ({int(out[0])}); "
             "training and ROC-AUC need both 0 and 1."
         )
+    return out
+
+
+def target_classes(frame: pd.DataFrame, target: str, source: str) -> tuple[str, ...]:
+    """A multiclass target's labels as text, sorted: at least two, none missing."""
+    if target not in frame.columns:
+        raise SchemaError(f"{source}: target column {target!r} not found.")
+    text = _as_text(frame[target])
+    n_missing = int(text.isna().sum())
+    if n_missing:
+        raise DataError(f"{source}: target {target!r} has {n_missing} missing value(s).")
+    classes = tuple(sorted(str(v) for v in pd.unique(text)))
+    if len(classes) < 2:
+        raise DataError(f"{source}: target {target!r} has one class only "
+                        f"({classes[0] if classes else 'no rows'}); a multiclass model needs "
+                        "at least two.")
+    return classes
+
+
+def multiclass_target(frame: pd.DataFrame, target: str, classes: Sequence[str],
+                      source: str) -> np.ndarray:
+    """The target as class indices (int64) into ``classes`` (labels compared as text), or a
+    :class:`DataError` naming missing values and labels the model has never seen."""
+    if target not in frame.columns:
+        raise SchemaError(f"{source}: target column {target!r} not found.")
+    text = _as_text(frame[target])
+    n_missing = int(text.isna().sum())
+    if n_missing:
+        raise DataError(f"{source}: target {target!r} has {n_missing} missing value(s).")
+    known = pd.Index([str(c) for c in classes])
+    idx = known.get_indexer(text.astype(str))
+    if (idx < 0).any():
+        unseen = sorted(set(text[idx < 0].astype(str)))
+        shown = ", ".join(map(repr, unseen[:10]))
+        raise DataError(
+            f"{source}: target {target!r} holds {int((idx < 0).sum())} row(s) with label(s) "
+            f"the model was not trained on: {shown} (it knows {', '.join(map(repr, known))}). "
+            "Retrain on data with these classes, or map them to known ones.")
+    return idx.astype(np.int64)
+
+
+def regression_target(frame: pd.DataFrame, target: str, source: str) -> np.ndarray:
+    """The target as finite float64 values, or a :class:`DataError` naming text, missing and
+    infinite values."""
+    if target not in frame.columns:
+        raise SchemaError(f"{source}: target column {target!r} not found.")
+    y = frame[target]
+    values = pd.to_numeric(y, errors="coerce")
+    text = values.isna() & y.notna()
+    if text.any():
+        raise DataError(f"{source}: target {target!r} must be numeric for a regression model; "
+                        f"{int(text.sum())} value(s) are not numbers, e.g. "
+                        f"{y[text].iloc[0]!r}.")
+    out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    n_missing = int(np.isnan(out).sum())
+    if n_missing:
+        raise DataError(f"{source}: target {target!r} has {n_missing} missing value(s).")
+    n_inf = int(np.isinf(out).sum())
+    if n_inf:
+        raise DataError(f"{source}: target {target!r} has {n_inf} infinite value(s); a "
+                        "regression target must be finite.")
     return out
 
 
