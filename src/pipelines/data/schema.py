@@ -335,6 +335,17 @@ def regression_target(frame: pd.DataFrame, target: str, source: str) -> np.ndarr
     return out
 
 
+def target_array(frame: pd.DataFrame, schema: FeatureSchema, source: str) -> np.ndarray:
+    """The target as the schema's problem type reads it: 0/1 int8 (binary), class indices into
+    ``schema.classes`` (multiclass) or finite floats (regression); a :class:`DataError` naming
+    what is wrong otherwise."""
+    if schema.problem_type == "regression":
+        return regression_target(frame, schema.target, source)
+    if schema.problem_type == "multiclass":
+        return multiclass_target(frame, schema.target, schema.classes, source)
+    return binary_target(frame, schema.target, source)
+
+
 def check_columns(frame: pd.DataFrame, schema: FeatureSchema, source: str,
                   *, require_target: bool = False) -> None:
     """Raise :class:`SchemaError` naming every required column ``frame`` lacks."""
