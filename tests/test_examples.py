@@ -70,3 +70,37 @@ def test_the_examples_share_no_names_with_the_churn_demo() -> None:
     trackings.append(Settings().tracking)
     assert len({t.experiment_prefix for t in trackings}) == 3
     assert len({t.registered_model_name for t in trackings}) == 3
+
+
+# ----------------------------------------------------------------- run_all's story per type
+
+
+def test_the_demo_tells_the_same_story_for_every_type() -> None:
+    import run_all
+    from pipelines.data.generator import generate_batch
+
+    assert run_all.DEMO_SEQUENCES["binary"] is run_all.DEMO_SEQUENCE
+    story = [(label, scenario) for label, scenario, _ in run_all.DEMO_SEQUENCE]
+    for kind, steps in run_all.DEMO_SEQUENCES.items():
+        assert [(label, scenario) for label, scenario, _ in steps] == story
+        for _, scenario, options in steps:
+            frame = generate_batch(scenario, 50, 1, task=kind, **options)
+            assert TASK_TARGETS[kind] in frame.columns
+
+
+def test_the_gate_line_reads_the_generic_keys_or_the_binary_ones() -> None:
+    import run_all
+
+    binary = {"candidate_auc": 0.8123, "champion_auc": 0.6012, "pvalue": 0.00012}
+    assert run_all._gate_story(binary) == (
+        "holdout ROC-AUC candidate 0.812 vs champion 0.601, DeLong p 0.00012")
+    regression = {"metric": "rmse", "candidate_value": 3.568, "champion_value": 22.907,
+                  "test": "paired t-test on squared errors", "pvalue": 1e-30,
+                  "candidate_auc": None}
+    assert run_all._gate_story(regression) == (
+        "holdout RMSE candidate 3.568 vs champion 22.907, paired t-test on squared errors "
+        "p 1e-30")
+    multiclass = {"metric": "macro_f1", "candidate_value": 0.68, "champion_value": 0.26,
+                  "test": "paired bootstrap", "pvalue": None}
+    assert run_all._gate_story(multiclass) == (
+        "holdout macro F1 candidate 0.680 vs champion 0.260, paired bootstrap p n/a")
