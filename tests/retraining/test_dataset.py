@@ -366,14 +366,16 @@ def test_regression_holdout_needs_no_classes() -> None:
     schema, frame = _typed_assembled("regression")
     frame.loc[frame[ORIGIN_COLUMN] == "b02@bbbb2222", "charges"] = 42.0  # constant: still fine
     train, holdout = holdout_split(frame, schema, 0.3)
-    assert len(holdout) == 45 and set(holdout[ORIGIN_COLUMN]) == {"b02@bbbb2222"}
+    assert len(holdout) == 45
+    assert set(holdout[ORIGIN_COLUMN]) == {"b02@bbbb2222"}
     assert len(train) + len(holdout) == len(frame)
 
 
 def test_typed_train_validation_splits() -> None:
     schema, frame = _typed("multiclass", 900, 3)
     train, val = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
-    assert len(val) == 180 and set(train.index).isdisjoint(val.index)
+    assert len(val) == 180
+    assert set(train.index).isdisjoint(val.index)
     shares = frame["plan"].value_counts(normalize=True)
     assert (val["plan"].value_counts(normalize=True) - shares).abs().max() < 0.01  # stratified
     frame.loc[frame.index[0], "plan"] = "solo"
@@ -381,6 +383,7 @@ def test_typed_train_validation_splits() -> None:
         train_validation_split(frame, schema, TrainingSettings())
     schema, frame = _typed("regression", 500, 4)
     train, val = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
-    assert len(val) == 100 and set(train.index).isdisjoint(val.index)
+    assert len(val) == 100
+    assert set(train.index).isdisjoint(val.index)
     again, _ = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
     assert again.index.equals(train.index)  # seeded

@@ -143,7 +143,8 @@ def test_regression_worse_candidate_fails_both() -> None:
     decision = PromotionGate(0.01, "relative", 0.05, "regression").decide(
         _rmse(y, candidate), _rmse(y, champion), test=test)
     assert not decision.promote
-    assert "margin failed" in decision.message and "paired test failed" in decision.message
+    assert "margin failed" in decision.message
+    assert "paired test failed" in decision.message
 
 
 def _multiclass_holdout(n: int, seed: int, champion_skill: float,
@@ -185,7 +186,8 @@ def test_multiclass_tie_fails_margin_and_bootstrap() -> None:
     f1 = _macro_f1(y, champion)
     decision = PromotionGate(0.01, "absolute", 0.05, "multiclass").decide(f1, f1, test=test)
     assert not decision.promote
-    assert not decision.margin_passed and decision.test_passed is False
+    assert not decision.margin_passed
+    assert decision.test_passed is False
 
 
 def test_a_missing_test_is_a_failed_test() -> None:
@@ -201,7 +203,8 @@ def test_to_dict_per_type_and_gate_values() -> None:
                                                                           test=test)
     d = decision.to_dict()
     assert not set(AUC_KEYS) & set(d)
-    assert d["metric"] == "rmse" and d["test"] == "paired_t_squared_error"
+    assert d["metric"] == "rmse"
+    assert d["test"] == "paired_t_squared_error"
     assert (d["candidate_value"], d["champion_value"]) == (30.0, 40.0)
     assert d["required_value"] == pytest.approx(39.6)
     assert d["margin_gain"] == pytest.approx(10.0)
