@@ -3,7 +3,10 @@
 ``python -m pipelines.trigger_retraining [--reason R]`` or ``mlflow run . -e retrain``.
 Prints the retraining summary (JSON). Runs under the orchestrator's lock, like a cycle (never
 at the same time as one). Exit code 0: promoted or rejected; 1: invalid training data
-(nothing trained); 2: bad configuration; 75: another orchestrator holds the lock. The work is
+(nothing trained; e.g. a regression batch's target with text or infinite values, a multiclass
+label the champion never saw, each named with its batch); 2: bad configuration; 75: another
+orchestrator holds the lock. The gate judges the champion's problem type's primary metric
+(ROC-AUC, macro F1, RMSE) with its paired test. The work is
 :func:`pipelines.workflows.retrain.retrain`.
 """
 

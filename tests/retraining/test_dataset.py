@@ -282,3 +282,108 @@ def test_data_span_without_timestamps_uses_the_monitoring_times(schema: FeatureS
     assert span.window() == ("2026-04-01 10:00 to 2026-04-02 11:30 "
                              "(batches' monitoring times)")
     assert data_span(out, TS).window() == "time unknown"
+
+
+# ----------------------------------------------------------------------------- problem types
+
+
+def _typed(problem_type: str, n: int, seed: int) -> tuple[FeatureSchema, pd.DataFrame]:
+    """A tiny regression (target ``charges``) or multiclass (target ``plan``) frame and its
+    schema, as the champion's schema would hold it."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, n)
+    frame = pd.DataFrame({"x": x, "segment": rng.choice(["a", "b"], n),
+                          TS: pd.date_range("2026-03-01", periods=n, freq="min")})
+    if problem_type == "regression":
+        frame["charges"] = 50 + 10 * x + rng.normal(0, 1, n)
+        target, classes = "charges", ()
+    else:
+        frame["plan"] = np.array(["basic", "plus", "pro"])[rng.integers(0, 3, n)]
+        target, classes = "plan", ("basic", "plus", "pro")
+    schema = FeatureSchema(target=target, numeric=("x",), categorical=("segment",),
+                           categories={"segment": ("a", "b")}, timestamp_column=TS,
+                           problem_type=problem_type, classes=classes)
+    return schema, frame
+
+
+def _typed_assembled(problem_type: str, seed: int = 0) -> tuple[FeatureSchema, pd.DataFrame]:
+    schema, ref = _typed(problem_type, 300, seed)
+    _, b1 = _typed(problem_type, 120, seed + 1)
+    _, b2 = _typed(problem_type, 150, seed + 2)
+    b2[TS] = b2[TS] + pd.Timedelta(days=5)
+    frame = assemble_training_data(ref.drop(columns=[TS]), [b1, b2], schema,
+                                   batch_ids=["b01@aaaa1111", "b02@bbbb2222"])
+    return schema, frame
+
+
+@pytest.mark.parametrize("problem_type", ["regression", "multiclass"])
+def test_valid_typed_frames_have_no_problems(problem_type: str) -> None:
+    schema, frame = _typed_assembled(problem_type)
+    assert validate_training_data(frame, schema, RetrainingSettings(min_rows=100)) == []
+
+
+@pytest.mark.parametrize(("bad", "expected"), [
+    ("twelve", r"batch b02 \(monitoring run bbbb2222\): target 'charges' must be numeric for "
+               r"a regression model; 1 value\(s\) are not numbers, e.g. 'twelve'"),
+    (math.inf, r"batch b02 \(monitoring run bbbb2222\): target 'charges' has 1 infinite "
+               r"value\(s\)"),
+    (None, r"batch b02 \(monitoring run bbbb2222\): target 'charges' has 1 missing value"),
+])
+def test_a_bad_regression_target_is_named_by_its_batch(bad: object, expected: str) -> None:
+    schema, frame = _typed_assembled("regression")
+    frame["charges"] = frame["charges"].astype(object)
+    row = frame.index[frame[ORIGIN_COLUMN] == "b02@bbbb2222"][3]
+    frame.loc[row, "charges"] = bad
+    problems = validate_training_data(frame, schema, RetrainingSettings(min_rows=100))
+    assert len(problems) == 1, problems
+    assert pd.Series(problems).str.contains(expected, regex=True).all(), problems
+
+
+def test_a_multiclass_label_the_champion_never_saw_is_named_by_its_batch() -> None:
+    schema, frame = _typed_assembled("multiclass")
+    first = frame.index[frame[ORIGIN_COLUMN] == "b01@aaaa1111"][:2]
+    frame.loc[first, "plan"] = "enterprise"
+    problems = validate_training_data(frame, schema, RetrainingSettings(min_rows=100))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("batch b01 (monitoring run aaaa1111): target 'plan' holds 2 "
+                                  "row(s) with label(s) the model was not trained on: "
+                                  "'enterprise'")
+
+
+def test_multiclass_one_class_and_holdout_checks() -> None:
+    schema, frame = _typed_assembled("multiclass")
+    one = frame.assign(plan="basic")
+    assert any("one class only" in p for p in
+               validate_training_data(one, schema, RetrainingSettings(min_rows=100)))
+    newest = frame[ORIGIN_COLUMN] == "b02@bbbb2222"
+    frame.loc[newest, "plan"] = "pro"
+    with pytest.raises(RetrainingRefused, match=r"holdout .* one class only \(\['pro'\]\); "
+                                                r".* compared on macro F1"):
+        holdout_split(frame, schema, 0.3)
+
+
+def test_regression_holdout_needs_no_classes() -> None:
+    schema, frame = _typed_assembled("regression")
+    frame.loc[frame[ORIGIN_COLUMN] == "b02@bbbb2222", "charges"] = 42.0  # constant: still fine
+    train, holdout = holdout_split(frame, schema, 0.3)
+    assert len(holdout) == 45
+    assert set(holdout[ORIGIN_COLUMN]) == {"b02@bbbb2222"}
+    assert len(train) + len(holdout) == len(frame)
+
+
+def test_typed_train_validation_splits() -> None:
+    schema, frame = _typed("multiclass", 900, 3)
+    train, val = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
+    assert len(val) == 180
+    assert set(train.index).isdisjoint(val.index)
+    shares = frame["plan"].value_counts(normalize=True)
+    assert (val["plan"].value_counts(normalize=True) - shares).abs().max() < 0.01  # stratified
+    frame.loc[frame.index[0], "plan"] = "solo"
+    with pytest.raises(RetrainingRefused, match=r"1 row\(s\) of class 'solo'"):
+        train_validation_split(frame, schema, TrainingSettings())
+    schema, frame = _typed("regression", 500, 4)
+    train, val = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
+    assert len(val) == 100
+    assert set(train.index).isdisjoint(val.index)
+    again, _ = train_validation_split(frame, schema, TrainingSettings(validation_size=0.2))
+    assert again.index.equals(train.index)  # seeded

@@ -6,6 +6,11 @@
 * :func:`holdout_split`: the holdout is the *most recent* labelled data, so champion and
   candidates are compared on what production looks like now; candidates never train on it.
 * :func:`train_validation_split`: stratified split of the training part for model selection.
+
+The target is read as the champion's problem type reads it (``schema.problem_type``): 0/1
+(binary), labels among ``schema.classes`` (multiclass; a label the champion never saw is a
+problem naming the batch), finite numbers (regression; text or infinite values are a problem
+naming the batch). Class checks and stratification apply to the classifiers only.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import pandas as pd
 
 from pipelines.config import RetrainingSettings, TrainingSettings
 from pipelines.constraints import OPEN_UNIT, Interval, validate_params
-from pipelines.data.schema import FeatureSchema
-from pipelines.errors import ConfigError, RetrainingRefused
+from pipelines.data.schema import FeatureSchema, _as_text, target_array
+from pipelines.errors import ConfigError, DataError, RetrainingRefused
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +164,7 @@ def _drop_repeated_rows(ref: pd.DataFrame, prod: pd.DataFrame, schema: FeatureSc
 # ----------------------------------------------------------------------------- validate
 
 
-def _target_problems(frame: pd.DataFrame, target: str) -> list[str]:
+def _binary_target_problems(frame: pd.DataFrame, target: str) -> list[str]:
     y = frame[target]
     n_missing = int(y.isna().sum())
     if n_missing:
@@ -175,6 +180,45 @@ def _target_problems(frame: pd.DataFrame, target: str) -> list[str]:
         return [f"target {target!r} has one class only ({only}) in {len(y)} row(s); training "
                 "and ROC-AUC need both 0 and 1"]
     return []
+
+
+def origin_name(origin: str) -> str:
+    """A row origin as a reviewer reads it: ``the champion's reference`` or ``batch b0004
+    (monitoring run 1234abcd)``."""
+    if origin == REFERENCE_ORIGIN:
+        return "the champion's reference"
+    batch, _, run = str(origin).rpartition("@")
+    return f"batch {batch} (monitoring run {run})" if batch else f"batch {origin}"
+
+
+def _target_problems(frame: pd.DataFrame, schema: FeatureSchema) -> list[str]:
+    """What forbids training in the target, per the champion's problem type. Multiclass and
+    regression targets are read per source (reference, each batch) so each problem names the
+    batch it came from."""
+    if schema.problem_type == "binary":
+        return _binary_target_problems(frame, schema.target)
+    if ORIGIN_COLUMN in frame.columns:
+        parts = [(origin_name(str(o)), part)
+                 for o, part in frame.groupby(ORIGIN_COLUMN, sort=False)]
+    else:
+        parts = [("the training data", frame)]
+    problems = []
+    for name, part in parts:
+        try:
+            target_array(part, schema, name)
+        except DataError as exc:
+            problems.append(str(exc))
+    if not problems and schema.problem_type == "multiclass":
+        seen = _labels(frame[schema.target]).nunique()
+        if seen < 2:
+            problems.append(f"target {schema.target!r} has one class only in {len(frame)} "
+                            "row(s); training and macro F1 need at least two")
+    return problems
+
+
+def _labels(y: pd.Series) -> pd.Series:
+    """Class labels as text, as the schema reads them (``1`` and ``1.0`` are one class)."""
+    return _as_text(y)
 
 
 def _missing_share_problems(frame: pd.DataFrame, features: Sequence[str],
@@ -193,9 +237,11 @@ def validate_training_data(frame: pd.DataFrame, schema: FeatureSchema,
                            retraining: RetrainingSettings) -> list[str]:
     """Every reason ``frame`` cannot be trained on, one readable line each; ``[]`` if valid.
 
-    Checks: required columns (features and target) present, target 0/1 without missing values
-    and with both classes, at least ``min_rows`` rows, no feature missing in more than
-    ``max_missing_share`` of the rows.
+    Checks: required columns (features and target) present, the target valid for the
+    champion's problem type (binary: 0/1 without missing values and with both classes;
+    multiclass: labels the champion knows, at least two of them; regression: finite numbers;
+    the last two named per batch), at least ``min_rows`` rows, no feature missing in more
+    than ``max_missing_share`` of the rows.
     """
     problems: list[str] = []
     required = [*schema.features, schema.target]
@@ -203,7 +249,7 @@ def validate_training_data(frame: pd.DataFrame, schema: FeatureSchema,
     if absent:
         problems.append(f"required column(s) missing: {', '.join(absent)}")
     if schema.target in frame.columns:
-        problems.extend(_target_problems(frame, schema.target))
+        problems.extend(_target_problems(frame, schema))
     if len(frame) < retraining.min_rows:
         problems.append(f"only {len(frame)} labelled row(s); at least {retraining.min_rows} "
                         "are needed (retraining.min_rows)")
@@ -276,8 +322,8 @@ def holdout_split(frame: pd.DataFrame, schema: FeatureSchema, fraction: float,
     "Most recent" is by timestamp when the frame has one, else by position (assembled frames
     are in time order). Without production rows the holdout is the last ``fraction`` of the
     reference rows. The two parts are disjoint and cover ``frame``. Raises
-    :class:`RetrainingRefused` when either part would lack a class (no fair comparison or no
-    training possible).
+    :class:`RetrainingRefused` when either part of a classifier's data would hold one class
+    only (no fair comparison or no training possible; a regression target needs no classes).
     """
     _check_fraction(fraction)
     validate_params("holdout_split", {"batches": [Interval(int, 1, None)]}, {"batches": batches})
@@ -293,12 +339,17 @@ def holdout_split(frame: pd.DataFrame, schema: FeatureSchema, fraction: float,
     mask[held] = True
     train, holdout = frame.iloc[~mask], frame.iloc[mask]
     for part, name in ((holdout, "holdout"), (train, "training part")):
-        classes = sorted(pd.unique(part[schema.target]).tolist())
+        if schema.problem_type == "regression":
+            break  # RMSE needs no classes
+        target = part[schema.target]
+        multiclass = schema.problem_type == "multiclass"
+        classes = sorted((_labels(target) if multiclass else target).unique().tolist())
         if len(classes) < 2:
             raise RetrainingRefused(
                 f"The {name} ({len(part)} row(s), the most recent {fraction:.0%} of the rows "
                 f"of {kind}{'' if name == 'holdout' else ' excluded'}) holds one class only "
-                f"({classes}); champion and candidates cannot be compared on ROC-AUC. "
+                f"({classes}); champion and candidates cannot be compared on "
+                f"{'macro F1' if multiclass else 'ROC-AUC'}. "
                 "Wait for more labelled batches or change retraining.holdout_fraction."
             )
     logger.info("Holdout: the %d most recent row(s) of %s; training part: %d row(s)",
@@ -332,9 +383,24 @@ def recency_weights(frame: pd.DataFrame, timestamp: str | None,
 
 def train_validation_split(frame: pd.DataFrame, schema: FeatureSchema,
                            training: TrainingSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified ``(train, validation)`` split of the training part (model selection only)."""
+    """``(train, validation)`` split of the training part (model selection only): stratified
+    by class for a classifier (binary, multiclass), a seeded random split for regression."""
     from sklearn.model_selection import train_test_split  # training only
 
+    if schema.problem_type == "regression":
+        return train_test_split(frame, test_size=training.validation_size,  # type: ignore[return-value]
+                                random_state=training.random_state)
+    if schema.problem_type == "multiclass":
+        labels = _labels(frame[schema.target])
+        counts = labels.value_counts()
+        if counts.min() < 2:
+            raise RetrainingRefused(
+                f"The training part has {int(counts.min())} row(s) of class "
+                f"{counts.idxmin()!r}; at least 2 are needed for a stratified validation split.")
+        train, validation = train_test_split(frame, test_size=training.validation_size,
+                                             stratify=labels.to_numpy(),
+                                             random_state=training.random_state)
+        return train, validation
     y = frame[schema.target].to_numpy().astype(np.int8)
     counts = np.bincount(y, minlength=2)
     if counts.min() < 2:

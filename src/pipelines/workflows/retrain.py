@@ -9,7 +9,9 @@
 5. One parent run in ``<prefix>-Retraining`` with one nested run per candidate (model,
    metrics, reference set and fitted reference context).
 6. Score the champion on the same holdout; the :class:`~pipelines.retraining.PromotionGate`
-   decides. On promotion the best candidate is registered with its evidence as version tags
+   decides on the champion's problem type's primary metric (ROC-AUC, macro F1, RMSE) with its
+   paired test (DeLong, paired bootstrap of macro F1, paired t-test on squared errors). On
+   promotion the best candidate is registered with its evidence as version tags
    and ``champion`` moves (``previous-champion`` keeps the old one); otherwise nothing changes.
 
 Cooldown and locking belong to the orchestrator; ``now`` can be injected for tests.
@@ -29,12 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config import Settings
+from pipelines.config import Settings, explicit_keys
 from pipelines.data.io import atomic_write_text, json_text, readable, to_jsonable
-from pipelines.data.schema import FeatureSchema
+from pipelines.data.schema import FeatureSchema, target_array
 from pipelines.errors import DataError, RetrainingRefused, TrackingError
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.notify import Notification, broadcast, notifiers_for
+from pipelines.problems import Problem, problem
 from pipelines.retraining import (
     ORIGIN_COLUMN,
     REFERENCE_ORIGIN,
@@ -50,10 +53,12 @@ from pipelines.retraining import (
     train_validation_split,
     validate_training_data,
 )
-from pipelines.retraining.candidates import FittedCandidate, positive_scores
+from pipelines.retraining.candidates import FittedCandidate, model_outputs
+from pipelines.retraining.gate import margin_mode_for
 from pipelines.retraining.training import fit_and_select
-from pipelines.stats.classification import classification_metrics
 from pipelines.stats.delong import DeLongResult, delong_test
+from pipelines.stats.evaluation import performance_metrics
+from pipelines.stats.paired import PairedTest, paired_bootstrap_test, paired_squared_error_test
 from pipelines.store import (
     AliasMove,
     Champion,
@@ -74,15 +79,25 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.audit import record as record_audit
+from pipelines.store.models import metric_text, type_tags
 from pipelines.store.searches import labelled_batch_runs
 
 logger = logging.getLogger(__name__)
 
-#: Holdout metrics reported per model (all of :func:`classification_metrics` are logged).
+#: Holdout metrics reported per model of a binary champion (all of
+#: :func:`~pipelines.stats.evaluation.performance_metrics` are logged).
 HOLDOUT_COLUMNS: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1",
                                     "log_loss", "brier")
+#: The comparison table's metric columns per problem type (the primary metric first).
+HOLDOUT_COLUMNS_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "binary": HOLDOUT_COLUMNS,
+    "multiclass": ("macro_f1", "accuracy", "weighted_f1", "roc_auc", "log_loss"),
+    "regression": ("rmse", "mae", "mape", "r2", "bias"),
+}
 #: Column of the training weights (recency) in the training and validation parts.
 WEIGHT_COLUMN = "__weight__"
+#: Artifact of the regression and multiclass paired test (binary: ``delong_test.json``).
+PAIRED_TEST_ARTIFACT = "paired_test.json"
 
 
 # ----------------------------------------------------------------------------- results
@@ -136,7 +151,8 @@ class _Parts:
 
 @dataclass
 class _Evaluated:
-    """A fitted candidate, its holdout scores and metrics, and where it was logged."""
+    """A fitted candidate, its holdout outputs (P(1), class probabilities or predictions) and
+    metrics, and where it was logged."""
 
     candidate: FittedCandidate
     scores: np.ndarray
@@ -144,10 +160,11 @@ class _Evaluated:
     run_id: str = ""
     model_uri: str = ""
 
-    def row(self) -> dict[str, Any]:
+    def row(self, metric: str = "roc_auc") -> dict[str, Any]:
+        """The candidate in the summary; ``metric``: the primary one (``val_<metric>``)."""
         return {"name": self.candidate.name, "run_id": self.run_id,
                 "model_uri": self.model_uri,
-                "val_roc_auc": self.candidate.metrics.get("val_roc_auc"),
+                f"val_{metric}": self.candidate.metrics.get(f"val_{metric}"),
                 "holdout": dict(self.metrics), "params": dict(self.candidate.params)}
 
 
@@ -184,13 +201,25 @@ def run_name(verdict: str, decision: GateDecision | None, new_version: str | Non
     """``PROMOTED v2 0.80``, ``REJECTED 0.80``, ``INVALID DATA``: the verdict, the new version
     and the candidate's holdout ROC-AUC, in what MLflow's run list shows of a parent run's
     name (about 16 characters beside its expand icon, no tooltip; the experiment says it is
-    a retraining); the comparison with the champion is the description's."""
+    a retraining); the comparison with the champion is the description's. The other types
+    name their metric: ``PROMOTED v2 rmse 38.1``, ``REJECTED macro_f1 0.71``."""
     parts = [_VERDICT_WORDS.get(verdict, verdict.upper())]
     if new_version:
         parts.append(f"v{new_version}")
-    if decision is not None and math.isfinite(decision.candidate_auc):
-        parts.append(f"{decision.candidate_auc:.2f}")
+    if decision is not None and decision.metric == "roc_auc":
+        if math.isfinite(decision.candidate_auc):
+            parts.append(f"{decision.candidate_auc:.2f}")
+    elif decision is not None and math.isfinite(decision.candidate_value):
+        parts.append(f"{decision.metric} {_short(decision.metric, decision.candidate_value)}")
     return " ".join(parts)
+
+
+def _short(metric: str, value: float) -> str:
+    """A metric in a run name: 2 decimals for a score in [0, 1], 3 significant digits for an
+    RMSE (whole units from 1,000 up)."""
+    if metric != "rmse":
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -202,12 +231,13 @@ def _utc(now: datetime | None) -> datetime:
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
-def collect_labelled_batches(store: Store, settings: Settings,
-                             now: datetime) -> list[LabelledBatch]:
+def collect_labelled_batches(store: Store, settings: Settings, now: datetime,
+                             problem_type: str = "binary") -> list[LabelledBatch]:
     """The labelled batches of FINISHED monitoring runs started within the window, oldest
     first. A batch is identified by its content digest (files), else by its run: the same
     content monitored twice counts once (its latest run, said in the log), two batches that
-    share a name both count. Runs without the batch artifact are skipped with a warning."""
+    share a name both count. Runs without the batch artifact are skipped with a warning.
+    ``problem_type``: the champion's, how late labels are read (0/1, labels, numbers)."""
     since = _utc(now) - timedelta(days=settings.retraining.window_days)
     by_id: dict[str, LabelledBatch] = {}
     for run in labelled_batch_runs(store, since):
@@ -218,7 +248,7 @@ def collect_labelled_batches(store: Store, settings: Settings,
                            c.BATCH_ARTIFACT, exc)
             continue
         if run.data.tags.get(c.TAG_HAS_LABELS) != "true":  # labels registered later
-            frame = _with_late_labels(store, run.info.run_id, frame, settings)
+            frame = _with_late_labels(store, run.info.run_id, frame, settings, problem_type)
             if frame is None:
                 continue
         batch_id = run.data.tags.get(c.TAG_BATCH_ID) or run.info.run_id
@@ -235,10 +265,11 @@ def collect_labelled_batches(store: Store, settings: Settings,
     return batches
 
 
-def _with_late_labels(store: Store, run_id: str, frame: pd.DataFrame,
-                      settings: Settings) -> pd.DataFrame | None:
-    """The rows of a stored batch whose labels have arrived since, with their labels; None
-    (said) when its labels cannot be read."""
+def _with_late_labels(store: Store, run_id: str, frame: pd.DataFrame, settings: Settings,
+                      problem_type: str = "binary") -> pd.DataFrame | None:
+    """The rows of a stored batch whose labels have arrived since, with their labels (0/1
+    for a binary model; as registered otherwise, checked with the rest of the training data);
+    None (said) when its labels cannot be read."""
     id_column, target = settings.data.id_column, settings.data.target
     try:
         labels = store.read_parquet_artifact(run_id, c.LATE_LABELS_ARTIFACT)
@@ -251,7 +282,9 @@ def _with_late_labels(store: Store, run_id: str, frame: pd.DataFrame,
     known = labels.set_index(id_column)[target]
     joined = frame[id_column].astype("string").map(known)
     keep = joined.notna().to_numpy()
-    return frame.loc[keep].assign(**{target: joined[keep].astype(np.int8).to_numpy()})
+    labels = (joined[keep].astype(np.int8) if problem_type == "binary"
+              else joined[keep].infer_objects())
+    return frame.loc[keep].assign(**{target: labels.to_numpy()})
 
 
 def _origin(batch: LabelledBatch) -> str:
@@ -290,7 +323,7 @@ def _prepare(settings: Settings, store: Store, now: datetime, reason: str,
             "register_reference): this tool monitors it but does not retrain it. Register the "
             "new model's reference when its owners have retrained it.")
     reference = load_reference_frame(store, champion.run_id)
-    batches = collect_labelled_batches(store, settings, now)
+    batches = collect_labelled_batches(store, settings, now, champion.schema.problem_type)
     # origins unique per monitored batch (two contents under one name stay two batches, and
     # no batch can be taken for the reference rows)
     frame = assemble_training_data(reference, [b.frame for b in batches], champion.schema,
@@ -347,16 +380,43 @@ def _prefixed(metrics: Mapping[str, float], prefix: str = "") -> dict[str, float
     return {f"{prefix}{k}": v for k, v in metrics.items()}
 
 
+def _kind(parts: _Parts) -> Problem:
+    return problem(parts.schema.problem_type)
+
+
+def _holdout_target(parts: _Parts) -> np.ndarray:
+    """The holdout's target as the champion's type reads it (0/1, class index, value)."""
+    return target_array(parts.holdout, parts.schema, "the retraining holdout")
+
+
+def _holdout_metrics(parts: _Parts, y: np.ndarray, outputs: np.ndarray,
+                     threshold: float) -> dict[str, float]:
+    return performance_metrics(parts.schema.problem_type, y, outputs,
+                               classes=parts.schema.classes, threshold=threshold)
+
+
 def _evaluate(candidates: Sequence[FittedCandidate], parts: _Parts,
               threshold: float) -> list[_Evaluated]:
-    y = parts.holdout[parts.schema.target].to_numpy().astype(np.int8)
+    y = _holdout_target(parts)
+    kind = _kind(parts)
     out = []
     for cand in candidates:
-        scores = positive_scores(cand.estimator, cand.flavor, parts.holdout, parts.schema)
-        metrics = classification_metrics(y, scores, threshold)
-        logger.info("Candidate %s: holdout ROC-AUC %.4f", cand.name, metrics["roc_auc"])
+        scores = model_outputs(cand.estimator, cand.flavor, parts.holdout, parts.schema)
+        metrics = _holdout_metrics(parts, y, scores, threshold)
+        logger.info("Candidate %s: holdout %s %.4f", cand.name, kind.label,
+                    metrics[kind.primary_metric])
         out.append(_Evaluated(candidate=cand, scores=scores, metrics=metrics))
     return out
+
+
+def best_of(evaluated: Sequence[_Evaluated], kind: Problem) -> _Evaluated:
+    """The candidate with the best holdout primary metric (highest, lowest for RMSE); the
+    first of ties; a NaN is never better than anything."""
+    best = evaluated[0]
+    for ev in evaluated[1:]:
+        if kind.better(ev.metrics[kind.primary_metric], best.metrics[kind.primary_metric]):
+            best = ev
+    return best
 
 
 def _log_candidate(job: _Job, ev: _Evaluated, parts: _Parts) -> None:
@@ -414,13 +474,18 @@ def _log_datasets(job: _Job, parts: _Parts, spans: Sequence[tuple[str, DataSpan]
 
 def comparison_table(job: _Job, champion_metrics: Mapping[str, float],
                      evaluated: Sequence[_Evaluated], best: _Evaluated) -> pd.DataFrame:
-    """Champion and candidates side by side on the holdout (one row each)."""
+    """Champion and candidates side by side on the holdout (one row each): the validation
+    primary metric (``val_<metric>``) and the type's holdout metrics
+    (:data:`HOLDOUT_COLUMNS_BY_TYPE`)."""
+    problem_type = job.champion.schema.problem_type
+    columns = HOLDOUT_COLUMNS_BY_TYPE[problem_type]
+    val = f"val_{problem(problem_type).primary_metric}"
     rows = [{"model": f"champion v{job.champion.version}", "role": "champion",
-             "run_id": job.champion.run_id, "val_roc_auc": np.nan, "selected": False,
-             **{k: champion_metrics.get(k, np.nan) for k in HOLDOUT_COLUMNS}}]
+             "run_id": job.champion.run_id, val: np.nan, "selected": False,
+             **{k: champion_metrics.get(k, np.nan) for k in columns}}]
     rows += [{"model": ev.candidate.name, "role": "candidate", "run_id": ev.run_id,
-              "val_roc_auc": ev.candidate.metrics.get("val_roc_auc", np.nan),
-              "selected": ev is best, **{k: ev.metrics.get(k, np.nan) for k in HOLDOUT_COLUMNS}}
+              val: ev.candidate.metrics.get(val, np.nan),
+              "selected": ev is best, **{k: ev.metrics.get(k, np.nan) for k in columns}}
              for ev in evaluated]
     return pd.DataFrame(rows)
 
@@ -442,14 +507,18 @@ def _write_summary(store: Store, summary: RetrainingSummary, path: Path) -> None
 
 def _evidence_tags(job: _Job, best: _Evaluated, decision: GateDecision,
                    parent_run_id: str, holdout: pd.DataFrame) -> dict[str, Any]:
-    """Why this version was promoted, and what its reference is, as searchable tags."""
+    """Why this version was promoted, and what its reference is, as searchable tags (the
+    primary metric's: ``candidate_roc_auc``, ``candidate_rmse``...), and what kind of model
+    it is (``problem_type``, multiclass ``classes``: as the baseline's)."""
+    m = decision.metric
     return {
+        **type_tags(job.champion.schema),
         "reference_rows": len(holdout),
         "reference_batches": ",".join(dict.fromkeys(holdout[ORIGIN_COLUMN].astype(str)))[
             :c.TAG_LIMIT],
-        "candidate_roc_auc": readable(decision.candidate_auc),
-        "champion_roc_auc": readable(decision.champion_auc),
-        "required_roc_auc": readable(decision.required_auc),
+        f"candidate_{m}": readable(decision.candidate_value),
+        f"champion_{m}": readable(decision.champion_value),
+        f"required_{m}": readable(decision.required_value),
         "promotion_pvalue": "" if decision.pvalue is None else f"{decision.pvalue:.3g}",
         "promotion_alpha": "" if decision.alpha is None else decision.alpha,
         "margin": decision.margin, "margin_mode": decision.mode,
@@ -465,13 +534,14 @@ def _version_story(job: _Job, best: _Evaluated, decision: GateDecision,
     """The new version's description: where it came from and why it may serve."""
     tracking = job.settings.tracking
     experiment = job.store.experiment_id(tracking.retraining_experiment)
+    kind = problem(job.champion.schema.problem_type)
     return (f"**Retrained** {best.candidate.name} by run "
             f"{c.run_link(str(experiment), parent_run_id, parent_run_id[:8])} because: "
             f"{job.reason[:600]}\n\n"
-            f"Holdout ({_holdout_span(job, holdout).text()}): ROC-AUC "
-            f"{decision.candidate_auc:.4f} against the champion "
+            f"Holdout ({_holdout_span(job, holdout).text()}): {kind.label} "
+            f"{metric_text(kind, decision.candidate_value)} against the champion "
             f"{c.version_link(tracking.registered_model_name, job.champion.version)}'s "
-            f"{decision.champion_auc:.4f}.\n\n**Gate**: {decision.message}")
+            f"{metric_text(kind, decision.champion_value)}.\n\n**Gate**: {decision.message}")
 
 
 def _register_and_promote(job: _Job, best: _Evaluated, decision: GateDecision,
@@ -518,7 +588,9 @@ class _Comparison:
     best: _Evaluated
     champion_metrics: dict[str, float]
     decision: GateDecision
-    paired: DeLongResult | None = None
+    paired: DeLongResult | PairedTest | None = None
+    """DeLong (binary), paired t-test on squared errors (regression), paired bootstrap of
+    macro F1 (multiclass); None when it could not be computed."""
 
 
 def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
@@ -529,24 +601,42 @@ def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
     evaluated = _evaluate(fitted, parts, threshold)
     for ev in evaluated:
         _log_candidate(job, ev, parts)
-    y = parts.holdout[parts.schema.target].to_numpy().astype(np.int8)
+    kind = _kind(parts)
+    y = _holdout_target(parts)
     champion_scores = job.champion.score(parts.holdout)
-    champion_metrics = classification_metrics(y, champion_scores, threshold)
-    best = max(evaluated, key=lambda ev: ev.metrics["roc_auc"])  # first of ties
-    try:
-        paired: DeLongResult | None = delong_test(y, champion_scores, best.scores)
-    except DataError as exc:  # one class or too few rows: the gate says it was not computed
-        logger.warning("Paired DeLong test not possible on the holdout: %s", exc)
-        paired = None
+    champion_metrics = _holdout_metrics(parts, y, champion_scores, threshold)
+    best = best_of(evaluated, kind)
+    paired = paired_test(kind.name, y, champion_scores, best.scores,
+                         seed=job.settings.training.random_state)
     r = job.settings.retraining
-    gate = PromotionGate(r.promotion_margin, r.margin_mode, r.promotion_alpha)  # type: ignore[arg-type]
+    mode = margin_mode_for(kind.name, r.margin_mode, explicit_keys(job.settings))
+    gate = PromotionGate(r.promotion_margin, mode, r.promotion_alpha, kind.name)
     # the best of several candidates is chosen on this same holdout: the gate corrects the
     # paired p-value for that choice (Bonferroni over the candidates) and says so
-    decision = gate.decide(best.metrics["roc_auc"], champion_metrics["roc_auc"],
-                           paired.pvalue if paired else None, comparisons=len(evaluated))
+    metric = kind.primary_metric
+    decision = gate.decide(best.metrics[metric], champion_metrics[metric],
+                           paired.pvalue if paired else None, comparisons=len(evaluated),
+                           test=paired if isinstance(paired, PairedTest) else None)
     logger.info("Gate: %s", decision.message)
     return _Comparison(evaluated=evaluated, best=best, champion_metrics=champion_metrics,
                        decision=decision, paired=paired)
+
+
+def paired_test(problem_type: str, y: np.ndarray, champion: np.ndarray, candidate: np.ndarray,
+                *, seed: int = 0) -> DeLongResult | PairedTest | None:
+    """The type's paired one-sided test of the candidate against the champion on the same
+    holdout rows: DeLong on ROC-AUC (binary), a t-test on the per-row squared errors
+    (regression), a bootstrap of macro F1 (multiclass); None (logged) when it cannot be
+    computed (a class missing, too few rows): the gate then says "not computed"."""
+    try:
+        if problem_type == "regression":
+            return paired_squared_error_test(y, champion, candidate)
+        if problem_type == "multiclass":
+            return paired_bootstrap_test(y, champion, candidate, metric="macro_f1", seed=seed)
+        return delong_test(y, champion, candidate)
+    except (DataError, ValueError) as exc:
+        logger.warning("Paired test not possible on the holdout: %s", exc)
+        return None
 
 
 def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
@@ -556,16 +646,19 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
                     c.TAG_VERDICT_MESSAGE: decision.message[:c.TAG_LIMIT],
                     c.TAG_NEW_VERSION: new_version or "", "best_candidate": best.candidate.name,
                     "best_candidate_run_id": best.run_id})
+    m = decision.metric
     store.log_metrics({
         **_prefixed(cmp.champion_metrics, "champion_holdout_"),
-        "best_candidate_holdout_roc_auc": best.metrics["roc_auc"],
-        "margin": decision.margin, "required_roc_auc": decision.required_auc,
+        f"best_candidate_holdout_{m}": best.metrics[m],
+        "margin": decision.margin, f"required_{m}": decision.required_value,
         "promotion_margin_gain": decision.margin_gain,
         "promotion_pvalue": decision.pvalue if decision.pvalue is not None else float("nan"),
         "promotion_alpha": decision.alpha if decision.alpha is not None else float("nan"),
         "promoted": float(decision.promote)})
-    if cmp.paired is not None:
+    if isinstance(cmp.paired, DeLongResult):
         store.log_json(cmp.paired.to_dict(), "delong_test.json")
+    elif cmp.paired is not None:
+        store.log_json(asdict(cmp.paired), PAIRED_TEST_ARTIFACT)
     table = comparison_table(job, cmp.champion_metrics, cmp.evaluated, best)
     _log_comparison(store, table)
     store.log_json(decision.to_dict(), c.GATE_DECISION_ARTIFACT)
@@ -577,8 +670,9 @@ def _log_decision(job: _Job, cmp: _Comparison, verdict: c.RetrainingVerdict,
     store.set_tags({
         "mlflow.runName": run_name(verdict, decision, new_version),
         c.TAG_RUN_COLOR: c.STATUS_COLORS[verdict],
-        c.TAG_DESCRIPTION: narrative.description(verdict, job.reason, decision, table,
-                                                 links, data=spans)[:c.DESCRIPTION_LIMIT]})
+        c.TAG_DESCRIPTION: narrative.description(
+            verdict, job.reason, decision, table, links, data=spans,
+            problem_type=job.champion.schema.problem_type)[:c.DESCRIPTION_LIMIT]})
 
 
 def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
@@ -598,13 +692,15 @@ def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
             c.REJECTED if not cmp.decision.promote else
             c.AWAITING_APPROVAL if job.settings.promotion.mode == "approval" else c.PROMOTED)
         _log_decision(job, cmp, verdict, new_version, spans)
+        metric = cmp.decision.metric
         summary = RetrainingSummary(
             decision=verdict, message=cmp.decision.message, reason=job.reason,
             started_at=job.now.isoformat(), parent_run_id=parent.info.run_id,
             experiment_id=parent.info.experiment_id,
             champion_version_before=job.champion.version,
             champion_holdout_metrics=dict(cmp.champion_metrics),
-            candidates=[ev.row() for ev in cmp.evaluated], best_candidate=cmp.best.row(),
+            candidates=[ev.row(metric) for ev in cmp.evaluated],
+            best_candidate=cmp.best.row(metric),
             gate=cmp.decision.to_dict(), new_version=new_version,
             data={**job.data, **sizes}, summary_path=str(job.summary_path))
         _write_summary(job.store, summary, job.summary_path)
@@ -614,8 +710,8 @@ def _train_and_decide(job: _Job, parts: _Parts) -> RetrainingSummary:
 
 def _record_invalid(job: _Job, problems: Sequence[str]) -> RetrainingSummary:
     """A parent run that says why nothing was trained; the champion is untouched."""
-    for problem in problems:
-        logger.error("Retraining data invalid: %s", problem)
+    for line in problems:
+        logger.error("Retraining data invalid: %s", line)
     message = "Training data invalid: " + "; ".join(problems)
     tracking = job.settings.tracking
     with job.store.start_run(tracking.retraining_experiment, run_name=job.run_name,
