@@ -159,6 +159,14 @@ class Estimate:
             return cls(value, math.nan, math.nan)
         return cls(value, max(0.0, value - Z95 * se), min(1.0, value + Z95 * se))
 
+    @classmethod
+    def unbounded(cls, value: float, se: float) -> Estimate:
+        """A band for a metric with no upper bound (an error such as RMSE or MAE): the upper
+        end is not clipped to 1, the lower one is clipped at 0."""
+        if not (math.isfinite(value) and math.isfinite(se)):
+            return cls(value, math.nan, math.nan)
+        return cls(value, max(0.0, value - Z95 * se), value + Z95 * se)
+
 
 def expected_auc(scores: np.ndarray, probabilities: np.ndarray) -> float:
     """E[concordant pairs] / E[pairs] when row i is positive with probability p_i, rows
