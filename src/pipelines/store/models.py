@@ -1,9 +1,14 @@
 """Models in the store: log a fitted candidate as a pyfunc scorer around its native model
-(:mod:`pipelines.store.scoring`: ``predict`` gives P(class 1), never class labels), load a
-registered version back to its native estimator."""
+(:mod:`pipelines.store.scoring`: ``predict`` gives P(class 1) for a binary model, never class
+labels; the prediction for a regression model; class probabilities, one named column per
+class, for a multiclass model), load a registered version back to its native estimator.
+
+A version's problem type is read from the feature schema stored with the model; a schema
+written before types existed falls back to the version tag ``problem_type``, then binary."""
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import warnings
@@ -21,7 +26,8 @@ from mlflow.models.model import ModelInfo
 
 from pipelines.data.schema import FeatureSchema, categorical_as_str
 from pipelines.errors import ModelNotFoundError, TrackingError
-from pipelines.retraining.candidates import FittedCandidate, Flavor, positive_scores
+from pipelines.problems import PROBLEM_TYPE_TAG, Problem
+from pipelines.retraining.candidates import FittedCandidate, Flavor, model_outputs
 from pipelines.store.client import Store
 from pipelines.store.family import remembered_settings
 from pipelines.store.registry import alias_version
@@ -29,7 +35,9 @@ from pipelines.store.scoring import (
     NATIVE_ARTIFACT,
     SCHEMA_ARTIFACT,
     PositiveClassScorer,
-    external_scores,
+    as_served,
+    class_columns,
+    external_outputs,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,12 +89,14 @@ def log_model(store: Store, candidate: FittedCandidate, schema: FeatureSchema,
     """
     store.use()
     raw = categorical_as_str(example, schema)
-    scores = positive_scores(candidate.estimator, candidate.flavor, example, schema)
+    outputs = as_served(model_outputs(candidate.estimator, candidate.flavor, example, schema),
+                        schema.problem_type, schema.classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "integer column" hint: ours are floats
-        signature = infer_signature(raw, scores)
+        signature = infer_signature(raw, outputs)
     metadata = {"feature_schema": schema.to_dict(), "candidate": candidate.name,
-                "flavor": candidate.flavor, "output": "P(positive class) per row"}
+                "flavor": candidate.flavor, "output": OUTPUT_TEXT[schema.problem_type],
+                PROBLEM_TYPE_TAG: schema.problem_type}
     requirements = pip_requirements(candidate.flavor)
     with tempfile.TemporaryDirectory() as tmp:
         native = Path(tmp) / NATIVE_ARTIFACT
@@ -109,6 +119,33 @@ def log_model(store: Store, candidate: FittedCandidate, schema: FeatureSchema,
                 pip_requirements=requirements)
 
 
+#: What a logged model's ``predict`` returns, per problem type (stored in its metadata).
+OUTPUT_TEXT = {
+    "binary": "P(positive class) per row",
+    "regression": "the predicted value per row",
+    "multiclass": "a DataFrame of class probabilities, one column per class named by its label",
+}
+
+
+#: Version tag of a multiclass model's class labels (JSON list, probability-column order).
+CLASSES_TAG = "classes"
+
+
+def type_tags(schema: FeatureSchema) -> dict[str, str]:
+    """The version tags saying what kind of model it is: ``problem_type`` and, multiclass,
+    ``classes``."""
+    tags = {PROBLEM_TYPE_TAG: schema.problem_type}
+    if schema.problem_type == "multiclass":
+        tags[CLASSES_TAG] = json.dumps(list(schema.classes))
+    return tags
+
+
+def metric_text(kind: Problem, value: float) -> str:
+    """The primary metric for a description: 4 decimals for scores in [0, 1], 4 significant
+    digits for an RMSE (any scale)."""
+    return f"{value:.4f}" if kind.classifier else f"{value:.4g}"
+
+
 @dataclass
 class Champion:
     """A registered model version, loaded through its native flavor, with its schema."""
@@ -122,11 +159,19 @@ class Champion:
     estimator: Any
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """P(class 1) for each row of ``frame`` (which must hold the schema's features; for a
-        model scored elsewhere, its score column)."""
+        """The model's outputs for each row of ``frame`` (which must hold the schema's
+        features; for a model scored elsewhere, its prediction column(s)): P(class 1)
+        (binary), the predicted value (regression), both 1-D; multiclass: an (n, k) array of
+        class probabilities in ``schema.classes`` order."""
         if self.flavor == EXTERNAL:
-            return external_scores(frame, self.estimator, "batch")
-        return positive_scores(self.estimator, self.flavor, frame, self.schema)
+            return external_outputs(frame, self.estimator, self.schema.problem_type,
+                                    self.schema.classes, "batch")
+        return model_outputs(self.estimator, self.flavor, frame, self.schema)
+
+    @property
+    def problem_type(self) -> str:
+        """``binary``, ``multiclass`` or ``regression``: how the model's outputs are read."""
+        return self.schema.problem_type
 
     @property
     def external(self) -> bool:
@@ -137,15 +182,21 @@ class Champion:
 def log_external_model(store: Store, schema: FeatureSchema, scores_column: str,
                        example: pd.DataFrame) -> ModelInfo:
     """Log, in the active run, the stand-in for a model trained elsewhere: its pyfunc
-    returns the batch's own score column."""
+    returns the batch's own predictions (``scores_column``; multiclass: its
+    ``<scores_column>_<class>`` columns)."""
     store.use()
+    held = (", ".join(class_columns(scores_column, schema.classes))
+            if schema.problem_type == "multiclass" else scores_column)
     metadata = {"feature_schema": schema.to_dict(), EXTERNAL_COLUMN_KEY: scores_column,
-                "output": f"the batch's own {scores_column} column (scored elsewhere)"}
+                PROBLEM_TYPE_TAG: schema.problem_type,
+                "output": f"the batch's own {held} column(s) (scored elsewhere)"}
+    config = {"scores_column": scores_column, "problem_type": schema.problem_type,
+              "classes": list(schema.classes)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return mlflow.pyfunc.log_model(
             name="model", python_model=str(Path(__file__).with_name("external_model.py")),
-            model_config={"scores_column": scores_column}, metadata=metadata,
+            model_config=config, metadata=metadata,
             input_example=example.head(5), pip_requirements=["mlflow", "pandas", "numpy"])
 
 
@@ -158,7 +209,11 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
     if "feature_schema" not in metadata:
         raise TrackingError(f"{uri} has no feature_schema metadata; it was not logged by "
                             "this tool.")
-    schema = FeatureSchema.from_dict(metadata["feature_schema"])
+    stored = metadata["feature_schema"]
+    schema = FeatureSchema.from_dict({
+        **stored,  # a schema from before problem types: the version's tag, else binary
+        "problem_type": stored.get("problem_type") or (version.tags or {}).get(
+            PROBLEM_TYPE_TAG) or "binary"})
     if EXTERNAL_COLUMN_KEY in metadata:
         return Champion(name=name, version=str(version.version), run_id=version.run_id,
                         model_uri=uri, flavor=EXTERNAL,  # type: ignore[arg-type]
