@@ -27,8 +27,6 @@ from pipelines.errors import DataError
 PREDICTION_COLUMN = "__prediction__"
 #: Prefix of a multiclass model's stored probability columns: ``__proba__<class>``.
 PROBA_PREFIX = "__proba__"
-#: Rows of external multiclass probabilities must sum to 1 within this.
-PROBA_SUM_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -135,71 +133,6 @@ def stored_outputs(frame: pd.DataFrame, schema: FeatureSchema) -> np.ndarray:
                         "classes.")
     values = frame[names].to_numpy(dtype=np.float64)
     return values if schema.problem_type == "multiclass" else values[:, 0]
-
-
-def prediction_outputs(frame: pd.DataFrame, column: str, schema: FeatureSchema,
-                       source: str) -> np.ndarray:
-    """A model's outputs read from the batch's own prediction column(s), checked per type:
-    binary, P(class 1) in [0, 1] in ``column``; regression, finite numbers in ``column``;
-    multiclass, one probability column per class named ``<column>_<class>``, each in
-    [0, 1], rows summing to 1 within :data:`PROBA_SUM_TOLERANCE`. A :class:`DataError`
-    names the column(s) and what is wrong."""
-    if schema.problem_type == "multiclass":
-        return _class_probabilities(frame, column, schema.classes, source)
-    if column not in frame.columns:
-        raise DataError(f"{source}: the prediction column {column!r} is missing.")
-    s = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64,
-                                                               na_value=np.nan)
-    if schema.problem_type == "regression":
-        bad = ~np.isfinite(s)
-        if bad.any():
-            raise DataError(f"{source}: prediction column {column!r} has {int(bad.sum())} "
-                            "value(s) that are missing, not numbers or infinite.")
-        return s
-    bad = ~np.isfinite(s) | (s < 0) | (s > 1)
-    if bad.any():
-        raise DataError(f"{source}: prediction column {column!r} has "
-                        f"{int(bad.sum())} value(s) that are missing or outside [0, 1].")
-    return s
-
-
-def class_probability_columns(column: str, classes: tuple[str, ...]) -> list[str]:
-    """The names of a multiclass model's probability columns: ``<column>_<class>``."""
-    return [f"{column}_{c}" for c in classes]
-
-
-def has_prediction_columns(frame: pd.DataFrame, column: str, schema: FeatureSchema) -> bool:
-    """True when ``frame`` carries any of the prediction column(s) of ``column`` for the
-    schema's type (multiclass: any ``<column>_<class>``; a partial set is refused later)."""
-    if schema.problem_type == "multiclass":
-        return any(n in frame.columns for n in class_probability_columns(column,
-                                                                          schema.classes))
-    return column in frame.columns
-
-
-def _class_probabilities(frame: pd.DataFrame, column: str, classes: tuple[str, ...],
-                         source: str) -> np.ndarray:
-    names = class_probability_columns(column, classes)
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        raise DataError(f"{source}: a multiclass model's predictions are one probability "
-                        f"column per class ({', '.join(names)}); missing: "
-                        f"{', '.join(missing)}.")
-    p = np.column_stack([pd.to_numeric(frame[n], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan) for n in names])
-    bad = ~np.isfinite(p) | (p < 0) | (p > 1)
-    if bad.any():
-        worst = [names[i] for i in np.flatnonzero(bad.any(axis=0))]
-        raise DataError(f"{source}: {int(bad.sum())} probability value(s) are missing or "
-                        f"outside [0, 1], in {', '.join(worst)}.")
-    off = np.abs(p.sum(axis=1) - 1.0) > PROBA_SUM_TOLERANCE
-    if off.any():
-        first = int(np.flatnonzero(off)[0])
-        raise DataError(f"{source}: {int(off.sum())} row(s) whose probabilities "
-                        f"({', '.join(names)}) do not sum to 1 (within "
-                        f"{PROBA_SUM_TOLERANCE:g}); e.g. row {first + 1} sums to "
-                        f"{p[first].sum():.4f}.")
-    return p
 
 
 def batch_labels(frame: pd.DataFrame, schema: FeatureSchema, source: str) -> np.ndarray | None:

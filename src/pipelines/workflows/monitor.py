@@ -29,14 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Settings
-from pipelines.data.batch import (
-    Batch,
-    PreparedBatch,
-    class_probability_columns,
-    has_prediction_columns,
-    prediction_outputs,
-    prepare_batch,
-)
+from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.io import atomic_write_text, json_text, readable
 from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
@@ -59,6 +52,7 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.registry import set_latest_batch
+from pipelines.store.scoring import class_columns, external_outputs
 from pipelines.store.searches import (
     find_processed_batch,
     latest_batch_time,
@@ -91,14 +85,28 @@ def batch_scores(prepared: PreparedBatch, champion: Champion,
     """The model's outputs logged by the serving system if configured and present, else the
     champion's, per the champion's problem type: binary P(class 1) in [0, 1]; regression
     finite numbers; multiclass one column per class, ``<prediction_column>_<class>``, each in
-    [0, 1], rows summing to 1 (:func:`~pipelines.data.batch.prediction_outputs`)."""
+    [0, 1], rows summing to 1 (the rule models scored elsewhere follow:
+    :func:`~pipelines.store.scoring.external_outputs`)."""
     frame, source, schema = prepared.frame, prepared.batch.source, champion.schema
-    if prediction_column and has_prediction_columns(frame, prediction_column, schema):
-        outputs = prediction_outputs(frame, prediction_column, schema, source)
-        if schema.problem_type == "multiclass":
-            names = class_probability_columns(prediction_column, schema.classes)
-            return outputs, f"columns {names[0]}..{names[-1]}"
-        return outputs, f"column {prediction_column}"
+    if not prediction_column:
+        return champion.score(frame), f"champion v{champion.version}"
+    if schema.problem_type == "multiclass":
+        names = class_columns(prediction_column, schema.classes)
+        if any(n in frame.columns for n in names):  # a partial set is refused, naming them
+            return (external_outputs(frame, prediction_column, schema.problem_type,
+                                     schema.classes, source),
+                    f"columns {names[0]} .. {names[-1]}")
+    elif prediction_column in frame.columns:
+        if schema.problem_type == "regression":
+            return (external_outputs(frame, prediction_column, schema.problem_type, (),
+                                     source), f"column {prediction_column}")
+        s = pd.to_numeric(frame[prediction_column], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(s) | (s < 0) | (s > 1)
+        if bad.any():
+            raise DataError(f"{source}: prediction column {prediction_column!r} has "
+                            f"{int(bad.sum())} value(s) that are missing or outside [0, 1].")
+        return s, f"column {prediction_column}"
     return champion.score(frame), f"champion v{champion.version}"
 
 
