@@ -277,3 +277,145 @@ def test_binary_reports_keep_their_names() -> None:
     assert summary.run_name(report, 6) == "b0006 CRIT 0.58"
     assert summary.performance_facts(report) == [
         "ROC-AUC **0.576** (floor 0.75, reference 0.860)"]
+
+
+# --------------------------------------------------------------------------- end to end
+
+TARGETS = {"regression": "charges", "multiclass": "plan"}
+
+
+def synthetic(task: str, n: int, seed: int, *, concept: bool = False,
+              prefix: str = "c") -> pd.DataFrame:
+    """Three numeric features and one categorical, an id per row. ``charges`` (regression)
+    is linear in them plus noise; ``plan`` (multiclass) is the class whose score is highest.
+    ``concept``: the same inputs, another rule (x1's and x2's roles swapped), so only the
+    relation between inputs and target moves."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"customer_id": [f"{prefix}{seed}-{i}" for i in range(n)],
+                          "x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                          "x3": rng.uniform(size=n),
+                          "segment": rng.choice(["a", "b", "c"], size=n)})
+    x1, x2 = (frame["x2"], frame["x1"]) if concept else (frame["x1"], frame["x2"])
+    if task == "regression":
+        shift = frame["segment"].map({"a": 0.0, "b": 2.0, "c": -2.0}).to_numpy()
+        frame["charges"] = 50 + 3 * x1 - 2 * x2 + shift + rng.normal(scale=1.0, size=n)
+    else:
+        score = np.column_stack([-x1 - x2, x1, x2])
+        noisy = score + rng.normal(scale=0.3, size=score.shape)
+        frame["plan"] = np.asarray(CLASSES)[np.argmax(noisy, axis=1)]
+    return frame
+
+
+def _trained(task: str, root: object) -> object:
+    """Settings on a store of its own with a baseline of ``task`` trained on synthetic data."""
+    import warnings
+    from pathlib import Path
+
+    from pipelines.workflows.baseline import train_baseline
+    from tests.conftest import make_settings
+
+    root = Path(str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    data = root / "train.csv"
+    synthetic(task, 3000, seed=1).to_csv(data, index=False)
+    settings = make_settings(root / "store", data__path=str(data), data__problem_type=task,
+                             data__target=TARGETS[task], data__timestamp_column=None,
+                             data__id_column="customer_id")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_baseline(settings)
+    return settings
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_a_model_of_each_type_is_monitored_and_its_labels_back_filled(task: str,
+                                                                       tmp_path: object) -> None:
+    import re
+    import warnings
+    from pathlib import Path
+
+    from pipelines.problems import problem
+    from pipelines.store import connect
+    from pipelines.workflows.labels import register_labels
+    from pipelines.workflows.monitor import CONFUSION_TABLE_ARTIFACT, Monitor
+
+    settings = _trained(task, tmp_path)
+    target, info = TARGETS[task], problem(task)
+    metric = info.primary_metric
+    short = summary.METRIC_SHORT[task]
+    monitor = Monitor(settings)
+    assert monitor.problem_type == task
+    client = connect(settings.tracking).client
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stable = monitor.run(Batch(synthetic(task, 1500, seed=11), "stable", "test"))
+        drifted = monitor.run(Batch(synthetic(task, 1500, seed=12, concept=True), "concept",
+                                    "test"))
+        unlabelled_frame = synthetic(task, 1500, seed=13, concept=True)
+        unlabelled = monitor.run(Batch(unlabelled_frame.drop(columns=[target]), "later",
+                                       "test"))
+
+    assert stable.report.status == "ok", [a.message for a in stable.report.alerts]
+    assert not stable.report.drifted_features
+    run = client.get_run(stable.run_id)
+    value = run.data.metrics[metric]
+    assert run.info.run_name == f"b0001 ok {short} {summary.metric_number(value, task)}"
+    assert set(info.metrics) <= set(run.data.metrics)
+    assert f"reference_{metric}" in run.data.metrics
+    params = run.data.params
+    assert params["problem_type"] == task
+    assert ("rmse_ceiling" if task == "regression" else "macro_f1_floor") in params
+    assert "roc_auc_floor" not in params
+    note = run.data.tags["mlflow.note.content"]
+    assert f"{info.label} **" in note
+
+    report = drifted.report
+    assert report.status == "critical"
+    rules = {a.rule for a in report.alerts}
+    assert {"performance", "concept_drift"} <= rules, [a.message for a in report.alerts]
+    run = client.get_run(drifted.run_id)
+    value = run.data.metrics[metric]
+    assert run.info.run_name == (
+        f"b0002 CRIT {short} {summary.metric_number(value, task)} concept")
+    assert not info.better(value, run.data.metrics[f"reference_{metric}"])
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("### CRITICAL: concept drift")
+    artifacts = {a.path for a in client.list_artifacts(drifted.run_id)}
+    assert (CONFUSION_TABLE_ARTIFACT in artifacts) == (task == "multiclass")
+
+    # the unlabelled batch: estimated only, then its labels arrive
+    run = client.get_run(unlabelled.run_id)
+    assert metric not in run.data.metrics
+    assert f"estimated_{metric}" in run.data.metrics
+    assert re.fullmatch(rf"b0003 (ok|WARN|CRIT) (no labels|est {short} [\d.]+)( \w+)?",
+                        run.info.run_name), run.info.run_name
+    labels = Path(str(tmp_path)) / "labels.csv"
+    unlabelled_frame[["customer_id", target]].to_csv(labels, index=False)
+    outcome = register_labels(settings, labels)
+    done = {b.run_id: b for b in outcome.batches}
+    assert done[unlabelled.run_id].action == "metrics"
+    assert done[unlabelled.run_id].status_after == "critical"
+    assert outcome.unknown == 0
+    run = client.get_run(unlabelled.run_id)
+    value = run.data.metrics[metric]
+    assert run.data.metrics["label_coverage"] == 1.0
+    assert run.info.run_name == (
+        f"b0003 CRIT {short} {summary.metric_number(value, task)} concept")
+    assert f"Realized {info.label} " in run.data.tags["mlflow.note.content"]
+    stored = connect(settings.tracking).read_parquet_artifact(unlabelled.run_id,
+                                                              "batch/labels.parquet")
+    if task == "multiclass":  # stored as the class labels, as a batch carries them
+        assert set(stored[target]) <= set(CLASSES)
+    else:
+        np.testing.assert_allclose(np.sort(stored[target].to_numpy()),
+                                   np.sort(unlabelled_frame[target].to_numpy()))
+    # the same file again changes nothing
+    again = register_labels(settings, labels)
+    assert {b.run_id: b.action for b in again.batches}[unlabelled.run_id] == "unchanged"
+    # a label the model was never trained on refuses the file, naming it
+    if task == "multiclass":
+        bad = Path(str(tmp_path)) / "bad.csv"
+        pd.DataFrame({"customer_id": ["x"], target: ["platinum"]}).to_csv(bad, index=False)
+        with pytest.raises(DataError, match="'platinum'"):
+            register_labels(settings, bad)
