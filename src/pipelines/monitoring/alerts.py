@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pipelines.monitoring.performance import ConceptDriftFinding
-from pipelines.monitoring.policy import MonitoringPolicy
+from pipelines.monitoring.policy import MonitoringPolicy, Threshold, format_value
 from pipelines.monitoring.quality import QualityReport
+from pipelines.problems import problem
 from pipelines.stats import FeatureDrift
 from pipelines.stats.estimation import Estimate
 
@@ -71,16 +72,24 @@ def evaluate_alerts(
     policy: MonitoringPolicy,
     sample_problem: str | None = None,
     estimated: Mapping[str, Estimate] | None = None,
+    sample_notes: Sequence[str] = (),
 ) -> HealthVerdict:
     """Alerts, status and recommendation. With a ``sample_problem`` (too few labelled rows,
     one class) performance and concept drift are not judged: a ``low_sample`` warning says
     why instead. A batch without labels and with fewer rows than
     ``min_rows_for_performance`` gets a ``low_sample`` warning too (drift tests and estimates
     on a few rows mean little). Either way, a batch of fewer rows than that minimum keeps
-    its status but never recommends retraining on its own."""
+    its status but never recommends retraining on its own.
+
+    The performance rules judge the policy's problem type's primary metric (ROC-AUC, macro
+    F1 or RMSE) against :attr:`MonitoringPolicy.performance` and say which metric and which
+    direction. ``sample_notes``: further ``low_sample`` warnings that do not stop the
+    verdict (multiclass: a class with few labelled rows)."""
     alerts: list[Alert] = []
-    auc = (performance or {}).get("roc_auc", math.nan)
-    floor = policy.roc_auc
+    kind = problem(policy.problem_type)
+    metric = kind.primary_metric
+    value = (performance or {}).get(metric, math.nan)
+    limit = policy.primary
     if sample_problem is not None:
         alerts.append(Alert("low_sample", "warning", float("nan"), 0.0, sample_problem))
         performance, concept = None, None
@@ -93,17 +102,22 @@ def evaluate_alerts(
             f"min_rows_for_performance ({policy.min_rows_for_performance}): drift tests and "
             "estimates on so few rows mean little; retraining is not recommended on this "
             "batch alone"))
-    if performance is not None and floor.breached(auc):
-        alerts.append(Alert("performance", "critical", auc, floor.limit,
-                            f"ROC-AUC {auc:.3f} is below the floor {floor.limit:.2f}"))
-    guess = (estimated or {}).get("roc_auc")
-    if performance is None and guess is not None and floor.breached(guess.value):
+    for note in sample_notes:
+        alerts.append(Alert("low_sample", "warning", float("nan"), 0.0, note))
+    if performance is not None and limit.breached(value):
+        alerts.append(Alert("performance", "critical", value, limit.limit,
+                            f"{kind.label} {_value(kind.name, value)} is "
+                            f"{_beyond(limit, policy)}"))
+    guess = (estimated or {}).get(metric)
+    if performance is None and guess is not None and limit.breached(guess.value):
         # no labels (or too few): the estimate speaks, and says it is one; not a reason to
         # retrain (that needs labels), but a reason to look
         alerts.append(Alert(
-            "performance_estimated", "critical", guess.value, floor.limit,
-            f"estimated ROC-AUC {guess.value:.3f} (95% {guess.lower:.3f}-{guess.upper:.3f}) is "
-            f"below the floor {floor.limit:.2f}: estimated from the scores, no labels yet"))
+            "performance_estimated", "critical", guess.value, limit.limit,
+            f"estimated {kind.label} {_value(kind.name, guess.value)} (95% "
+            f"{_value(kind.name, guess.lower)}-{_value(kind.name, guess.upper)}) is "
+            f"{_beyond(limit, policy)}: estimated from {_ESTIMATE_SOURCE[kind.name]}, "
+            "no labels yet"))
     level = policy.drift.p_value
     drifted = [f for f in feature_drift if f.drifted]
     for f in drifted:
@@ -121,12 +135,13 @@ def evaluate_alerts(
     if prediction_drift is not None and prediction_drift.drifted:
         alerts.append(Alert(
             "prediction_drift", "warning", prediction_drift.pvalue, policy.prediction_drift.p_value,
-            f"model scores drifted: KS p={prediction_drift.pvalue:.2e}, "
-            f"PSI={prediction_drift.effect_size:.3f}"))
+            f"{_PREDICTION_WORDS[kind.name]} drifted: {_test(prediction_drift)} "
+            f"p={prediction_drift.pvalue:.2e}, PSI={prediction_drift.effect_size:.3f}"))
     if target_drift is not None and target_drift.drifted:
         alerts.append(Alert(
             "target_drift", "warning", target_drift.pvalue, policy.target_drift.p_value,
-            f"label distribution drifted: chi-square p={target_drift.pvalue:.2e}, "
+            f"{'target' if kind.name == 'regression' else 'label'} distribution drifted: "
+            f"{_test(target_drift)} p={target_drift.pvalue:.2e}, "
             f"PSI={target_drift.effect_size:.3f}"))
     if concept is not None and concept.detected:
         alerts.append(Alert("concept_drift", "critical", concept.unexplained_drop,
@@ -147,3 +162,27 @@ def evaluate_alerts(
         a.message for a in alerts if a.rule in RETRAINING_RULES)
     return HealthVerdict(alerts=tuple(alerts), status=status,
                          retraining_recommended=bool(reasons), reasons=reasons)
+
+
+_ESTIMATE_SOURCE = {"binary": "the scores", "multiclass": "the class probabilities",
+                    "regression": "the features and predictions"}
+_PREDICTION_WORDS = {"binary": "model scores", "multiclass": "predicted-class shares",
+                     "regression": "model predictions"}
+_TEST_WORDS = {"ks": "KS", "chi2": "chi-square"}
+
+
+def _test(drift: ScoreDrift) -> str:
+    return _TEST_WORDS.get(drift.test, drift.test)
+
+
+def _value(kind: str, value: float) -> str:
+    """A metric value as messages show it: 3 decimals for scores, short for RMSE."""
+    return format_value(value) if kind == "regression" else f"{value:.3f}"
+
+
+def _beyond(limit: Threshold, policy: MonitoringPolicy) -> str:
+    """``below the floor 0.75`` / ``above the ceiling 30.0 (1.25 x reference 24.0)``."""
+    if limit.bad == "below":
+        return f"below the floor {limit.limit:.2f}"
+    basis = f" ({policy.performance_basis})" if policy.performance_basis else ""
+    return f"above the ceiling {format_value(limit.limit)}{basis}"

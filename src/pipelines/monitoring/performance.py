@@ -7,6 +7,11 @@ score, as in NannyML's confidence-based performance estimation). Covariate shift
 expected and the realised ROC-AUC together; concept drift moves only the realised one. We
 compare the gap (realised - expected) on the batch with the same gap on the reference, so a
 model that is not perfectly calibrated is judged against itself.
+
+The other problem types follow the same idea with their own label-free estimate (the same
+estimator on the batch and on the reference): multiclass compares realized accuracy with the
+calibrated one-vs-rest estimate (:func:`assess_accuracy_concept_drift`), regression the
+realized RMSE with the direct-loss estimate (:func:`assess_rmse_concept_drift`, relative).
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ def expected_roc_auc(scores: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class ConceptDriftFinding:
+    """The concept-drift evidence. Binary: ROC-AUC. For the other types the ``*_auc`` fields
+    hold the metric named by ``metric`` (``accuracy`` for multiclass, ``rmse`` for
+    regression; the names stay for the readers of reports); ``unexplained_drop`` is always
+    "worse than the estimate explains" (regression: the relative RMSE rise)."""
+
     detected: bool
     realised_auc: float
     expected_auc: float
@@ -39,6 +49,7 @@ class ConceptDriftFinding:
     threshold: float
     drift_share: float
     explanation: str
+    metric: str = "roc_auc"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,3 +92,66 @@ def assess_concept_drift(
         unexplained_drop=unexplained, threshold=threshold, drift_share=drift_share,
         explanation=explanation,
     )
+
+
+def assess_accuracy_concept_drift(
+    realised: float, estimated: float, reference: float, reference_estimated: float,
+    drift_share: float, threshold: float,
+) -> ConceptDriftFinding | None:
+    """Multiclass: concept drift when realized accuracy fell more than ``threshold`` below
+    the label-free estimate, relative to the reference's own realized-vs-estimated gap, and
+    below the reference's accuracy by more than ``threshold``. None when a value is
+    undefined."""
+    values = (realised, estimated, reference, reference_estimated)
+    if not all(math.isfinite(v) for v in values):
+        return None
+    unexplained = (reference - reference_estimated) - (realised - estimated)
+    detected = bool(unexplained > threshold and realised < reference - threshold)
+    if detected:
+        explanation = (
+            f"accuracy {realised:.3f} vs {estimated:.3f} estimated from the class "
+            f"probabilities (reference {reference:.3f} vs {reference_estimated:.3f}): "
+            f"{unexplained:.3f} of the drop is not explained by the inputs "
+            f"(drifted-feature share {drift_share:.0%})")
+    else:
+        explanation = (
+            f"realized accuracy {realised:.3f} is within {threshold:.3f} of the estimate "
+            f"({estimated:.3f}), relative to the reference")
+    return ConceptDriftFinding(
+        detected=detected, realised_auc=realised, expected_auc=estimated,
+        reference_auc=reference, reference_expected_auc=reference_estimated,
+        unexplained_drop=unexplained, threshold=threshold, drift_share=drift_share,
+        explanation=explanation, metric="accuracy")
+
+
+def assess_rmse_concept_drift(
+    realised: float, estimated: float, reference: float, reference_estimated: float,
+    drift_share: float, threshold: float,
+) -> ConceptDriftFinding | None:
+    """Regression: concept drift when realized RMSE / estimated RMSE rose more than
+    ``threshold`` (relative) above the reference's realized / estimated ratio, and the
+    realized RMSE is above the reference's. The estimate (direct loss estimation) follows
+    the inputs, so covariate shift moves both; only a changed P(y | x) moves the realized
+    RMSE alone. None when a value is undefined or an estimate is zero."""
+    values = (realised, estimated, reference, reference_estimated)
+    if not all(math.isfinite(v) for v in values) or estimated <= 0 or reference_estimated <= 0:
+        return None
+    ratio = realised / estimated
+    reference_ratio = reference / reference_estimated
+    rise = ratio / reference_ratio - 1.0 if reference_ratio > 0 else math.nan
+    detected = bool(rise > threshold and realised > reference)
+    if detected:
+        explanation = (
+            f"RMSE {realised:.4g} vs {estimated:.4g} estimated from the features and "
+            f"predictions (reference {reference:.4g} vs {reference_estimated:.4g}): "
+            f"{rise:.0%} above what the inputs explain (drifted-feature share "
+            f"{drift_share:.0%})")
+    else:
+        explanation = (
+            f"realized RMSE {realised:.4g} is within {threshold:.0%} of the estimate "
+            f"({estimated:.4g}), relative to the reference")
+    return ConceptDriftFinding(
+        detected=detected, realised_auc=realised, expected_auc=estimated,
+        reference_auc=reference, reference_expected_auc=reference_estimated,
+        unexplained_drop=rise, threshold=threshold, drift_share=drift_share,
+        explanation=explanation, metric="rmse")

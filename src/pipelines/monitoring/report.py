@@ -12,6 +12,7 @@ from pipelines.data.io import to_jsonable
 from pipelines.monitoring.alerts import Alert, HealthVerdict, ScoreDrift
 from pipelines.monitoring.performance import ConceptDriftFinding
 from pipelines.monitoring.quality import QualityReport
+from pipelines.problems import problem
 from pipelines.stats import FeatureDrift
 from pipelines.stats.estimation import Estimate
 
@@ -48,7 +49,14 @@ class MonitoringReport:
     context: dict[str, Any] = field(default_factory=dict)
     estimated: dict[str, Estimate] = field(default_factory=dict)
     """Performance estimated from the scores alone (calibrated on the reference), with 95 %
-    bands: what the labels should show if P(y | score) has not changed."""
+    bands: what the labels should show if P(y | score) has not changed. Keyed by the
+    problem type's ``estimated_metrics`` (:mod:`pipelines.problems`)."""
+    problem_type: str = "binary"
+    tables: dict[str, Any] = field(default_factory=dict)
+    """Tables logged beside the metrics; multiclass with labels: ``confusion_matrix``
+    (``{"classes": [...], "counts": [[...]]}``, rows the true class)."""
+    output_drift_detail: tuple[dict[str, Any], ...] = ()
+    """Multiclass: each class's probability drift (``class`` plus a ScoreDrift's fields)."""
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -68,8 +76,14 @@ class MonitoringReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as strict-JSON data (NaN/inf become null)."""
+        extra: dict[str, Any] = {}
+        if self.tables:
+            extra["tables"] = self.tables
+        if self.output_drift_detail:
+            extra["output_drift_detail"] = list(self.output_drift_detail)
         return to_jsonable({
             "batch_id": self.batch_id,
+            "problem_type": self.problem_type,
             "created_at": self.created_at,
             "n_rows": self.n_rows,
             "has_labels": self.has_labels,
@@ -88,6 +102,7 @@ class MonitoringReport:
                 "features": [_feature_entry(f) for f in self.feature_drift],
             },
             "prediction_drift": self.prediction_drift.to_dict(),
+            **extra,
             "target_drift": self.target_drift.to_dict() if self.target_drift else None,
             "concept_drift": self.concept_drift.to_dict() if self.concept_drift else None,
             "data_quality": self.quality.to_dict(),
@@ -104,6 +119,14 @@ class MonitoringReport:
 #: flat keys stay what searches and every reader use).
 CHART_SECTION = "health"
 CHART_METRICS = ("status_level", "roc_auc", "estimated_roc_auc", "drift_share")
+"""The binary model's headline (:func:`chart_metric_names` for every type)."""
+
+
+def chart_metric_names(problem_type: str = "binary") -> tuple[str, ...]:
+    """The headline metrics of a model of ``problem_type``: status, its primary metric,
+    that metric's label-free estimate, the drifted-feature share."""
+    primary = problem(problem_type).primary_metric
+    return ("status_level", primary, f"estimated_{primary}", "drift_share")
 
 #: Prefix of the reference (champion's) values. Flat, not ``reference/<metric>``: the run
 #: page titles a chart by the key's last ``/`` part, so ``reference/roc_auc`` (like the
@@ -112,10 +135,12 @@ CHART_METRICS = ("status_level", "roc_auc", "estimated_roc_auc", "drift_share")
 REFERENCE_PREFIX = "reference_"
 
 
-def chart_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    """The headline numbers of ``metrics`` again under :data:`CHART_SECTION` (the chart
-    view's first section); the chart of each is titled as the metric itself."""
-    return {f"{CHART_SECTION}/{k}": metrics[k] for k in CHART_METRICS if k in metrics}
+def chart_metrics(metrics: dict[str, float], problem_type: str = "binary") -> dict[str, float]:
+    """The headline numbers of ``metrics`` (:func:`chart_metric_names` of the type) again
+    under :data:`CHART_SECTION` (the chart view's first section); the chart of each is
+    titled as the metric itself."""
+    return {f"{CHART_SECTION}/{k}": metrics[k] for k in chart_metric_names(problem_type)
+            if k in metrics}
 
 
 def report_metrics(report: MonitoringReport) -> dict[str, float]:
@@ -137,16 +162,18 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
     }
     m.update(report.performance or {})
     m.update({f"estimated_{name}": e.value for name, e in report.estimated.items()})
-    if "roc_auc" in report.estimated:
-        m["estimated_roc_auc_lower"] = report.estimated["roc_auc"].lower
-        m["estimated_roc_auc_upper"] = report.estimated["roc_auc"].upper
+    primary = problem(report.problem_type).primary_metric
+    if primary in report.estimated:
+        m[f"estimated_{primary}_lower"] = report.estimated[primary].lower
+        m[f"estimated_{primary}_upper"] = report.estimated[primary].upper
     m.update({f"{REFERENCE_PREFIX}{safe_name(name)}": value
               for name, value in report.baseline.items()})
     if report.target_drift is not None:
         m["target_drift_pvalue"] = report.target_drift.pvalue
         m["target_drift_psi"] = report.target_drift.effect_size
     if report.concept_drift is not None:
-        m["expected_roc_auc"] = report.concept_drift.expected_auc
+        if report.problem_type == "binary":
+            m["expected_roc_auc"] = report.concept_drift.expected_auc
         m["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
     finite = {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
-    return {**finite, **chart_metrics(finite)}
+    return {**finite, **chart_metrics(finite, report.problem_type)}

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
+from pipelines.data.schema import FeatureSchema
 from pipelines.errors import TrackingError
-from pipelines.monitoring.reference import ReferenceContext
+from pipelines.monitoring.reference import ReferenceContext, output_columns
 from pipelines.store import contract as c
 from pipelines.store.client import Store
 from pipelines.store.models import Champion
@@ -23,10 +23,11 @@ logger = logging.getLogger(__name__)
 
 def log_reference(store: Store, frame: pd.DataFrame, schema: FeatureSchema, scores: np.ndarray,
                   context: ReferenceContext) -> None:
-    """Store the reference rows (features, labels, model scores), the schema and the fitted
-    context in the active run."""
+    """Store the reference rows (features, labels, model outputs), the schema and the fitted
+    context in the active run. The outputs as :func:`output_columns` has them: ``__score__``
+    (binary score, regression prediction) or one ``__proba__<class>`` column per class."""
     columns = list(schema.features) + [schema.target]
-    ref = frame.loc[:, columns].reset_index(drop=True).assign(**{SCORE_COLUMN: scores})
+    ref = frame.loc[:, columns].reset_index(drop=True).assign(**output_columns(schema, scores))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ref.to_parquet(folder / c.REFERENCE_FILE, index=False)
@@ -36,7 +37,9 @@ def log_reference(store: Store, frame: pd.DataFrame, schema: FeatureSchema, scor
 
 
 def load_reference_frame(store: Store, run_id: str) -> pd.DataFrame:
-    """The reference rows (features, target, ``__score__``) stored with run ``run_id``."""
+    """The reference rows (features, target, the model's outputs) stored with run
+    ``run_id`` (:func:`pipelines.monitoring.reference.outputs_from_frame` reads the
+    outputs back)."""
     try:
         return store.read_parquet_artifact(run_id, f"{c.REFERENCE_DIR}/{c.REFERENCE_FILE}")
     except TrackingError as exc:
