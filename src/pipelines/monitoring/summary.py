@@ -63,7 +63,7 @@ def headline(rules: set[str], n_drifted: int, n_features: int,
 
 
 def _problem_type(report: MonitoringReport) -> str:
-    return getattr(report, "problem_type", None) or "binary"  # TODO(core merge): attribute
+    return report.problem_type or "binary"
 
 
 def _headline(report: MonitoringReport) -> str:

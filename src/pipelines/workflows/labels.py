@@ -271,8 +271,9 @@ def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
                         "label_coverage": result.coverage})
     sequence = int(tags.get(c.TAG_SEQUENCE, "0"))
     finite = {k: float(v) for k, v in new_metrics.items() if v is not None and np.isfinite(v)}
-    store.log_metrics_to(info.run_id, {**finite, **chart_metrics(finite)}, step=sequence)
     kind = problem(schema.problem_type)
+    store.log_metrics_to(info.run_id, {**finite, **chart_metrics(finite, kind.name)},
+                         step=sequence)
     value = (report.performance or {}).get(kind.primary_metric, float("nan"))
     name = summary.batch_name(sequence, after,
                               summary.measured(value, None, True, kind.name), set(rules),
