@@ -298,7 +298,7 @@ def synthetic(task: str, n: int, seed: int, *, concept: bool = False,
     x1, x2 = (frame["x2"], frame["x1"]) if concept else (frame["x1"], frame["x2"])
     if task == "regression":
         shift = frame["segment"].map({"a": 0.0, "b": 2.0, "c": -2.0}).to_numpy()
-        frame["charges"] = 50 + 3 * x1 - 2 * x2 + shift + rng.normal(scale=1.0, size=n)
+        frame["charges"] = 50 + 3 * x1 - 2 * x2 + shift + rng.normal(scale=3.0, size=n)
     else:
         score = np.column_stack([-x1 - x2, x1, x2])
         noisy = score + rng.normal(scale=0.3, size=score.shape)
