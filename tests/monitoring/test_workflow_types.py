@@ -413,6 +413,15 @@ def test_a_model_of_each_type_is_monitored_and_its_labels_back_filled(task: str,
     # the same file again changes nothing
     again = register_labels(settings, labels)
     assert {b.run_id: b.action for b in again.batches}[unlabelled.run_id] == "unchanged"
+    # the counts engines judge binary models only: refused before any run is created
+    from pipelines.workflows.engines import monitor_counted
+
+    before = len(client.search_runs([stable.experiment_id]))
+    batch_file = Path(str(tmp_path)) / "big.csv"
+    synthetic(task, 50, seed=14).to_csv(batch_file, index=False)
+    with pytest.raises(ConfigError, match="judges binary models only"):
+        monitor_counted(settings, str(batch_file), "chunked")
+    assert len(client.search_runs([stable.experiment_id])) == before
     # a label the model was never trained on refuses the file, naming it
     if task == "multiclass":
         bad = Path(str(tmp_path)) / "bad.csv"
