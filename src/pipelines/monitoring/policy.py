@@ -206,14 +206,16 @@ def _performance_threshold(settings: MonitoringSettings,
 
 
 def format_value(value: float) -> str:
-    """A metric in the target's units, short: ``41.2``, ``1234``, ``0.0123``."""
+    """A metric in the target's units, short: ``1234``, ``41.2``, ``1.94``, ``0.0123``."""
     if not math.isfinite(value):
         return str(value)
     size = abs(value)
     if size >= 100:
         return f"{value:.0f}"
-    if size >= 1:
+    if size >= 10:
         return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
     return f"{value:.3g}"
 
 

@@ -50,8 +50,9 @@ def load_reference_context(store: Store, champion: Champion, *, n_bins: int,
                            decision_threshold: float) -> ReferenceContext:
     """The champion's fitted reference context. Fitted from its stored reference rows instead
     (and said so) for versions registered before contexts were stored, and when the
-    configured decision threshold differs from the one the context was fitted at (the baseline
-    accuracy, precision, recall and F1 depend on it)."""
+    configured decision threshold differs from the one the context was fitted at (binary: the
+    baseline accuracy, precision, recall and F1 depend on it; the other types have no
+    threshold, and a regression context's loss estimator is costly to refit)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = store.download(champion.run_id,
@@ -63,7 +64,7 @@ def load_reference_context(store: Store, champion: Champion, *, n_bins: int,
                 load_reference_frame(store, champion.run_id), champion.schema, n_bins=n_bins,
                 decision_threshold=decision_threshold)
         context = ReferenceContext.load(path)
-    if context.decision_threshold != decision_threshold:
+    if context.problem_type == "binary" and context.decision_threshold != decision_threshold:
         logger.warning("%s v%s: its reference context was fitted at decision threshold %g, "
                        "the configuration says %g; refitting the baseline from its reference "
                        "rows", champion.name, champion.version, context.decision_threshold,
