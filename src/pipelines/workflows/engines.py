@@ -164,6 +164,15 @@ def count_spark(monitor: Monitor, store: Store, source: str) -> tuple[BatchCount
 # --------------------------------------------------------------------------- entry
 
 
+def check_counts_engine(engine: str, problem_type: str) -> None:
+    """The chunked and spark engines reduce a batch to counts of scores in [0, 1]: a binary
+    model's only. Any other type is refused before a run is created."""
+    if problem_type != "binary":
+        raise ConfigError(
+            f"The {engine} engine judges binary models only; the champion is a {problem_type} "
+            "model. Use engine.name = memory (or --engine memory) for this model.")
+
+
 def monitor_counted(settings: Settings, source: str, engine: str, *,
                     batch_id: str | None = None, experiment: str | None = None,
                     store: Store | None = None) -> MonitorOutcome:
@@ -174,6 +183,7 @@ def monitor_counted(settings: Settings, source: str, engine: str, *,
     settings = resolve_settings(settings, store)  # the model and columns the family knows
     name = store.experiment_name(experiment) if experiment else None
     monitor = Monitor(settings, store=store, experiment=name)
+    check_counts_engine(engine, monitor.problem_type)
     path = Path(source)
     local = path.exists()
     info = BatchInfo(batch_id=batch_id or (path.stem if local else source.rsplit("/", 1)[-1]),

@@ -2,6 +2,11 @@
 back-filled onto the original monitoring run (same step, so the charts line up), its
 performance alerts and status re-evaluated, its label coverage tagged.
 
+Labels are read as the champion's problem type (stored with the model): 0/1 for a binary
+model, numbers for a regression model, class labels for a multiclass model (checked against
+the champion's classes: a label it was not trained on refuses the file, naming it). Each
+batch is judged as the type of the version that scored it, with the outputs it stored.
+
 The batch's drift and quality verdict stay as they were (they did not need labels); what
 the labels add is judged on the labelled rows with the scores the batch was monitored with,
 against the reference of the model version that scored it. A batch below
@@ -21,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Settings
-from pipelines.data.batch import Batch, prepare_batch
-from pipelines.data.io import read_table, write_table
-from pipelines.data.schema import SCORE_COLUMN
+from pipelines.data.batch import Batch, output_columns, prepare_batch, stored_outputs
+from pipelines.data.io import read_table, readable, write_table
+from pipelines.data.schema import FeatureSchema
 from pipelines.errors import ConfigError, TrackingError
 from pipelines.monitoring import summary
 from pipelines.monitoring.alerts import RETRAINING_RULES
@@ -32,13 +37,17 @@ from pipelines.monitoring.labels import LabelSet, clean_labels, join_labels, lab
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import chart_metrics
+from pipelines.problems import problem
 from pipelines.store import Store, connect, load_model_version, load_reference_context
 from pipelines.store import contract as c
+from pipelines.store.registry import alias_version
 from pipelines.store.searches import finished_monitoring_runs
 from pipelines.workflows.family import resolve_settings
 
 logger = logging.getLogger(__name__)
 
+#: The confusion matrix of the labelled rows (multiclass), beside the run's report.
+LABELLED_CONFUSION_ARTIFACT = "confusion_matrix_labelled.json"
 #: What labels can change: the verdicts that need them.
 LABEL_RULES = ("performance", "concept_drift", "target_drift", "low_sample")
 _SEVERITY = {"ok": 0, "warning": 1, "critical": 2}
@@ -51,7 +60,9 @@ class BatchLabels:
     n_rows: int
     n_labelled: int
     coverage: float
-    action: str  # metrics | coverage_only | unchanged | no_ids | labelled_at_monitoring | repeat
+    action: str
+    """metrics | coverage_only | unchanged | no_ids | labelled_at_monitoring | repeat |
+    other_type (scored by a model of another problem type than the labels': left as is)"""
     status_before: str = ""
     status_after: str = ""
     repeat_of: str = ""
@@ -76,7 +87,22 @@ class _Versions:
     """Reference contexts of the versions that scored the batches, loaded once each."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
-        self.settings, self.store, self.cache = settings, store, {}
+        self.settings, self.store = settings, store
+        self.cache: dict[str, ReferenceContext] = {}
+        self.policies: dict[str, MonitoringPolicy] = {}
+
+    def policy(self, version: str) -> MonitoringPolicy:
+        """The policy a batch scored by ``version`` is judged by: its model's type."""
+        if version not in self.policies:
+            self.policies[version] = MonitoringPolicy.from_settings(
+                self.settings.monitoring, self.settings.training.decision_threshold,
+                problem_type=self.context(version).schema.problem_type)
+        return self.policies[version]
+
+    def champion_schema(self) -> FeatureSchema | None:
+        """The champion's schema (its type and classes), None when there is no champion."""
+        version = alias_version(self.store, self.settings.tracking.champion_alias)
+        return None if version is None else self.context(str(version.version)).schema
 
     def context(self, version: str) -> ReferenceContext:
         if version not in self.cache:
@@ -102,10 +128,11 @@ def register_labels(settings: Settings, path: str | Path, *,
         raise ConfigError("Labels are joined to batches by id: set data.id_column to the "
                           "column that identifies a prediction.")
     raw = read_table(path)
-    labels = clean_labels(raw, id_column, target, str(path))
-    policy = MonitoringPolicy.from_settings(settings.monitoring,
-                                            settings.training.decision_threshold)
     versions = _Versions(settings, store)
+    schema = versions.champion_schema()  # the champion's type, never the configuration's
+    kind = schema.problem_type if schema is not None else settings.data.problem_type
+    labels = clean_labels(raw, id_column, target, str(path), problem_type=kind,
+                          classes=schema.classes if schema is not None else ())
     outcome = LabelsOutcome(str(path), labels.n_rows, labels.duplicates,
                             len(labels.conflicting_ids), 0)
     matched: set[str] = set()
@@ -118,7 +145,7 @@ def register_labels(settings: Settings, path: str | Path, *,
             continue
         if digest:
             first_of[digest] = run.info.run_id
-        result = _one_batch(settings, store, run, labels, policy, versions, matched, now)
+        result = _one_batch(settings, store, run, labels, versions, matched, now)
         if result is not None:
             outcome.batches.append(result)
     skipped = [b for b in outcome.batches if b.action == "repeat"]
@@ -132,8 +159,8 @@ def register_labels(settings: Settings, path: str | Path, *,
     out = settings.paths.output
     if len(unknown):
         target_path = out / f"labels_unknown_{stamp}.csv"
-        write_table(pd.DataFrame({id_column: unknown, target: labels.labels[unknown].values}),
-                    target_path)
+        write_table(pd.DataFrame({id_column: unknown, target: labels.values(
+            labels.labels[unknown].to_numpy(dtype=np.float64))}), target_path)
         outcome.reports.append(str(target_path))
         logger.warning("%d label(s) match no stored batch: %s", len(unknown), target_path)
     if labels.conflicting_ids:
@@ -155,8 +182,7 @@ def _repeat(run: Any, original: str) -> BatchLabels:
 
 
 def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,
-               policy: MonitoringPolicy, versions: _Versions, matched: set[str],
-               now: datetime) -> BatchLabels | None:
+               versions: _Versions, matched: set[str], now: datetime) -> BatchLabels | None:
     info, tags = run.info, run.data.tags
     id_column, target = settings.data.id_column, settings.data.target
     try:
@@ -178,15 +204,23 @@ def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,
                            "labelled_at_monitoring")
     result = BatchLabels(info.run_id, info.run_name, len(stored), n_labelled, coverage,
                          "unchanged", tags.get(c.TAG_STATUS, ""), tags.get(c.TAG_STATUS, ""))
-    digest = labels_digest(ids, joined)
+    digest = labels_digest(ids, joined, labels.problem_type)
     if tags.get(c.TAG_LABELS_DIGEST) == digest:
         return result  # the same labels again: nothing to do
+    version = tags.get(c.TAG_CHAMPION_VERSION)
+    scored_as = versions.context(version).schema.problem_type if version else "binary"
+    if scored_as != labels.problem_type:
+        logger.warning("Labels for %s left aside: its batch was scored by a %s model (v%s), "
+                       "the labels are read as the champion's type, %s", info.run_name,
+                       scored_as, version, labels.problem_type)
+        result.action = "other_type"
+        return result
     label_tags = {c.TAG_LABELS_COVERAGE: f"{coverage:.4f}", c.TAG_LABELS_COUNT: n_labelled,
                   c.TAG_LABELS_DIGEST: digest, c.TAG_LABELS_AT: now.isoformat()}
     # the labels themselves, beside the batch: retraining uses the rows that have one
     store.log_parquet_to(info.run_id, pd.DataFrame({
         id_column: ids.astype("string")[known].to_numpy(dtype=object),
-        target: joined[known].astype(np.int8)}), c.LATE_LABELS_ARTIFACT)
+        target: labels.values(joined[known])}), c.LATE_LABELS_ARTIFACT)
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     if coverage < settings.monitoring.label_coverage_min:
         store.set_tags(label_tags, run_id=info.run_id)
@@ -196,22 +230,27 @@ def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,
             f"{settings.monitoring.label_coverage_min:.0%} have labels."))
         result.action = "coverage_only"
         return result
-    _backfill(settings, store, run, stored[known], joined[known], policy, versions,
+    _backfill(settings, store, run, stored[known], labels.values(joined[known]), versions,
               label_tags, result, when)
     return result
 
 
 def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
-              y: np.ndarray, policy: MonitoringPolicy, versions: _Versions,
-              label_tags: dict[str, Any], result: BatchLabels, when: str) -> None:
+              y: np.ndarray, versions: _Versions, label_tags: dict[str, Any],
+              result: BatchLabels, when: str) -> None:
+    """Judge the labelled rows with the outputs the batch was monitored with (``y``: the
+    labels as a batch carries them, per type) and write what they reveal onto its run."""
     info, tags, metrics = run.info, run.data.tags, run.data.metrics
-    target = settings.data.target
-    ref = versions.context(tags[c.TAG_CHAMPION_VERSION])
-    frame = rows.drop(columns=[SCORE_COLUMN]).assign(**{target: y.astype(np.int8)})
+    version = tags[c.TAG_CHAMPION_VERSION]
+    ref, policy = versions.context(version), versions.policy(version)
+    schema = ref.schema
+    outputs = stored_outputs(rows, schema)
+    frame = rows.drop(columns=[k for k in output_columns(schema) if k in rows.columns]).assign(
+        **{schema.target: y})
     prepared = prepare_batch(Batch(frame, tags.get(c.TAG_BATCH_ID, info.run_id),
-                                   "registered labels"), ref.schema)
-    report = evaluate_batch(prepared, rows[SCORE_COLUMN].to_numpy(dtype=np.float64), ref,
-                            policy, settings=settings.monitoring.model_dump())
+                                   "registered labels"), schema)
+    report = evaluate_batch(prepared, outputs, ref, policy,
+                            settings=settings.monitoring.model_dump())
     found = [a for a in report.alerts if a.rule in LABEL_RULES]
     before = tags.get(c.TAG_STATUS, "ok")
     worst = max([_SEVERITY.get(before, 0)] + [_SEVERITY[a.severity] for a in found])
@@ -232,21 +271,36 @@ def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
                         "label_coverage": result.coverage})
     sequence = int(tags.get(c.TAG_SEQUENCE, "0"))
     finite = {k: float(v) for k, v in new_metrics.items() if v is not None and np.isfinite(v)}
-    store.log_metrics_to(info.run_id, {**finite, **chart_metrics(finite)}, step=sequence)
-    auc = (report.performance or {}).get("roc_auc", float("nan"))
-    name = summary.batch_name(sequence, after, summary.measured(auc, None, True), set(rules))
+    kind = problem(schema.problem_type)
+    store.log_metrics_to(info.run_id, {**finite, **chart_metrics(finite, kind.name)},
+                         step=sequence)
+    value = (report.performance or {}).get(kind.primary_metric, float("nan"))
+    name = summary.batch_name(sequence, after,
+                              summary.measured(value, None, True, kind.name), set(rules),
+                              kind.name)
     store.set_tags({**label_tags, c.TAG_STATUS: after, c.TAG_ALERTS: ",".join(rules) or "none",
                     c.TAG_RETRAINING_RECOMMENDED: str(recommended).lower(),
                     c.TAG_RUN_COLOR: c.STATUS_COLORS[after], "mlflow.runName": name},
                    run_id=info.run_id)
-    estimated = metrics.get("estimated_roc_auc")
+    estimated = metrics.get(f"estimated_{kind.primary_metric}")
     lines = [f"**Labels registered** {when}: {result.n_labelled:,} of {result.n_rows:,} rows "
-             f"({result.coverage:.0%}). Realized ROC-AUC {auc:.3f}"
-             + (f" (estimated before: {estimated:.3f})" if estimated is not None else "")
+             f"({result.coverage:.0%}). Realized {kind.label} {_number(value, kind.name)}"
+             + (f" (estimated before: {_number(estimated, kind.name)})"
+                if estimated is not None else "")
              + f"; status {before} -> {after}."]
     lines += [f"- **{a.severity}** `{a.rule}`: {a.message}" for a in found]
     store.append_description(info.run_id, "\n".join(lines))
     store.log_text_to(info.run_id, report.to_dict(), "monitoring_report_labelled.json")
+    confusion = summary.confusion_table(report)
+    if confusion is not None:  # JSON in MLflow's table layout, rewritten by later labels
+        store.log_text_to(info.run_id, confusion.to_dict(orient="split", index=False),
+                          LABELLED_CONFUSION_ARTIFACT)
     result.action, result.status_after = "metrics", after
-    logger.info("Labels for %s: %d rows (%.0f%%), ROC-AUC %.3f, status %s -> %s",
-                info.run_name, result.n_labelled, 100 * result.coverage, auc, before, after)
+    logger.info("Labels for %s: %d rows (%.0f%%), %s %s, status %s -> %s",
+                info.run_name, result.n_labelled, 100 * result.coverage, kind.label,
+                _number(value, kind.name), before, after)
+
+
+def _number(value: float, kind: str) -> str:
+    """Binary: three decimals, as before; the other types: four significant digits."""
+    return f"{value:.3f}" if kind == "binary" else readable(value)

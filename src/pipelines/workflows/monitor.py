@@ -2,8 +2,14 @@
 
 The champion and its reference context are loaded once per :class:`Monitor`; each batch is
 validated and converted once (:func:`~pipelines.data.batch.prepare_batch`) *before* a run is
-opened, so a refused batch leaves no monitoring run behind. Scores come from the batch's
-prediction column when configured and present, otherwise from the champion.
+opened, so a refused batch leaves no monitoring run behind. The model's outputs come from the
+batch's prediction column(s) when configured and present, otherwise from the champion.
+
+A batch is judged as its champion's problem type (``champion.schema.problem_type``, stored
+with the model), never the configuration's ``data.problem_type``: a configuration edited after
+training cannot make a regression model be judged by ROC-AUC. The outputs are P(class 1)
+(binary), the predicted value (regression) or one probability per class in the schema's class
+order (multiclass).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
-from pipelines.data.io import atomic_write_text, json_text
+from pipelines.data.io import atomic_write_text, json_text, readable
 from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
 from pipelines.monitoring import html_report, plots, summary
@@ -34,6 +40,7 @@ from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
 from pipelines.monitoring.timing import Stopwatch
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
+from pipelines.problems import problem
 from pipelines.stats import CategoricalReference, NumericReference
 from pipelines.store import (
     Champion,
@@ -45,6 +52,7 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.registry import set_latest_batch
+from pipelines.store.scoring import class_columns, external_outputs
 from pipelines.store.searches import (
     find_processed_batch,
     latest_batch_time,
@@ -58,6 +66,8 @@ logger = logging.getLogger(__name__)
 #: Batches shown in each run's performance-over-batches plot (the latest ones): reading
 #: every past run's metrics back grew with the history and cost 0.3 s of a cycle early on.
 TREND_BATCHES = 50
+#: A multiclass batch's confusion matrix, logged as an MLflow table (rows: actual classes).
+CONFUSION_TABLE_ARTIFACT = "confusion_matrix.json"
 
 
 @dataclass(frozen=True)
@@ -72,9 +82,24 @@ class MonitorOutcome:
 
 def batch_scores(prepared: PreparedBatch, champion: Champion,
                  prediction_column: str | None) -> tuple[np.ndarray, str]:
-    """Scores logged by the serving system if configured and present, else the champion's."""
-    frame, source = prepared.frame, prepared.batch.source
-    if prediction_column and prediction_column in frame.columns:
+    """The model's outputs logged by the serving system if configured and present, else the
+    champion's, per the champion's problem type: binary P(class 1) in [0, 1]; regression
+    finite numbers; multiclass one column per class, ``<prediction_column>_<class>``, each in
+    [0, 1], rows summing to 1 (the rule models scored elsewhere follow:
+    :func:`~pipelines.store.scoring.external_outputs`)."""
+    frame, source, schema = prepared.frame, prepared.batch.source, champion.schema
+    if not prediction_column:
+        return champion.score(frame), f"champion v{champion.version}"
+    if schema.problem_type == "multiclass":
+        names = class_columns(prediction_column, schema.classes)
+        if any(n in frame.columns for n in names):  # a partial set is refused, naming them
+            return (external_outputs(frame, prediction_column, schema.problem_type,
+                                     schema.classes, source),
+                    f"columns {names[0]} .. {names[-1]}")
+    elif prediction_column in frame.columns:
+        if schema.problem_type == "regression":
+            return (external_outputs(frame, prediction_column, schema.problem_type, (),
+                                     source), f"column {prediction_column}")
         s = pd.to_numeric(frame[prediction_column], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(s) | (s < 0) | (s > 1)
@@ -83,6 +108,31 @@ def batch_scores(prepared: PreparedBatch, champion: Champion,
                             f"{int(bad.sum())} value(s) that are missing or outside [0, 1].")
         return s, f"column {prediction_column}"
     return champion.score(frame), f"champion v{champion.version}"
+
+
+def performance_params(settings: Settings, problem_type: str,
+                       baseline: dict[str, float]) -> dict[str, object]:
+    """The performance limit a run logs as params, per type: ``roc_auc_floor`` (binary, as
+    before), ``macro_f1_floor`` (multiclass), ``rmse_ceiling`` (regression, resolved against
+    the reference's RMSE when relative; ``rmse_ratio_ceiling`` then too) and
+    ``problem_type`` for the non-binary types."""
+    m = settings.monitoring
+    if problem_type == "multiclass":
+        return {"problem_type": problem_type, "macro_f1_floor": m.macro_f1_floor}
+    if problem_type == "regression":
+        out: dict[str, object] = {"problem_type": problem_type}
+        if m.rmse_ceiling is None:
+            out["rmse_ratio_ceiling"] = m.rmse_ratio_ceiling
+        ceiling = summary.rmse_ceiling(m.model_dump(), baseline.get("rmse", float("nan")))
+        out["rmse_ceiling"] = readable(ceiling)
+        return out
+    return {"roc_auc_floor": m.roc_auc_floor}
+
+
+def last_metric_tag(metric: str) -> str:
+    """The model version tag of the latest batch's primary metric (binary keeps
+    ``monitoring.last_roc_auc``)."""
+    return c.VTAG_LAST_ROC_AUC if metric == "roc_auc" else f"monitoring.last_{metric}"
 
 
 def write_stored_batch(frame: pd.DataFrame, path: Path) -> None:
@@ -148,8 +198,11 @@ class Monitor:
         self.reference = load_reference_context(
             self.store, self.champion, n_bins=settings.monitoring.psi_bins,
             decision_threshold=settings.training.decision_threshold)
+        # the champion's type, stored with the model: never the configuration's
+        self.problem_type = self.champion.schema.problem_type
         self.policy = MonitoringPolicy.from_settings(settings.monitoring,
-                                                     settings.training.decision_threshold)
+                                                     settings.training.decision_threshold,
+                                                     problem_type=self.problem_type)
         self.experiment = experiment or settings.tracking.monitoring_experiment
         self.notifiers = notifiers_for(settings) if notifiers is None else notifiers
 
@@ -279,7 +332,7 @@ class Monitor:
             with timer("mlflow run"):
                 self.store.log_params({
                     "batch_source": info.source[:500], "n_rows": report.n_rows,
-                    "roc_auc_floor": settings.monitoring.roc_auc_floor,
+                    **performance_params(settings, self.problem_type, report.baseline),
                     "drift_p_value": settings.monitoring.drift_p_value,
                     "drift_share_limit": settings.monitoring.drift_share,
                     "correction": settings.monitoring.correction,
@@ -293,6 +346,9 @@ class Monitor:
                 self.store.log_text(report_text, c.MONITORING_REPORT_ARTIFACT)
                 self.store.log_table(summary.feature_table(report), c.DRIFT_TABLE_ARTIFACT)
                 self.store.log_table(summary.quality_table(report), c.QUALITY_TABLE_ARTIFACT)
+                confusion = summary.confusion_table(report)
+                if confusion is not None:
+                    self.store.log_table(confusion, CONFUSION_TABLE_ARTIFACT)
             with timer("plots"):  # the wait for the distribution figures, and the trend
                 images = {**drawing.result(), **self._trend_figure(experiment_id)}
             with timer("artifacts"):
@@ -313,10 +369,12 @@ class Monitor:
             with timer("report files"):
                 path = _write_report_files(settings.paths.output, report_text, page)
         with timer("registry"):
-            auc = (report.performance or {}).get("roc_auc")
+            metric = problem(self.problem_type).primary_metric
+            value = (report.performance or {}).get(metric)
             tag_version(self.store, self.champion.version, {  # the registry page: latest health
                 c.VTAG_LAST_STATUS: report.status,
-                c.VTAG_LAST_ROC_AUC: "n/a" if auc is None else f"{auc:.4f}",
+                last_metric_tag(metric): "n/a" if value is None else (
+                    f"{value:.4f}" if metric == "roc_auc" else readable(value)),
                 c.VTAG_LAST_RUN: run_name,
                 c.VTAG_LAST_RUN_LINK: f"#/experiments/{experiment_id}/runs/{run_id}",
                 c.VTAG_LAST_AT: datetime.now(UTC).isoformat(timespec="seconds"),
