@@ -641,6 +641,42 @@ def _shares(counts: np.ndarray) -> np.ndarray:
     return counts / total if total else counts.astype(np.float64)
 
 
+def reference_class_shares(reference: object, classes: list[str]) -> list[float] | None:
+    """A categorical reference's shares in ``classes`` order (its categories the class names
+    or their indices as text); None when it is not one of the classes."""
+    if not isinstance(reference, CategoricalReference):
+        return None
+    counts = dict(zip((str(k) for k in reference.categories),
+                      np.asarray(reference.counts, dtype=float), strict=False))
+    if not set(counts) & set(classes):  # categories as class indices
+        counts = {classes[int(k)]: v for k, v in counts.items()
+                  if k.isdigit() and int(k) < len(classes)}
+    total = sum(counts.values())
+    return [counts.get(k, 0.0) / total for k in classes] if total else None
+
+
+def class_drift_rows(detail: object, classes: list[str]
+                 ) -> list[tuple[str, float, float, bool]] | None:
+    """The report's per-class probability drift as (class, PSI, p-value, drifted) rows: each
+    entry a drift verdict (``FeatureDrift``-like, or its dict) named by its class."""
+    rows = []
+    for entry in detail or ():  # type: ignore[attr-defined]
+        get = entry.get if isinstance(entry, dict) else (
+            lambda key, e=entry: getattr(e, key, None))
+        name = next((str(v) for v in (get("class_name"), get("cls"), get("feature"),
+                                      get("name")) if v is not None), None)
+        if name is None:
+            continue
+        pvalue = get("pvalue_adjusted")
+        rows.append((name.removeprefix("__proba__"),
+                     float(get("effect_size") or 0.0),
+                     float(get("pvalue") if pvalue is None else pvalue),
+                     bool(get("drifted"))))
+    order = {c: i for i, c in enumerate(classes)}
+    return sorted(rows, key=lambda r: order.get(r[0], len(order))) or None
+
+
+
 def multiclass_figures(classes: Sequence[str], proba: np.ndarray,
                        actual: np.ndarray | None = None, *,
                        confusion: Sequence[Sequence[float]] | None = None,
