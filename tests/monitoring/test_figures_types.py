@@ -226,8 +226,8 @@ def test_reference_shares_and_drift_rows_from_what_the_reference_and_report_hold
     by_index = fit_categorical_reference("next_plan", np.array(["0", "2", "2", "2"]))
     assert plots.reference_class_shares(by_index, CLASSES) == [0.25, 0.0, 0.75]
     assert plots.reference_class_shares(None, CLASSES) is None
-    detail = [{"feature": "__proba__standard", "effect_size": 0.2, "pvalue": 0.01,
-               "drifted": True},
+    detail = [{"class": "standard", "test": "ks", "statistic": 0.3, "pvalue": 0.01,
+               "effect_size": 0.2, "effect_name": "psi", "drifted": True},
               SimpleNamespace(feature="basic", effect_size=0.01, pvalue=0.5,
                               pvalue_adjusted=0.7, drifted=False)]
     assert plots.class_drift_rows(detail, CLASSES) == [("basic", 0.01, 0.7, False),
@@ -401,8 +401,8 @@ def test_regression_page_names_its_metrics_and_never_roc_auc(
     assert "ROC-AUC" not in page
     assert "roc_auc" not in page
     assert "RMSE 41.23" in page  # the banner
-    for row in ("<td>rmse (primary)</td>", "<td>mae</td>", "<td>mape</td>", "<td>r2</td>",
-                "<td>bias</td>"):
+    for row in ("<td>RMSE (primary)</td>", "<td>MAE</td>", "<td>MAPE</td>",
+                "<td>R\u00b2</td>", "<td>bias</td>"):
         assert row in page
     assert "<td class='num'>12.3%</td>" in page  # MAPE as a percentage
     assert "25.00 (23.00-27.00)" in page  # the estimate with its band
@@ -442,8 +442,8 @@ def test_multiclass_page_shows_per_class_recall_and_the_confusion_matrix(
                                      plots.CLASS_PROBABILITY_DRIFT)}
     page = html_report.render(report, title="b0004 CRIT f1 0.41", images=images)
     assert "macro F1 0.410" in page  # the banner
-    for row in ("<td>accuracy</td>", "<td>macro f1 (primary)</td>", "<td>weighted f1</td>",
-                "<td>roc auc</td>", "<td>log loss</td>", "<td>recall: basic</td>",
+    for row in ("<td>accuracy</td>", "<td>macro F1 (primary)</td>", "<td>weighted F1</td>",
+                "<td>ROC-AUC (one-vs-rest)</td>", "<td>log loss</td>", "<td>recall: basic</td>",
                 "<td>recall: premium</td>", "<td>recall: standard</td>"):
         assert row in page
     assert "0.600 (0.570-0.630)" in page

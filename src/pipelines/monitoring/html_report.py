@@ -160,10 +160,16 @@ _WORDS = {
 }
 
 
+#: How the table names a metric (the logged name is the key).
+_NAMES = {"rmse": "RMSE", "mae": "MAE", "mape": "MAPE", "r2": "R\u00b2", "bias": "bias",
+          "accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1",
+          "roc_auc": "ROC-AUC (one-vs-rest)", "log_loss": "log loss"}
+
+
 def _metric_rows(report: MonitoringReport, names: tuple[str, ...]) -> list[tuple[str, str]]:
     """(metric key, how the table names it): the type's headline metrics, then for a
     multiclass model the recall of each class (``recall_<class>``)."""
-    rows = [(n, n.replace("_", " ")) for n in names]
+    rows = [(n, _NAMES.get(n, n.replace("_", " "))) for n in names]
     keys = dict.fromkeys([*(report.performance or {}), *report.baseline])
     rows += [(k, f"recall: {k.removeprefix('recall_')}") for k in keys
              if k.startswith("recall_")]
@@ -220,7 +226,10 @@ def _typed_performance(report: MonitoringReport, kind: Problem) -> str:
     expected = ""
     if concept is not None:
         verdict = "concept drift" if concept.detected else "no concept drift"
-        expected = (f"<p><b>Estimated vs realized {html.escape(kind.label)}</b> ({verdict}): "
+        metric = getattr(concept, "metric", kind.primary_metric)
+        label = {"rmse": "RMSE", "accuracy": "accuracy", "macro_f1": "macro F1"}.get(metric,
+                                                                                   metric)
+        expected = (f"<p><b>Estimated vs realized {html.escape(label)}</b> ({verdict}): "
                     f"{html.escape(concept.explanation)}</p>")
     head = "" if perf else "<p>No labels in this batch: performance is estimated only.</p>"
     limit = _limit_sentence(report, kind.name)

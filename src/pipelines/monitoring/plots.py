@@ -657,14 +657,16 @@ def reference_class_shares(reference: object, classes: list[str]) -> list[float]
 
 def class_drift_rows(detail: object, classes: list[str]
                  ) -> list[tuple[str, float, float, bool]] | None:
-    """The report's per-class probability drift as (class, PSI, p-value, drifted) rows: each
-    entry a drift verdict (``FeatureDrift``-like, or its dict) named by its class."""
+    """The report's per-class probability drift (``report.output_drift_detail``) as (class,
+    PSI, p-value, drifted) rows in ``classes`` order: each entry a drift verdict as a dict
+    (``{"class": ..., "pvalue": ..., "effect_size": ..., "drifted": ...}``) or an object
+    with those attributes (``feature`` naming the class)."""
     rows = []
     for entry in detail or ():  # type: ignore[attr-defined]
         get = entry.get if isinstance(entry, dict) else (
             lambda key, e=entry: getattr(e, key, None))
-        name = next((str(v) for v in (get("class_name"), get("cls"), get("feature"),
-                                      get("name")) if v is not None), None)
+        name = next((str(v) for v in (get("class"), get("feature"), get("name"))
+                     if v is not None), None)
         if name is None:
             continue
         pvalue = get("pvalue_adjusted")

@@ -550,7 +550,7 @@ class Evidence:
         shares = plots.reference_class_shares
         yield from plots.multiclass_figures(
             classes, self.scores, labels, confusion=confusion,
-            reference_predicted=shares(getattr(ref, "score_reference", None), classes),
+            reference_predicted=shares(getattr(ref, "prediction_classes", None), classes),
             reference_actual=(None if labels is None else
                               shares(getattr(ref, "target_reference", None), classes)),
             probability_drift=plots.class_drift_rows(
