@@ -466,3 +466,28 @@ def test_binary_page_keeps_its_words(binary: MonitoringReport) -> None:
     assert "Score drift: KS p" in page
     assert "estimated from the scores (95%)" in page
     assert "<p class='words'>" not in page
+
+
+def test_degenerate_inputs_still_draw() -> None:
+    """No rows, constant predictions, no reference numbers, an empty matrix, a NaN effect:
+    a figure each, no error and no warning (a monitoring cycle never fails on a figure)."""
+    import warnings
+
+    empty = np.array([])
+    drawings = (
+        lambda: plots.predicted_vs_actual(empty, empty, reference_rmse=1.0),
+        lambda: plots.predicted_vs_actual(np.ones(3), np.ones(3), reference_rmse=float("nan")),
+        lambda: plots.residual_distribution(empty, reference_rmse=1.0, reference_bias=0.0),
+        lambda: plots.residual_distribution(np.zeros(5)),
+        lambda: plots.residuals_vs_predicted(empty, empty, reference_rmse=1.0),
+        lambda: plots.residuals_vs_predicted(np.ones(100), np.zeros(100)),
+        lambda: plots.confusion_matrix(["a", "b"], [[0, 0], [0, 0]]),
+        lambda: plots.class_shares(["a", "b"], [0.0, 0.0]),
+        lambda: plots.class_probability_drift(["a"], [float("nan")], [float("nan")], [False]),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for draw in drawings:
+            fig = draw()
+            assert plots.png_bytes(fig).startswith(b"\x89PNG")
+            plots.close(fig)

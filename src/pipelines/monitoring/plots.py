@@ -460,8 +460,9 @@ def residuals_vs_predicted(predicted: np.ndarray, errors: np.ndarray, *,
         for side in (-1, 1):
             ax.axhline(side * rmse, color="tab:gray", linestyle="--", linewidth=1.2,
                        label=f"\u00b1 reference RMSE {_sig(rmse)}" if side == 1 else None)
-    if p.size >= 2 * groups:
-        cuts = np.unique(np.quantile(_sample(p), np.linspace(0, 1, groups + 1)))
+    cuts = (np.unique(np.quantile(_sample(p), np.linspace(0, 1, groups + 1)))
+            if p.size >= 2 * groups else np.array([]))
+    if cuts.size >= 2:  # not for constant predictions
         where = np.clip(np.searchsorted(cuts, p, side="right") - 1, 0, cuts.size - 2)
         count = np.bincount(where, minlength=cuts.size - 1)
         total = np.bincount(where, weights=e, minlength=cuts.size - 1)
@@ -474,7 +475,8 @@ def residuals_vs_predicted(predicted: np.ndarray, errors: np.ndarray, *,
     ax.set_title(title, y=1.0, pad=6)
     ax.set_xlabel(f"predicted {target}")
     ax.set_ylabel("error (predicted \u2212 actual)")
-    ax.legend(loc="upper left", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # nothing to name without a reference RMSE
+        ax.legend(loc="upper left", fontsize=8)
     _layout(fig, bottom=0.13, top=0.91)
     if many:
         fig.subplots_adjust(right=0.9)
