@@ -69,17 +69,21 @@ def next_sequence(store: Store, experiment: str) -> int:
     return int(latest.data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if latest else 1
 
 
-def monitoring_history(store: Store, experiment_id: str, limit: int = 500) -> pd.DataFrame:
+def monitoring_history(store: Store, experiment_id: str, limit: int = 500,
+                       metrics: Sequence[str] = ()) -> pd.DataFrame:
     """The monitoring runs in ``experiment_id`` so far, one row per batch by sequence:
     roc_auc, expected_roc_auc, drift_share, status, the orchestrator's decision and the
     champion version that scored it (by id: inside ``mlflow run`` a run's experiment is the
-    project's, not the configured one). Failed runs (a crashed cycle's) are left out: their
-    batch was processed again."""
+    project's, not the configured one), and a column per name in ``metrics`` (another
+    problem type's metrics: ``rmse``, ``estimated_rmse``; NaN where a run has none). Failed
+    runs (a crashed cycle's) are left out: their batch was processed again."""
     runs = store.client.search_runs([experiment_id], _where(
         _tag(c.TAG_STEP, c.STEP_MONITOR), "attributes.status != 'FAILED'"),
                                     max_results=limit, order_by=_NEWEST_FIRST)
+    extra = [m for m in dict.fromkeys(metrics) if m not in ("roc_auc", "expected_roc_auc",
+                                                            "drift_share")]
     columns = ["sequence", "roc_auc", "expected_roc_auc", "drift_share", "status", "decision",
-               "champion_version"]
+               "champion_version", *extra]
     rows = [{
         "sequence": int(r.data.tags.get(c.TAG_SEQUENCE, "0")),
         "roc_auc": r.data.metrics.get("roc_auc", np.nan),
@@ -88,6 +92,7 @@ def monitoring_history(store: Store, experiment_id: str, limit: int = 500) -> pd
         "status": r.data.tags.get(c.TAG_STATUS, ""),
         "decision": r.data.tags.get(c.TAG_CYCLE_DECISION, ""),
         "champion_version": r.data.tags.get(c.TAG_CHAMPION_VERSION, ""),
+        **{m: r.data.metrics.get(m, np.nan) for m in extra},
     } for r in runs]
     return pd.DataFrame(rows, columns=columns).sort_values("sequence").reset_index(drop=True)
 

@@ -31,12 +31,14 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.io import atomic_write_text, json_text, readable
+from pipelines.data.schema import FeatureSchema
 from pipelines.data.sources import BatchSource, FileSource
 from pipelines.errors import DataError
 from pipelines.monitoring import html_report, plots, summary
 from pipelines.monitoring.counts import ALL, BatchCounts, BinnedColumn, CountsProfile
 from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
 from pipelines.monitoring.policy import MonitoringPolicy
+from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
 from pipelines.monitoring.timing import Stopwatch
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
@@ -435,17 +437,46 @@ class Monitor:
                          f"{f.pvalue_adjusted:.1e} ({correction}-adjusted)")
                 fig = evidence.categorical_figure(ref.profile.categorical[f.feature], title)
             rendered[f"drift_{safe_name(f.feature)}.png"] = _render(fig)
-        target = self.champion.schema.target
+        schema = self.champion.schema
+        target = schema.target
+        if schema.problem_type != "binary":  # the outputs' figures of the model's type
+            for name, fig in evidence.output_figures(schema, report, ref):
+                rendered[name] = _render(fig)
+            return rendered
         rendered["score_distribution.png"] = _render(evidence.score_figure(
             ref.score_reference, self._binned(None), "Model scores: reference vs current",
             f"score P({target} = 1)"))
         return rendered
 
     def _trend_figure(self, experiment_id: str) -> dict[str, bytes]:
-        """Performance over the latest batches (this one included: its metrics are logged)."""
-        past = monitoring_history(self.store, experiment_id, limit=TREND_BATCHES)
+        """Performance over the latest batches (this one included: its metrics are logged):
+        the champion's primary metric (its type's, read from the champion, not the
+        configuration) with its floor or ceiling."""
+        kind = problem(self.champion.schema.problem_type)
+        metric = kind.primary_metric
+        past = monitoring_history(self.store, experiment_id, limit=TREND_BATCHES,
+                                  metrics=() if kind.name == "binary"
+                                  else (metric, f"estimated_{metric}"))
         return {"performance_over_time.png": _render(plots.timeline(
-            past, self.policy.roc_auc.limit, self.policy.drift_share.limit))}
+            past, self._performance_limit(), self.policy.drift_share.limit, kind.name))}
+
+    def _performance_limit(self) -> float | None:
+        """The trend's line: the primary metric's floor (ceiling, for RMSE); the policy's
+        when it has one, else from the settings (the relative RMSE ceiling times the
+        reference's RMSE); None when there is none to draw."""
+        kind = self.champion.schema.problem_type
+        if kind == "binary":
+            return self.policy.roc_auc.limit
+        limit = getattr(getattr(self.policy, "performance", None), "limit", None)
+        if limit is not None and np.isfinite(limit):
+            return float(limit)
+        settings = self.settings.monitoring
+        if kind == "multiclass":
+            return settings.macro_f1_floor
+        if settings.rmse_ceiling is not None:
+            return settings.rmse_ceiling
+        reference = self.reference.baseline.get("rmse", np.nan)
+        return settings.rmse_ratio_ceiling * reference if np.isfinite(reference) else None
 
     def _binned(self, feature: str | None) -> BinnedColumn | None:
         if "counts_profile" not in self.__dict__:  # in-memory batches never build it
@@ -550,6 +581,37 @@ class Evidence:
             return plots.binned_distribution(binned.edges, binned.reference,
                                              self.counts.scores[ALL], title, xlabel=xlabel)
         return plots.numeric_distribution(ref, self.scores, title, xlabel=xlabel)
+
+    def output_figures(self, schema: FeatureSchema, report: MonitoringReport,
+                       ref: ReferenceContext) -> Iterator[tuple[str, object]]:
+        """A regression or multiclass model's figures (batches in memory only: the counts
+        engines judge binary models), by artifact name, one at a time: render each before
+        asking for the next."""
+        assert self.prepared is not None
+        assert self.scores is not None
+        labels = self.prepared.labels
+        if schema.problem_type == "regression":
+            baseline = report.baseline
+            prediction_ref = getattr(ref, "score_reference", None)
+            yield from plots.regression_figures(
+                self.scores, labels,
+                prediction_reference=(prediction_ref if isinstance(prediction_ref,
+                                                                   NumericReference) else None),
+                reference_rmse=baseline.get("rmse"), reference_bias=baseline.get("bias"),
+                target=schema.target)
+            return
+        classes = list(schema.classes)
+        table = (getattr(report, "tables", None) or {}).get("confusion_matrix") or {}
+        confusion = (table.get("counts") if [str(c) for c in table.get("classes", ())]
+                     == classes else None)
+        shares = plots.reference_class_shares
+        yield from plots.multiclass_figures(
+            classes, self.scores, labels, confusion=confusion,
+            reference_predicted=shares(getattr(ref, "prediction_classes", None), classes),
+            reference_actual=(None if labels is None else
+                              shares(getattr(ref, "target_reference", None), classes)),
+            probability_drift=plots.class_drift_rows(
+                getattr(report, "output_drift_detail", None), classes))
 
 
 def monitor_source(settings: Settings, source: BatchSource, *, experiment: str | None = None,
