@@ -467,7 +467,11 @@ class Monitor:
         kind = self.champion.schema.problem_type
         if kind == "binary":
             return self.policy.roc_auc.limit
-        limit = getattr(getattr(self.policy, "performance", None), "limit", None)
+        policy = self.policy
+        resolve = getattr(policy, "for_reference", None)  # a relative ceiling made absolute
+        if resolve is not None:
+            policy = resolve(self.reference.baseline)
+        limit = getattr(getattr(policy, "performance", None), "limit", None)
         if limit is not None and np.isfinite(limit):
             return float(limit)
         settings = self.settings.monitoring
