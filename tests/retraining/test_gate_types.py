@@ -227,3 +227,47 @@ def test_to_dict_per_type_and_gate_values() -> None:
 def test_margin_mode_for(problem_type: str, mode: str, explicit: set[str],
                          expected: str) -> None:
     assert margin_mode_for(problem_type, mode, explicit) == expected
+
+
+def test_the_workflows_paired_test_per_type() -> None:
+    from pipelines.stats.delong import DeLongResult
+    from pipelines.workflows.retrain import paired_test
+
+    y, champion, candidate = _regression_holdout(300, seed=7, champion_noise=6.0,
+                                                 candidate_noise=3.0)
+    reg = paired_test("regression", y, champion, candidate)
+    assert isinstance(reg, PairedTest)
+    assert reg.name == "paired_t_squared_error"
+    assert reg.pvalue < 0.01
+    y_idx, p_champion, p_candidate = _multiclass_holdout(300, seed=8, champion_skill=0.5,
+                                                         candidate_skill=2.0)
+    multi = paired_test("multiclass", y_idx, p_champion, p_candidate, seed=1)
+    assert isinstance(multi, PairedTest)
+    assert multi.name == "paired_bootstrap_macro_f1"
+    assert multi.pvalue < 0.01
+    rng = np.random.default_rng(9)
+    labels = (rng.random(200) < 0.4).astype(int)
+    binary = paired_test("binary", labels, rng.random(200), labels + rng.random(200))
+    assert isinstance(binary, DeLongResult)
+    assert paired_test("binary", np.zeros(50, dtype=int), rng.random(50), rng.random(50)) is None
+    wrong_shape = paired_test("multiclass", y_idx, p_champion, p_candidate[:, :2])
+    assert wrong_shape is None  # said in the log; the gate then says "not computed"
+
+
+def test_best_of_follows_the_metrics_direction() -> None:
+    from types import SimpleNamespace
+
+    from pipelines.problems import problem
+    from pipelines.workflows.retrain import best_of
+
+    def ev(name: str, **metrics: float) -> SimpleNamespace:
+        return SimpleNamespace(name=name, metrics=metrics)
+
+    rmse = [ev("a", rmse=5.0), ev("b", rmse=4.0), ev("c", rmse=4.0), ev("d", rmse=math.nan)]
+    assert best_of(rmse, problem("regression")).name == "b"  # lowest, first of ties
+    f1 = [ev("a", macro_f1=math.nan), ev("b", macro_f1=0.7), ev("c", macro_f1=0.8)]
+    assert best_of(f1, problem("multiclass")).name == "c"  # a NaN is worse than any number
+    nan = [ev("a", roc_auc=math.nan), ev("b", roc_auc=math.nan)]
+    assert best_of(nan, problem("binary")).name == "a"  # all NaN: the first
+    f1 = [ev("a", macro_f1=0.6), ev("b", macro_f1=0.8), ev("c", macro_f1=math.nan)]
+    assert best_of(f1, problem("multiclass")).name == "b"

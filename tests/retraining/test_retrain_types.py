@@ -134,3 +134,34 @@ def test_retraining_promotes_on_the_types_metric_margin_and_paired_test(
     assert champion.schema.problem_type == task
     assert f"{kind.label} " in client.get_model_version(
         settings.tracking.registered_model_name, "2").description
+
+
+class _LateLabelStore:
+    """What ``_with_late_labels`` reads of a store: the run's late labels."""
+
+    def __init__(self, labels: pd.DataFrame) -> None:
+        self.labels = labels
+
+    def read_parquet_artifact(self, run_id: str, path: str) -> pd.DataFrame:
+        return self.labels
+
+
+@pytest.mark.parametrize(("task", "values"), [
+    ("regression", [41.5, 38.25]), ("multiclass", ["pro", "basic"]), ("binary", [1, 0])])
+def test_late_labels_keep_the_types_values(task: str, values: list, tmp_path: Path) -> None:
+    """Labels registered after monitoring join the batch as the type's values: 0/1 (int8) for
+    a binary champion, numbers or class labels otherwise (checked later with the rest)."""
+    from pipelines.workflows.retrain import _with_late_labels
+
+    settings = make_settings(tmp_path, data__target="y", data__id_column="customer_id")
+    frame = pd.DataFrame({"customer_id": ["a", "b", "c"], "x1": [0.1, 0.2, 0.3]})
+    labels = pd.DataFrame({"customer_id": ["c", "a"], "y": values})
+    out = _with_late_labels(_LateLabelStore(labels), "run", frame, settings,  # type: ignore[arg-type]
+                            task)
+    assert out is not None
+    assert out["customer_id"].tolist() == ["a", "c"]  # rows without labels left out
+    assert out["y"].tolist() == [values[1], values[0]]
+    if task == "binary":
+        assert out["y"].dtype == np.int8
+    elif task == "regression":
+        assert out["y"].dtype == np.float64

@@ -411,10 +411,13 @@ def _evaluate(candidates: Sequence[FittedCandidate], parts: _Parts,
 
 def best_of(evaluated: Sequence[_Evaluated], kind: Problem) -> _Evaluated:
     """The candidate with the best holdout primary metric (highest, lowest for RMSE); the
-    first of ties; a NaN is never better than anything."""
+    first of ties; a NaN is worse than any number (all NaN: the first, which the gate
+    rejects)."""
+    m = kind.primary_metric
     best = evaluated[0]
     for ev in evaluated[1:]:
-        if kind.better(ev.metrics[kind.primary_metric], best.metrics[kind.primary_metric]):
+        if kind.better(ev.metrics[m], best.metrics[m]) or (
+                math.isnan(best.metrics[m]) and not math.isnan(ev.metrics[m])):
             best = ev
     return best
 
