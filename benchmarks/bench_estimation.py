@@ -47,7 +47,7 @@ from pipelines.stats.multiclass_estimation import estimate_multiclass, fit_multi
 from pipelines.stats.regression import regression_metrics
 
 TASKS = ("binary", "regression", "multiclass")
-SCENARIOS = ("stable", "covariate_shift")
+SCENARIOS = ("stable", "covariate_shift", "extrapolation")
 PRIMARY = {"binary": ("roc_auc", "accuracy"), "regression": ("rmse", "mae"),
            "multiclass": ("accuracy", "macro_f1", "roc_auc")}
 SCHEMA = FeatureSchema(target="target", numeric=("x1", "x2", "x3"), categorical=("plan",),
@@ -57,14 +57,21 @@ _PLAN_EFFECT = {"basic": -0.5, "plus": 0.0, "pro": 0.7}
 
 
 def make_data(task: str, scenario: str, n: int, seed: int) -> pd.DataFrame:
-    """``n`` labelled rows of ``task`` under ``scenario`` (``stable``: the training regime;
-    ``covariate_shift``: x1 and x3 moved and the plan shares reversed, P(y | x) unchanged).
+    """``n`` labelled rows of ``task`` under ``scenario``, P(y | x) the same in all three:
+    ``stable`` (the training regime), ``covariate_shift`` (x1's mean moved by 0.6 sd, x3
+    skewed towards the top of its range, the plan shares reversed) and ``extrapolation``
+    (the same, but x3 reaching half as far again beyond the range the reference covers).
     The one place the benchmark's data come from."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {SCENARIOS}; got {scenario!r}")
     rng = np.random.default_rng(seed)
-    shifted = scenario == "covariate_shift"
-    x1 = rng.normal(0.8 if shifted else 0.0, 1.0, n)
+    shifted = scenario != "stable"
+    x1 = rng.normal(0.6 if shifted else 0.0, 1.0, n)
     x2 = rng.normal(0.0, 1.0, n)
-    x3 = rng.uniform(0.0, 3.0 if shifted else 2.0, n)
+    if scenario == "extrapolation":
+        x3 = rng.uniform(0.0, 3.0, n)
+    else:  # the stable range [0, 2]; shifted: more rows near its top
+        x3 = 2.0 * (rng.beta(2.0, 1.0, n) if shifted else rng.random(n))
     shares = [0.2, 0.3, 0.5] if shifted else [0.5, 0.3, 0.2]
     plan = rng.choice(SCHEMA.categories["plan"], size=n, p=shares)
     effect = np.vectorize(_PLAN_EFFECT.get)(plan)

@@ -44,9 +44,10 @@ def metric_safe(name: object) -> str:
     name a non-normal path (``a//b``, ``../x``, a trailing ``/``) become ``_`` too, and an
     empty label is ``_``."""
     safe = _UNSAFE.sub("_", str(name))
-    probe = f"m_{safe}"
-    if posixpath.normpath(probe) != probe:
-        safe = safe.replace("/", "_")
+    if "/" in safe:
+        norm = posixpath.normpath(safe)
+        if norm != safe or norm.startswith(("..", "/")):
+            safe = safe.replace("/", "_")
     return safe or "_"
 
 
