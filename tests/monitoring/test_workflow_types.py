@@ -222,7 +222,7 @@ def test_description_facts_per_type() -> None:
     multi = _report("multiclass", performance={"macro_f1": 0.4123, "accuracy": 0.5},
                     baseline={"macro_f1": 0.8})
     assert summary.performance_facts(multi) == [
-        "macro F1 **0.4123** (floor 0.5, reference 0.8)"]
+        "macro F1 **0.412** (floor 0.5, reference 0.800)"]
     assert summary.run_name(multi, 4) == "b0004 CRIT f1 0.41"
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.data.batch import Batch, output_columns, prepare_batch, stored_outputs
-from pipelines.data.io import read_table, readable, write_table
+from pipelines.data.io import read_table, write_table
 from pipelines.data.schema import FeatureSchema
 from pipelines.errors import ConfigError, TrackingError
 from pipelines.monitoring import summary
@@ -302,5 +302,4 @@ def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
 
 
 def _number(value: float, kind: str) -> str:
-    """Binary: three decimals, as before; the other types: four significant digits."""
-    return f"{value:.3f}" if kind == "binary" else readable(value)
+    return summary.metric_text(value, kind)
