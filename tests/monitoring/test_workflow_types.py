@@ -365,6 +365,7 @@ def test_a_model_of_each_type_is_monitored_and_its_labels_back_filled(task: str,
     assert f"reference_{metric}" in run.data.metrics
     params = run.data.params
     assert params["problem_type"] == task
+    assert run.data.tags["problem_type"] == task  # late labels read the run's type
     assert ("rmse_ceiling" if task == "regression" else "macro_f1_floor") in params
     assert "roc_auc_floor" not in params
     note = run.data.tags["mlflow.note.content"]
