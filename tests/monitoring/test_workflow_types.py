@@ -429,3 +429,41 @@ def test_a_model_of_each_type_is_monitored_and_its_labels_back_filled(task: str,
         pd.DataFrame({"customer_id": ["x"], target: ["platinum"]}).to_csv(bad, index=False)
         with pytest.raises(DataError, match="'platinum'"):
             register_labels(settings, bad)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_an_external_model_of_each_type_is_monitored_without_false_drift(
+        task: str, tmp_path: object) -> None:
+    """A model trained elsewhere, registered with its own predictions (no training): a stable
+    batch carrying the same kind of predictions is ok, nothing drifted."""
+    import warnings
+    from pathlib import Path
+
+    from pipelines.problems import problem
+    from pipelines.store import connect
+    from pipelines.workflows.external import register_reference
+    from pipelines.workflows.monitor import Monitor
+    from tests.monitoring.test_external import _type_settings, _with_predictions
+    from tests.retraining.test_training_types import synthetic as reference_rows
+
+    root = Path(str(tmp_path))
+    path = root / "reference.parquet"
+    _with_predictions(task, reference_rows(task, 1500, seed=22)).to_parquet(path)
+    settings = _type_settings(root, task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        register_reference(settings, path, "pred")
+        monitor = Monitor(settings)
+        outcome = monitor.run(Batch(_with_predictions(task, reference_rows(task, 1500, seed=24)),
+                                    "stable", "test"))
+    report = outcome.report
+    assert monitor.champion.external
+    assert report.problem_type == task
+    assert report.status == "ok", [a.message for a in report.alerts]
+    assert not report.drifted_features
+    assert not report.prediction_drift.drifted
+    run = connect(settings.tracking).client.get_run(outcome.run_id)
+    metric = problem(task).primary_metric
+    assert run.info.run_name == (f"b0001 ok {summary.METRIC_SHORT[task]} "
+                                 f"{summary.metric_number(run.data.metrics[metric], task)}")
