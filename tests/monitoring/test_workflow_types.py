@@ -467,3 +467,20 @@ def test_an_external_model_of_each_type_is_monitored_without_false_drift(
     metric = problem(task).primary_metric
     assert run.info.run_name == (f"b0001 ok {summary.METRIC_SHORT[task]} "
                                  f"{summary.metric_number(run.data.metrics[metric], task)}")
+
+
+def test_the_logged_limit_is_the_types() -> None:
+    from pipelines.config import load_settings
+    from pipelines.workflows.monitor import last_metric_tag, performance_params
+
+    settings = load_settings(env={}, overrides={})
+    assert performance_params(settings, "binary", {}) == {"roc_auc_floor": 0.75}
+    assert performance_params(settings, "multiclass", {}) == {
+        "problem_type": "multiclass", "macro_f1_floor": 0.5}
+    assert performance_params(settings, "regression", {"rmse": 24.0}) == {
+        "problem_type": "regression", "rmse_ratio_ceiling": 1.25, "rmse_ceiling": "30"}
+    fixed = load_settings(env={}, overrides={"monitoring.rmse_ceiling": 35.5})
+    assert performance_params(fixed, "regression", {"rmse": 24.0}) == {
+        "problem_type": "regression", "rmse_ceiling": "35.5"}
+    assert last_metric_tag("roc_auc") == "monitoring.last_roc_auc"
+    assert last_metric_tag("rmse") == "monitoring.last_rmse"
