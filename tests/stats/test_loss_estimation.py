@@ -134,3 +134,11 @@ def test_fitting_refuses_bad_references() -> None:
         fit_loss_estimator(frame, y, np.where(np.arange(300) == 0, np.inf, y), SCHEMA)
     with pytest.raises(ValueError, match="lengths"):
         fit_loss_estimator(frame, y[:-1], y, SCHEMA)
+
+
+def test_unbounded_estimate_clips_only_below() -> None:
+    from pipelines.stats.estimation import Z95, Estimate
+
+    assert Estimate.unbounded(5.0, 1.0) == Estimate(5.0, 5.0 - Z95, 5.0 + Z95)
+    assert Estimate.unbounded(0.5, 1.0).lower == 0.0
+    assert math.isnan(Estimate.unbounded(1.0, math.nan).upper)

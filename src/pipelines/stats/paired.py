@@ -33,6 +33,7 @@ from pipelines.stats.regression import squared_errors
 
 #: Metrics :func:`paired_bootstrap_test` can resample (both from the confusion matrix).
 BOOTSTRAP_METRICS: tuple[str, ...] = ("macro_f1", "accuracy")
+_MAX_INDICES = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def paired_bootstrap_test(y_idx: np.ndarray, proba_champion: np.ndarray,
     """One-sided paired bootstrap of candidate minus champion ``metric`` (``macro_f1`` or
     ``accuracy``; the predicted class is each row's argmax): ``n_resamples`` resamples of the
     rows, the same rows for both models, p = (1 + #{difference <= 0}) / (1 + B). Each
-    resample's two confusion matrices come from one ``bincount`` per ``chunk`` resamples."""
+    resample's two confusion matrices come from one ``bincount`` per ``chunk`` resamples
+    (fewer for a large holdout, so that at most 8 M row indices are held at once)."""
     if metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"metric must be one of {', '.join(BOOTSTRAP_METRICS)}; got {metric!r}")
     if n_resamples < 1:
@@ -106,6 +108,7 @@ def paired_bootstrap_test(y_idx: np.ndarray, proba_champion: np.ndarray,
         - _metric_of(np.bincount(code_champion, minlength=kk).reshape(k, k), metric))
     rng = np.random.default_rng(seed)
     differences = np.empty(n_resamples)
+    chunk = max(1, min(chunk, _MAX_INDICES // n))  # at most 8 M row indices at once
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
         rows = rng.integers(0, n, size=(b, n))
