@@ -2,6 +2,8 @@
 
 ``python -m pipelines.simulate --scenario covariate_shift --rows 5000`` writes
 ``monitoring/production_batch_<timestamp>.csv`` (or into ``--out``) and prints its path.
+The batch is of the configuration's ``data.problem_type``: ``--config
+examples/regression.toml`` writes regression batches (target ``next_month_charges``).
 """
 
 from __future__ import annotations

@@ -6,14 +6,46 @@ features), a binary ``churn`` label drawn from a *known* logistic model, a uniqu
 what they claim (see :func:`describe_scenario`) so that drift detectors and
 performance monitors can be tested against a known ground truth.
 
+Other tasks (``task=`` of :func:`generate_batch`), on the same customers and scenarios:
+
+* ``"regression"``: target ``next_month_charges`` (float, 2 decimals), a known function
+  of the features plus Gaussian noise (:func:`expected_charges`); no ``churn`` column.
+* ``"multiclass"``: target ``next_plan``, one of ``PLANS`` drawn from a known softmax
+  over the features (:func:`plan_probabilities`); no ``churn`` column.
+
+How hard each scenario hits a model trained on a 20k reference (seed 42), measured on
+5k-row batches (seeds 1001-1003, mean) with the training settings' candidates
+(RandomForest 200 trees depth 12 leaf 5 / XGBoost 300 trees depth 4 lr 0.05):
+
+==========================  ============  =============  ==============
+metric (RF / XGBoost)        regression    multiclass     (binary: see
+                             RMSE          macro F1       MONITORING.md)
+==========================  ============  =============  ==============
+no_drift                     3.32 / 3.11   0.76 / 0.79
+covariate_shift (default)    5.88 / 5.70   0.73 / 0.79
+covariate_shift (tenure,     -- / 3.14     --
+support calls, contract)
+concept_drift                23.0 / 22.9   0.26 / 0.27
+broad covariate shift        6.12 / 5.72   0.71 / 0.77
+(NUMERIC_FEATURES[:10])
+retrained on 3.5k rows of    4.02 / 3.57   0.68 / 0.72
+concept_drift, its holdout
+(the reference model there)  23.0 / 22.9   0.26 / 0.27
+==========================  ============  =============  ==============
+
+Noise floor: regression RMSE 3.0 (``CHARGES_NOISE_STD``); multiclass macro F1 of the true
+softmax's argmax 0.80 (base) / 0.76 (concept, whose data the base softmax scores at 0.27).
+The default covariate shift pushes monthly charges beyond the reference's range (<= 120),
+where trees cannot extrapolate: regression RMSE rises ~1.8x although P(y|x) is unchanged.
+
 Determinism: every frame is a pure function of its arguments; all randomness comes
 from a single ``np.random.default_rng(seed)``.
 
 Dtypes: numeric features are ``float64`` (count-like features hold integral floats so
 NaN injection never changes a dtype), categorical features use pandas' default string
 dtype (``STRING_DTYPE``: ``"str"`` on pandas 3, ``object`` on pandas 2), ``churn`` is
-``int64``, ``customer_id`` is ``STRING_DTYPE`` and
-``event_timestamp`` is ``datetime64[ns]``.
+``int64`` (``next_month_charges`` ``float64``, ``next_plan`` ``STRING_DTYPE``),
+``customer_id`` is ``STRING_DTYPE`` and ``event_timestamp`` is ``datetime64[ns]``.
 """
 
 from __future__ import annotations
@@ -28,8 +60,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from pipelines import choices
+from pipelines.problems import PROBLEM_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +88,36 @@ __all__ = [
     "UNSEEN_CATEGORIES",
     "UNSEEN_FRACTION",
     "ScenarioInfo",
+    "MULTICLASS_TARGET",
+    "PLANS",
+    "REGRESSION_TARGET",
+    "TASKS",
+    "TASK_TARGETS",
     "churn_probability",
     "describe_scenario",
+    "expected_charges",
     "generate_batch",
     "generate_reference",
+    "plan_probabilities",
 ]
 
 # --------------------------------------------------------------------------- schema
 
 TARGET: str = "churn"
+#: Target of ``task="regression"``: next month's bill (currency, 2 decimals).
+REGRESSION_TARGET: str = "next_month_charges"
+#: Target of ``task="multiclass"``: the plan the customer moves to (one of ``PLANS``).
+MULTICLASS_TARGET: str = "next_plan"
+#: The tasks the generator serves (the problem types of ``data.problem_type``).
+TASKS: tuple[str, ...] = PROBLEM_TYPES
+#: The target column of each task.
+TASK_TARGETS: dict[str, str] = {
+    "binary": TARGET,
+    "regression": REGRESSION_TARGET,
+    "multiclass": MULTICLASS_TARGET,
+}
+#: The classes of ``next_plan`` (a model's schema sorts them: basic, cancel, premium, standard).
+PLANS: tuple[str, ...] = ("basic", "standard", "premium", "cancel")
 ID_COLUMN: str = "customer_id"
 TIMESTAMP_COLUMN: str = "event_timestamp"
 
@@ -338,6 +393,147 @@ def churn_probability(
     return _sigmoid(z)
 
 
+# ------------------------------------------------------------- other tasks' models
+
+#: Standard deviation of the Gaussian noise on ``next_month_charges`` (currency units).
+CHARGES_NOISE_STD: float = 3.0
+
+# Regression, base regime: the bill is this month's charges less the contract discount,
+# plus usage charged above an allowance and a fee per extra device. Concept drift (new
+# pricing): fiber costs 12 more, discounts are no longer applied, usage is charged from a
+# lower allowance at a higher rate and streaming is billed; the inputs do not change.
+_CHARGES_RULES: dict[str, dict[str, float]] = {
+    "base": {"fiber_fee": 0.0, "discount_applied": 1.0, "allowance_gb": 25.0,
+             "per_gb": 0.20, "per_device": 1.5, "per_streaming_hour": 0.0},
+    "concept": {"fiber_fee": 12.0, "discount_applied": 0.0, "allowance_gb": 10.0,
+                "per_gb": 0.60, "per_device": 1.5, "per_streaming_hour": 0.10},
+}
+_CHARGES_COLUMNS: tuple[str, ...] = ("monthly_charges", "discount_pct", "data_usage_gb",
+                                     "num_devices", "streaming_hours", "internet_service")
+
+
+def _charges_mean(
+    rule: str, numeric: Mapping[str, np.ndarray], indicator: _IndicatorFn
+) -> np.ndarray:
+    c = _CHARGES_RULES[rule]
+    monthly = np.asarray(numeric["monthly_charges"], dtype=np.float64)
+    discount = np.asarray(numeric["discount_pct"], dtype=np.float64) / 100.0
+    usage = np.asarray(numeric["data_usage_gb"], dtype=np.float64)
+    devices = np.asarray(numeric["num_devices"], dtype=np.float64)
+    streaming = np.asarray(numeric["streaming_hours"], dtype=np.float64)
+    return (
+        (monthly + c["fiber_fee"] * indicator("internet_service", "fiber"))
+        * (1.0 - c["discount_applied"] * discount)
+        + c["per_gb"] * np.maximum(usage - c["allowance_gb"], 0.0)
+        + c["per_device"] * (devices - 1.0)
+        + c["per_streaming_hour"] * streaming
+    )
+
+
+# Multiclass: one logit rule per plan (format of _RuleTerms), "standard" is the reference
+# class (logit 0). Base regime: cancelling follows dissatisfaction and short contracts,
+# premium follows usage, basic follows low charges. Concept drift: other drivers take over
+# (network quality, household, payment habits) with class shares kept close to the base.
+_ZERO_RULE: _RuleTerms = (0.0, {}, {})
+_PLAN_RULES: dict[str, dict[str, _RuleTerms]] = {
+    "base": {
+        "basic": (
+            -2.2,
+            {"monthly_charges": (-0.15, 65.0), "discount_pct": (0.10, 7.0)},
+            {("internet_service", "none"): 2.0, ("senior_citizen", "yes"): 1.5},
+        ),
+        "standard": _ZERO_RULE,
+        "premium": (
+            -3.2,
+            {"num_services": (1.125, 2.5), "data_usage_gb": (0.0625, 15.0),
+             "streaming_hours": (0.0625, 15.0), "num_devices": (0.875, 2.5)},
+            {("internet_service", "fiber"): 2.0},
+        ),
+        "cancel": (
+            -2.3,
+            {"tenure_months": (-0.0875, 24.0), "support_calls": (1.0, 1.5),
+             "satisfaction_score": (-0.875, 6.0), "late_payments": (0.875, 0.5)},
+            {("contract", "month-to-month"): 2.75},
+        ),
+    },
+    "concept": {
+        "basic": (
+            -2.0,
+            {"age": (0.125, 44.0), "tenure_months": (0.075, 24.0)},
+            {("payment_method", "mailed_check"): 3.0, ("contract", "two-year"): 2.0},
+        ),
+        "standard": _ZERO_RULE,
+        "premium": (
+            -2.5,
+            {"dependents": (1.5, 0.7), "avg_call_minutes": (0.25, 6.0)},
+            {("partner", "yes"): 2.5, ("region", "east"): 2.25, ("gender", "female"): 1.25},
+        ),
+        "cancel": (
+            -2.5,
+            {"dropped_calls": (1.25, 1.3), "days_since_last_contact": (0.05, 45.0)},
+            {("region", "west"): 3.0, ("payment_method", "electronic_check"): 2.25},
+        ),
+    },
+}
+
+
+def _plan_probabilities(
+    rule: str, numeric: Mapping[str, np.ndarray], indicator: _IndicatorFn, n: int
+) -> np.ndarray:
+    rules = _PLAN_RULES[rule]
+    z = np.column_stack([_logit(rules[plan], numeric, indicator, n) for plan in PLANS])
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
+def _plan_columns(rule: str) -> set[str]:
+    return set().union(*(_rule_columns(r) for r in _PLAN_RULES[rule].values()))
+
+
+def _frame_inputs(
+    features: pd.DataFrame, columns: set[str], what: str
+) -> tuple[dict[str, np.ndarray], _IndicatorFn]:
+    missing = sorted(columns - set(features.columns))
+    if missing:
+        raise ValueError(f"{what} needs columns missing from the frame: {missing}")
+    numeric = {c: features[c].to_numpy(dtype=np.float64, na_value=np.nan)
+               for c in sorted(columns) if c in NUMERIC_FEATURES}
+    categorical = {c: features[c].to_numpy(dtype=object)
+                   for c in sorted(columns) if c in CATEGORICAL_FEATURES}
+    return numeric, _IndicatorFn(categorical, codes=False)
+
+
+def _check_rule(rule: str) -> None:
+    if rule not in _RULES:
+        raise ValueError(f"unknown rule {rule!r}; expected one of {tuple(_RULES)}")
+
+
+def expected_charges(
+    features: pd.DataFrame, rule: Literal["base", "concept"] = "base"
+) -> np.ndarray:
+    """Return the true ``E[next_month_charges | x]`` (before noise), one per row.
+
+    ``rule="concept"`` is the pricing of the ``concept_drift`` scenario. The generated
+    target is this plus ``N(0, CHARGES_NOISE_STD)`` noise, rounded to cents and clipped at 0.
+    """
+    _check_rule(rule)
+    numeric, indicator = _frame_inputs(
+        features, set(_CHARGES_COLUMNS), f"expected_charges(rule={rule!r})")
+    return _charges_mean(rule, numeric, indicator)
+
+
+def plan_probabilities(
+    features: pd.DataFrame, rule: Literal["base", "concept"] = "base"
+) -> np.ndarray:
+    """Return the true ``P(next_plan = plan | x)``, shape ``(n, len(PLANS))``, columns in
+    ``PLANS`` order (not sorted). ``rule="concept"`` drives the ``concept_drift`` scenario."""
+    _check_rule(rule)
+    numeric, indicator = _frame_inputs(
+        features, _plan_columns(rule), f"plan_probabilities(rule={rule!r})")
+    return _plan_probabilities(rule, numeric, indicator, len(features))
+
+
 # ------------------------------------------------------------------- base sampling
 
 
@@ -360,6 +556,20 @@ class _Sample:
 
     def labels(self, rule: str) -> np.ndarray:
         return (self.label_uniform < self.probability(rule)).astype(np.int64)
+
+    def target(self, task: str, rule: str) -> np.ndarray:
+        """The task's target under ``rule``: churn labels (int64 0/1), charges (float64) or
+        plan indices into ``PLANS`` (int64); a pure function of the sample."""
+        if task == "binary":
+            return self.labels(rule)
+        indicator = _IndicatorFn(self.codes, codes=True)
+        if task == "regression":
+            mean = _charges_mean(rule, self.numeric, indicator)
+            noise = special.ndtri(np.clip(self.label_uniform, 1e-12, 1.0 - 1e-12))
+            return np.round(np.clip(mean + CHARGES_NOISE_STD * noise, 0.0, None), 2)
+        proba = _plan_probabilities(rule, self.numeric, indicator, self.n)
+        below = self.label_uniform[:, None] >= np.cumsum(proba, axis=1)
+        return np.minimum(below.sum(axis=1), len(PLANS) - 1).astype(np.int64)
 
     def take(self, index: np.ndarray) -> _Sample:
         return _Sample(
@@ -473,6 +683,16 @@ def _reference_std() -> dict[str, float]:
     return {k: float(np.std(v)) for k, v in sample.numeric.items()}
 
 
+@functools.lru_cache(maxsize=1)
+def _reference_targets() -> tuple[tuple[float, ...], float]:
+    """Base-regime class shares of ``PLANS`` and median of ``next_month_charges`` in a fixed
+    100k-row reference (what ``label_shift`` of the other tasks is defined against)."""
+    sample = _sample_base(np.random.default_rng(0), 100_000)
+    plans = np.bincount(sample.target("multiclass", "base"), minlength=len(PLANS))
+    shares = tuple(float(c) for c in plans / plans.sum())
+    return shares, float(np.median(sample.target("regression", "base")))
+
+
 # ------------------------------------------------------------------- scenarios
 
 #: Share of rows re-assigned to the target category per unit of ``shift_strength``.
@@ -569,6 +789,12 @@ def _resolve_quality_faults(
     return faults
 
 
+def _check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    return task
+
+
 def _check_label_rate(label_rate: float) -> float:
     rate = float(label_rate)
     if not 0.0 < rate < 1.0:
@@ -583,9 +809,11 @@ def describe_scenario(
     shift_strength: float = 1.0,
     label_rate: float = 0.55,
     quality_columns: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    task: str = "binary",
 ) -> ScenarioInfo:
     """Return what ``generate_batch(scenario, ...)`` with the same options changes."""
     _check_scenario(scenario)
+    target = TASK_TARGETS[_check_task(task)]
     if scenario == "no_drift":
         return ScenarioInfo(
             name=scenario,
@@ -609,14 +837,43 @@ def describe_scenario(
         )
     if scenario == "label_shift":
         rate = _check_label_rate(label_rate)
+        prior = {
+            "binary": f"churn rate set to {rate:.0%}",
+            "multiclass": f"share of next_plan 'cancel' set to {rate:.0%} (the other plans "
+            "keep their reference proportions)",
+            "regression": f"share of next_month_charges above the reference median set to "
+            f"{rate:.0%}",
+        }[task]
         return ScenarioInfo(
             name=scenario,
             description=(
-                f"Prior shift: churn rate set to {rate:.0%} while P(x|y) is unchanged; feature "
+                f"Prior shift: {prior} while P(x|y) is unchanged; feature "
                 "marginals move only through the new class mixture."
             ),
-            changed=(TARGET,),
+            changed=(target,),
             label_change="prior",
+        )
+    if scenario == "concept_drift" and task == "regression":
+        return ScenarioInfo(
+            name=scenario,
+            description=(
+                "Concept drift: features from the reference distribution, next_month_charges "
+                "from the new pricing (fiber +12, no discounts, usage charged above 10 GB at "
+                "0.60, streaming billed): E(y|x) changes, the inputs do not."
+            ),
+            changed=(target,),
+            label_change="concept",
+        )
+    if scenario == "concept_drift" and task == "multiclass":
+        return ScenarioInfo(
+            name=scenario,
+            description=(
+                "Concept drift: features from the reference distribution, next_plan drawn "
+                "from the 'concept' softmax (other drivers: network quality, household, "
+                "payment habits); plan shares stay close to the reference ones."
+            ),
+            changed=(target,),
+            label_change="concept",
         )
     if scenario == "concept_drift":
         return ScenarioInfo(
@@ -712,6 +969,53 @@ def _label_shift_sample(
     return merged.take(order), labels[order]
 
 
+def _stratified_label_shift(
+    rng: np.random.Generator, n_rows: int, rate: float, task: str
+) -> _Sample:
+    """``label_shift`` of the regression and multiclass tasks: the first rows of each stratum
+    (plan; or charges above / at most the reference median) of an i.i.d. stream, shuffled,
+    so P(x|stratum) is exactly the reference one. Strata counts: ``rate`` for 'cancel' (the
+    other plans share the rest in their reference proportions) or for charges above the
+    median."""
+    shares, median = _reference_targets()
+    if task == "multiclass":
+        cancel = PLANS.index("cancel")
+        rest = np.array([0.0 if i == cancel else s for i, s in enumerate(shares)])
+        ideal = rest / rest.sum() * (n_rows - int(round(rate * n_rows)))
+        counts = np.floor(ideal).astype(np.int64)
+        short = int(round(ideal.sum() - counts.sum()))  # largest remainders get one more
+        counts[np.argsort(-(ideal - counts), kind="stable")[:short]] += 1
+        counts[cancel] = int(round(rate * n_rows))
+        base = np.asarray(shares)
+
+        def strata(chunk: _Sample) -> np.ndarray:
+            return chunk.target("multiclass", "base")
+    else:
+        counts = np.array([n_rows - int(round(rate * n_rows)), int(round(rate * n_rows))])
+        base = np.array([0.5, 0.5])
+
+        def strata(chunk: _Sample) -> np.ndarray:
+            return (chunk.target("regression", "base") > median).astype(np.int64)
+
+    got = np.zeros(len(counts), dtype=np.int64)
+    parts: list[list[_Sample]] = [[] for _ in counts]
+    while (got < counts).any():
+        need = float(np.max((counts - got) / np.maximum(base, 1e-3)))
+        chunk = _sample_base(rng, int(math.ceil(need * 1.1)) + 64)
+        labels = strata(chunk)
+        for k in range(len(counts)):
+            index = np.flatnonzero(labels == k)[: counts[k] - got[k]]
+            parts[k].append(chunk.take(index))
+            got[k] += len(index)
+    merged = [p for stratum in parts for p in stratum]
+    sample = _Sample(
+        numeric={k: np.concatenate([p.numeric[k] for p in merged]) for k in NUMERIC_FEATURES},
+        codes={k: np.concatenate([p.codes[k] for p in merged]) for k in CATEGORICAL_FEATURES},
+        label_uniform=np.concatenate([p.label_uniform for p in merged]),
+    )
+    return sample.take(rng.permutation(n_rows))
+
+
 def _apply_quality_faults(
     rng: np.random.Generator,
     frame: pd.DataFrame,
@@ -773,6 +1077,7 @@ def _build_frame(
     seed: int,
     start_time: pd.Timestamp,
     period: pd.Timedelta,
+    task: str = "binary",
 ) -> pd.DataFrame:
     n = sample.n
     ids = f"C{seed:04d}-" + pd.Series(np.arange(n)).astype(str).str.zfill(7)
@@ -794,7 +1099,12 @@ def _build_frame(
         data[column] = sample.numeric[column]
     for column in CATEGORICAL_FEATURES:
         data[column] = _string_take(CATEGORY_LEVELS[column], sample.codes[column])
-    data[TARGET] = np.asarray(labels, dtype=np.int64)
+    if task == "binary":
+        data[TARGET] = np.asarray(labels, dtype=np.int64)
+    elif task == "multiclass":
+        data[MULTICLASS_TARGET] = _string_take(PLANS, labels)
+    else:
+        data[REGRESSION_TARGET] = np.asarray(labels, dtype=np.float64)
     return pd.DataFrame(data)
 
 
@@ -809,12 +1119,16 @@ def generate_batch(
     label_rate: float = 0.55,
     quality_columns: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     period: pd.Timedelta | None = None,
+    task: str = "binary",
 ) -> pd.DataFrame:
     """Generate ``n_rows`` labelled rows of the named drift ``scenario``.
 
     Columns: ``customer_id``, ``event_timestamp``, ``NUMERIC_FEATURES``,
-    ``CATEGORICAL_FEATURES``, ``churn``. The frame is a pure function of the
-    arguments; ``customer_id`` is ``f"C{seed:04d}-{i:07d}"`` (unique within a frame,
+    ``CATEGORICAL_FEATURES``, then the ``task``'s target (``TASK_TARGETS``): ``churn``
+    (int64 0/1, ``"binary"``, the default), ``next_month_charges`` (float64,
+    ``"regression"``) or ``next_plan`` (text, one of ``PLANS``, ``"multiclass"``). The
+    features are the same for every task (same seed, same customers). The frame is a pure
+    function of the arguments; ``customer_id`` is ``f"C{seed:04d}-{i:07d}"`` (unique within a frame,
     repeated across frames with the same seed); timestamps are evenly spaced over
     ``period`` (default one day) from ``start_time`` (default 2026-01-01).
 
@@ -824,7 +1138,9 @@ def generate_batch(
       ``shift_strength`` (numeric: location + 0.75 * strength reference std, clipped
       to ``FEATURE_RANGES``; categorical: 45% * strength of the rows moved to one
       category; a negative strength shifts the other way).
-    * ``label_shift``: ``label_rate``, the churn share in the batch.
+    * ``label_shift``: ``label_rate``, the churn share in the batch; multiclass: the share
+      of ``cancel`` (the other plans keep their reference proportions); regression: the
+      share of rows whose charges exceed the reference median (0.5 in the reference).
     * ``data_quality``: ``quality_columns``: a mapping ``column -> fault kind(s)``
       (``"missing"``, ``"unseen_category"``, ``"out_of_range"``), or a sequence of
       columns, each then getting ``missing`` plus ``out_of_range`` (numeric) or
@@ -843,6 +1159,7 @@ def generate_batch(
         shift_strength=shift_strength,
         label_rate=label_rate,
         quality_columns=quality_columns,
+        task=task,
     )
     start = DEFAULT_START_TIME if start_time is None else pd.Timestamp(start_time)
     span = DEFAULT_PERIOD if period is None else pd.Timedelta(period)
@@ -851,21 +1168,26 @@ def generate_batch(
 
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
-    if scenario == "label_shift":
+    rule = "concept" if scenario == "concept_drift" else "base"
+    if scenario == "label_shift" and task == "binary":
         sample, labels = _label_shift_sample(rng, n_rows, _check_label_rate(label_rate))
+    elif scenario == "label_shift":
+        sample = _stratified_label_shift(rng, n_rows, _check_label_rate(label_rate), task)
+        labels = sample.target(task, rule)
     else:
         sample = _sample_base(rng, n_rows)
         if scenario == "covariate_shift":
             _apply_covariate_shift(rng, sample, info.changed, float(shift_strength))
-        labels = sample.labels("concept" if scenario == "concept_drift" else "base")
+        labels = sample.target(task, rule)
 
-    frame = _build_frame(sample, labels, seed, start, span)
+    frame = _build_frame(sample, labels, seed, start, span, task)
     if scenario == "data_quality":
         _apply_quality_faults(rng, frame, dict(_resolve_quality_faults(quality_columns)))
     logger.debug(
-        "generated %s rows of scenario %s (seed=%s, churn rate %.3f) in %.3fs",
+        "generated %s rows of scenario %s, task %s (seed=%s, mean target %.3f) in %.3fs",
         n_rows,
         scenario,
+        task,
         seed,
         float(labels.mean()),
         time.perf_counter() - began,
@@ -879,6 +1201,8 @@ def generate_reference(
     *,
     start_time: pd.Timestamp | None = None,
     period: pd.Timedelta | None = None,
+    task: str = "binary",
 ) -> pd.DataFrame:
     """Reference (training) data: ``generate_batch("no_drift", n_rows, seed, ...)``."""
-    return generate_batch("no_drift", n_rows, seed, start_time=start_time, period=period)
+    return generate_batch("no_drift", n_rows, seed, start_time=start_time, period=period,
+                          task=task)

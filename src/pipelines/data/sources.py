@@ -28,11 +28,27 @@ from pipelines.config import DataSettings, Settings
 from pipelines.data.batch import Batch
 from pipelines.data.inbox import Inbox, file_digest, name_digest
 from pipelines.data.io import one_line, read_table, shown, write_table
-from pipelines.errors import DataError
+from pipelines.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["monitored", "refused", "failed", "duplicate"]
+
+
+def demo_task(data: DataSettings) -> str:
+    """The demo generator's task for these data settings: ``data.problem_type``. For a
+    regression or multiclass demo the configured target must be the generator's target
+    column for that type (a ConfigError says what to set); the binary demo is left as it is."""
+    from pipelines.data.generator import TASK_TARGETS
+
+    task = data.problem_type
+    expected = TASK_TARGETS[task]
+    if task != "binary" and data.target != expected:
+        own = "" if data.path else ", or set data.path to your own data"
+        raise ConfigError(
+            f"data.problem_type = {task} with the demo generator: set data.target = {expected} "
+            f"(it is {data.target!r}; examples/{task}.toml has the demo's settings){own}.")
+    return task
 
 
 def load_training_data(data: DataSettings) -> tuple[pd.DataFrame, str]:
@@ -41,8 +57,10 @@ def load_training_data(data: DataSettings) -> tuple[pd.DataFrame, str]:
         return read_table(data.path, parse_dates=_dates(data)), str(data.path)
     from pipelines.data.generator import generate_reference
 
-    frame = generate_reference(data.demo_rows, seed=data.seed)
-    return frame, f"generated:churn-demo(rows={data.demo_rows},seed={data.seed})"
+    task = demo_task(data)
+    frame = generate_reference(data.demo_rows, seed=data.seed, task=task)
+    kind = "" if task == "binary" else f"task={task},"
+    return frame, f"generated:churn-demo({kind}rows={data.demo_rows},seed={data.seed})"
 
 
 def _dates(data: DataSettings) -> tuple[str, ...]:
@@ -195,14 +213,17 @@ def _refuse(reason: str) -> Callable[[], Batch]:
 
 def simulate_frame(scenario: str, *, rows: int, seed: int | None = None,
                    start_time: pd.Timestamp | None = None,
-                   options: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """A batch of ``scenario`` (``options``: the generator's scenario options, such as
-    ``shift_features``); without a seed, one derived from the clock (a new sample)."""
+                   options: Mapping[str, Any] | None = None,
+                   task: str = "binary") -> pd.DataFrame:
+    """A batch of ``scenario`` for the generator's ``task`` (``options``: the generator's
+    scenario options, such as ``shift_features``); without a seed, one derived from the
+    clock (a new sample)."""
     from pipelines.data.generator import generate_batch
 
     if seed is None:
         seed = zlib.crc32(datetime.now(UTC).isoformat().encode()) % 100_000
-    return generate_batch(scenario, rows, seed, start_time=start_time, **dict(options or {}))
+    return generate_batch(scenario, rows, seed, start_time=start_time, task=task,
+                          **dict(options or {}))
 
 
 def _stamp() -> str:
@@ -211,7 +232,11 @@ def _stamp() -> str:
 
 @dataclass
 class SimulatedSource(BatchSource):
-    """One batch from the demo generator, in memory (nothing is written and read back)."""
+    """One batch from the demo generator, in memory (nothing is written and read back).
+
+    ``task`` None: the generator's task follows the data settings the source is told
+    (:meth:`read_with`: ``data.problem_type``, as the model's family remembers it); binary
+    when it is never told."""
 
     scenario: str
     rows: int = 5000
@@ -219,6 +244,14 @@ class SimulatedSource(BatchSource):
     start_time: pd.Timestamp | None = None
     batch_id: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    task: str | None = None
+
+    def read_with(self, data: DataSettings) -> None:
+        """The task from ``data.problem_type`` (unless given); its target must be the
+        generator's (see :func:`demo_task`)."""
+        task = demo_task(data)
+        if self.task is None:
+            self.task = task
 
     def begin(self, latest_time: pd.Timestamp | None) -> None:
         """Without a given start time, the batch covers the day after the newest batch (the
@@ -235,7 +268,8 @@ class SimulatedSource(BatchSource):
 
         def load() -> Batch:
             frame = simulate_frame(self.scenario, rows=self.rows, seed=self.seed,
-                                   start_time=self.start_time, options=self.options)
+                                   start_time=self.start_time, options=self.options,
+                                   task=self.task or "binary")
             logger.info("Simulated %s batch of %d rows (%s)", self.scenario, self.rows, batch_id)
             return Batch(frame, batch_id, f"simulated:{self.scenario}(rows={self.rows},"
                                           f"seed={self.seed})")
@@ -246,8 +280,9 @@ class SimulatedSource(BatchSource):
 def write_simulated_batch(settings: Settings, scenario: str, *, rows: int = 5000,
                           seed: int | None = None, out_dir: Path | None = None,
                           with_labels: bool = True) -> Path:
-    """Write a simulated batch as ``production_batch_<UTC timestamp>.csv``; returns its path."""
-    frame = simulate_frame(scenario, rows=rows, seed=seed)
+    """Write a simulated batch as ``production_batch_<UTC timestamp>.csv``; returns its path.
+    The generator's task is ``settings.data.problem_type`` (its target: ``data.target``)."""
+    frame = simulate_frame(scenario, rows=rows, seed=seed, task=demo_task(settings.data))
     if not with_labels:
         frame = frame.drop(columns=[settings.data.target])
     path = (out_dir or settings.paths.output) / f"production_batch_{_stamp()}.csv"

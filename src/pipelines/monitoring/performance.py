@@ -132,7 +132,10 @@ def assess_rmse_concept_drift(
     ``threshold`` (relative) above the reference's realized / estimated ratio, and the
     realized RMSE is above the reference's. The estimate (direct loss estimation) follows
     the inputs, so covariate shift moves both; only a changed P(y | x) moves the realized
-    RMSE alone. None when a value is undefined or an estimate is zero."""
+    RMSE alone, except where the model extrapolates: features moved beyond the reference
+    raise the error in ways the estimate (fitted on the reference) cannot see, so with
+    drifted features the message says the rise may be that. None when a value is undefined
+    or an estimate is zero."""
     values = (realised, estimated, reference, reference_estimated)
     if not all(math.isfinite(v) for v in values) or estimated <= 0 or reference_estimated <= 0:
         return None
@@ -146,6 +149,9 @@ def assess_rmse_concept_drift(
             f"predictions (reference {reference:.4g} vs {reference_estimated:.4g}): "
             f"{rise:.0%} above what the inputs explain (drifted-feature share "
             f"{drift_share:.0%})")
+        if drift_share > 0:
+            explanation += ("; with drifted features part of the rise may be the model "
+                            "extrapolating beyond the reference, which the estimate cannot see")
     else:
         explanation = (
             f"realized RMSE {realised:.4g} is within {threshold:.0%} of the estimate "
