@@ -1,6 +1,7 @@
 """Baseline training: train the candidates, log the best to MLflow, register it as champion.
 
 ``python -m pipelines.train_baseline [--data FILE --target COL]`` or ``mlflow run . -e train``.
+Any model type (``data.problem_type``: binary, multiclass, regression; ``--config FILE``).
 Data are validated before anything is logged, so bad input registers nothing. The work is
 :func:`pipelines.workflows.baseline.train_baseline`.
 """
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = step_parser("train_baseline", __doc__, prog)
     p.add_argument("--data", help="CSV or Parquet training file (default: the demo generator)")
-    p.add_argument("--target", help="target column (default churn)")
+    p.add_argument("--target", help="target column (default: data.target, churn in the demo)")
     p.add_argument("--demo-rows", type=int_arg, help="rows of generated demo data")
     add_common_options(p)
     return p

@@ -247,3 +247,18 @@ def test_external_outputs_per_type() -> None:
     # binary: unchanged, the score column in [0, 1]
     with pytest.raises(DataError, match=r"score column 'pred' has 3 value"):
         external_outputs(frame, "pred", "binary", (), "b")
+
+
+def test_a_schema_from_before_problem_types_reads_the_version_tags() -> None:
+    from pipelines.store.models import stored_schema, type_tags
+
+    old = {"target": "plan", "numeric": ["x1"], "categorical": [], "categories": {}}
+    assert stored_schema(old, {}).problem_type == "binary"
+    schema = stored_schema(old, {"problem_type": "multiclass",
+                                 "classes": '["bronze", "gold"]'})
+    assert schema.problem_type == "multiclass"
+    assert schema.classes == ("bronze", "gold")
+    assert type_tags(schema) == {"problem_type": "multiclass", "classes": '["bronze", "gold"]'}
+    # the stored schema wins over the tags
+    new = {**old, "problem_type": "regression"}
+    assert stored_schema(new, {"problem_type": "binary"}).problem_type == "regression"

@@ -185,11 +185,11 @@ def log_external_model(store: Store, schema: FeatureSchema, scores_column: str,
     returns the batch's own predictions (``scores_column``; multiclass: its
     ``<scores_column>_<class>`` columns)."""
     store.use()
-    held = (", ".join(class_columns(scores_column, schema.classes))
-            if schema.problem_type == "multiclass" else scores_column)
+    held = (f"{', '.join(class_columns(scores_column, schema.classes))} columns"
+            if schema.problem_type == "multiclass" else f"{scores_column} column")
     metadata = {"feature_schema": schema.to_dict(), EXTERNAL_COLUMN_KEY: scores_column,
                 PROBLEM_TYPE_TAG: schema.problem_type,
-                "output": f"the batch's own {held} column(s) (scored elsewhere)"}
+                "output": f"the batch's own {held} (scored elsewhere)"}
     config = {"scores_column": scores_column, "problem_type": schema.problem_type,
               "classes": list(schema.classes)}
     with warnings.catch_warnings():
@@ -198,6 +198,17 @@ def log_external_model(store: Store, schema: FeatureSchema, scores_column: str,
             name="model", python_model=str(Path(__file__).with_name("external_model.py")),
             model_config=config, metadata=metadata,
             input_example=example.head(5), pip_requirements=["mlflow", "pandas", "numpy"])
+
+
+def stored_schema(stored: dict[str, Any], tags: dict[str, str]) -> FeatureSchema:
+    """The feature schema stored with a model; one written before problem types takes its
+    type (and classes) from the version's tags, else it is binary."""
+    if stored.get("problem_type"):
+        return FeatureSchema.from_dict(stored)
+    classes = json.loads(tags[CLASSES_TAG]) if tags.get(CLASSES_TAG) else []
+    return FeatureSchema.from_dict({**stored,
+                                    "problem_type": tags.get(PROBLEM_TYPE_TAG) or "binary",
+                                    "classes": stored.get("classes") or classes})
 
 
 def load_model_version(store: Store, version: ModelVersion) -> Champion:
@@ -209,11 +220,7 @@ def load_model_version(store: Store, version: ModelVersion) -> Champion:
     if "feature_schema" not in metadata:
         raise TrackingError(f"{uri} has no feature_schema metadata; it was not logged by "
                             "this tool.")
-    stored = metadata["feature_schema"]
-    schema = FeatureSchema.from_dict({
-        **stored,  # a schema from before problem types: the version's tag, else binary
-        "problem_type": stored.get("problem_type") or (version.tags or {}).get(
-            PROBLEM_TYPE_TAG) or "binary"})
+    schema = stored_schema(metadata["feature_schema"], version.tags or {})
     if EXTERNAL_COLUMN_KEY in metadata:
         return Champion(name=name, version=str(version.version), run_id=version.run_id,
                         model_uri=uri, flavor=EXTERNAL,  # type: ignore[arg-type]
