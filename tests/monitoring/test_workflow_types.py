@@ -222,7 +222,7 @@ def test_description_facts_per_type() -> None:
     multi = _report("multiclass", performance={"macro_f1": 0.4123, "accuracy": 0.5},
                     baseline={"macro_f1": 0.8})
     assert summary.performance_facts(multi) == [
-        "macro F1 **0.4123** (floor 0.5, reference 0.8)"]
+        "macro F1 **0.412** (floor 0.5, reference 0.800)"]
     assert summary.run_name(multi, 4) == "b0004 CRIT f1 0.41"
 
 
@@ -365,6 +365,7 @@ def test_a_model_of_each_type_is_monitored_and_its_labels_back_filled(task: str,
     assert f"reference_{metric}" in run.data.metrics
     params = run.data.params
     assert params["problem_type"] == task
+    assert run.data.tags["problem_type"] == task  # late labels read the run's type
     assert ("rmse_ceiling" if task == "regression" else "macro_f1_floor") in params
     assert "roc_auc_floor" not in params
     note = run.data.tags["mlflow.note.content"]
@@ -428,3 +429,58 @@ def test_a_model_of_each_type_is_monitored_and_its_labels_back_filled(task: str,
         pd.DataFrame({"customer_id": ["x"], target: ["platinum"]}).to_csv(bad, index=False)
         with pytest.raises(DataError, match="'platinum'"):
             register_labels(settings, bad)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_an_external_model_of_each_type_is_monitored_without_false_drift(
+        task: str, tmp_path: object) -> None:
+    """A model trained elsewhere, registered with its own predictions (no training): a stable
+    batch carrying the same kind of predictions is ok, nothing drifted."""
+    import warnings
+    from pathlib import Path
+
+    from pipelines.problems import problem
+    from pipelines.store import connect
+    from pipelines.workflows.external import register_reference
+    from pipelines.workflows.monitor import Monitor
+    from tests.monitoring.test_external import _type_settings, _with_predictions
+    from tests.retraining.test_training_types import synthetic as reference_rows
+
+    root = Path(str(tmp_path))
+    path = root / "reference.parquet"
+    _with_predictions(task, reference_rows(task, 1500, seed=22)).to_parquet(path)
+    settings = _type_settings(root, task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        register_reference(settings, path, "pred")
+        monitor = Monitor(settings)
+        outcome = monitor.run(Batch(_with_predictions(task, reference_rows(task, 1500, seed=24)),
+                                    "stable", "test"))
+    report = outcome.report
+    assert monitor.champion.external
+    assert report.problem_type == task
+    assert report.status == "ok", [a.message for a in report.alerts]
+    assert not report.drifted_features
+    assert not report.prediction_drift.drifted
+    run = connect(settings.tracking).client.get_run(outcome.run_id)
+    metric = problem(task).primary_metric
+    assert run.info.run_name == (f"b0001 ok {summary.METRIC_SHORT[task]} "
+                                 f"{summary.metric_number(run.data.metrics[metric], task)}")
+
+
+def test_the_logged_limit_is_the_types() -> None:
+    from pipelines.config import load_settings
+    from pipelines.workflows.monitor import last_metric_tag, performance_params
+
+    settings = load_settings(env={}, overrides={})
+    assert performance_params(settings, "binary", {}) == {"roc_auc_floor": 0.75}
+    assert performance_params(settings, "multiclass", {}) == {
+        "problem_type": "multiclass", "macro_f1_floor": 0.5}
+    assert performance_params(settings, "regression", {"rmse": 24.0}) == {
+        "problem_type": "regression", "rmse_ratio_ceiling": 1.25, "rmse_ceiling": "30"}
+    fixed = load_settings(env={}, overrides={"monitoring.rmse_ceiling": 35.5})
+    assert performance_params(fixed, "regression", {"rmse": 24.0}) == {
+        "problem_type": "regression", "rmse_ceiling": "35.5"}
+    assert last_metric_tag("roc_auc") == "monitoring.last_roc_auc"
+    assert last_metric_tag("rmse") == "monitoring.last_rmse"

@@ -221,6 +221,12 @@ def rmse_ceiling(settings: Mapping[str, object], reference_rmse: float) -> float
     return float(ratio) * reference_rmse if isinstance(ratio, int | float) else math.nan
 
 
+def metric_text(value: float, problem_type: str) -> str:
+    """A performance number for a person: scores and F1 with three decimals (``0.412``), an
+    error in the target's units with four significant digits (``41.23``)."""
+    return readable(value) if problem_type == "regression" else f"{value:.3f}"
+
+
 def _limit_text(report: MonitoringReport, reference: float) -> str:
     """The primary metric's limit in words: ``floor 0.75`` or ``ceiling 30.0 = 1.25 x the
     reference``."""
@@ -252,8 +258,9 @@ def performance_facts(report: MonitoringReport) -> list[str]:
                          f"{report.settings.get('roc_auc_floor', '?')}, reference "
                          f"{reference:.3f})")
         else:
-            facts.append(f"{label} **{readable(value)}** ({_limit_text(report, reference)}, "
-                         f"reference {readable(reference)})")
+            facts.append(f"{label} **{metric_text(value, kind)}** "
+                         f"({_limit_text(report, reference)}, reference "
+                         f"{metric_text(reference, kind)})")
     elif not report.has_labels:
         facts.append("no labels yet")
     guess = report.estimated.get(metric)
@@ -262,11 +269,11 @@ def performance_facts(report: MonitoringReport) -> list[str]:
             facts.append(f"estimated ROC-AUC {guess.value:.3f} (95% {guess.lower:.3f}-"
                          f"{guess.upper:.3f})")
         else:
-            band = (f" (95% {readable(guess.lower)}-{readable(guess.upper)})"
+            band = (f" (95% {metric_text(guess.lower, kind)}-{metric_text(guess.upper, kind)})"
                     if math.isfinite(guess.lower) and math.isfinite(guess.upper) else "")
-            facts.append(f"estimated {label} {readable(guess.value)}{band}")
+            facts.append(f"estimated {label} {metric_text(guess.value, kind)}{band}")
             if value is None and math.isfinite(reference):
-                facts.append(f"reference {label} {readable(reference)} "
+                facts.append(f"reference {label} {metric_text(reference, kind)} "
                              f"({_limit_text(report, reference)})")
     if kind == "binary" and report.concept_drift is not None:
         facts.append(f"expected ROC-AUC from the scores {report.concept_drift.expected_auc:.3f}")

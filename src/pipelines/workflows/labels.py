@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.data.batch import Batch, output_columns, prepare_batch, stored_outputs
-from pipelines.data.io import read_table, readable, write_table
+from pipelines.data.io import read_table, write_table
 from pipelines.data.schema import FeatureSchema
 from pipelines.errors import ConfigError, TrackingError
 from pipelines.monitoring import summary
@@ -37,7 +37,7 @@ from pipelines.monitoring.labels import LabelSet, clean_labels, join_labels, lab
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import chart_metrics
-from pipelines.problems import problem
+from pipelines.problems import PROBLEM_TYPE_TAG, problem
 from pipelines.store import Store, connect, load_model_version, load_reference_context
 from pipelines.store import contract as c
 from pipelines.store.registry import alias_version
@@ -208,7 +208,7 @@ def _one_batch(settings: Settings, store: Store, run: Any, labels: LabelSet,
     if tags.get(c.TAG_LABELS_DIGEST) == digest:
         return result  # the same labels again: nothing to do
     version = tags.get(c.TAG_CHAMPION_VERSION)
-    scored_as = versions.context(version).schema.problem_type if version else "binary"
+    scored_as = tags.get(PROBLEM_TYPE_TAG, "binary")  # runs from before types: binary
     if scored_as != labels.problem_type:
         logger.warning("Labels for %s left aside: its batch was scored by a %s model (v%s), "
                        "the labels are read as the champion's type, %s", info.run_name,
@@ -302,5 +302,4 @@ def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
 
 
 def _number(value: float, kind: str) -> str:
-    """Binary: three decimals, as before; the other types: four significant digits."""
-    return f"{value:.3f}" if kind == "binary" else readable(value)
+    return summary.metric_text(value, kind)

@@ -42,7 +42,7 @@ from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
 from pipelines.monitoring.timing import Stopwatch
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
-from pipelines.problems import problem
+from pipelines.problems import PROBLEM_TYPE_TAG, problem
 from pipelines.stats import CategoricalReference, NumericReference
 from pipelines.store import (
     Champion,
@@ -163,6 +163,7 @@ def report_tags(report: MonitoringReport, champion: Champion, sequence: int) -> 
         c.TAG_CHAMPION_MODEL: champion.name,
         c.TAG_ALERTS: ",".join(dict.fromkeys(a.rule for a in report.alerts)) or "none",
         c.TAG_DRIFTED_FEATURES: ",".join(report.drifted_features)[:c.TAG_LIMIT] or "none",
+        PROBLEM_TYPE_TAG: report.problem_type,  # how late labels are read for this run
     }
 
 
