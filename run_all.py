@@ -93,10 +93,15 @@ def _gate_story(gate: dict[str, Any]) -> str:
     label = next((p.label for p in PROBLEMS.values() if p.primary_metric == metric), metric)
     candidate = gate.get("candidate_value", gate.get("candidate_auc"))
     champion = gate.get("champion_value", gate.get("champion_auc"))
-    test = gate.get("test") or "DeLong"
+    test = _TEST_SHORT.get(gate.get("test") or "delong", gate.get("test"))
     pvalue = gate.get("pvalue")
     return (f"holdout {label} candidate {_value(candidate)} vs champion {_value(champion)}, "
             f"{test} p " + ("n/a" if pvalue is None else f"{pvalue:.2g}"))
+
+
+#: The paired tests' names as the story prints them.
+_TEST_SHORT = {"delong": "DeLong", "paired_t_squared_error": "paired t-test",
+               "paired_bootstrap_macro_f1": "paired bootstrap"}
 
 
 def _value(value: Any) -> str:

@@ -95,12 +95,11 @@ def test_the_gate_line_reads_the_generic_keys_or_the_binary_ones() -> None:
     assert run_all._gate_story(binary) == (
         "holdout ROC-AUC candidate 0.812 vs champion 0.601, DeLong p 0.00012")
     regression = {"metric": "rmse", "candidate_value": 3.568, "champion_value": 22.907,
-                  "test": "paired t-test on squared errors", "pvalue": 1e-30,
+                  "test": "paired_t_squared_error", "pvalue": 1e-30,
                   "candidate_auc": None}
     assert run_all._gate_story(regression) == (
-        "holdout RMSE candidate 3.568 vs champion 22.907, paired t-test on squared errors "
-        "p 1e-30")
+        "holdout RMSE candidate 3.568 vs champion 22.907, paired t-test p 1e-30")
     multiclass = {"metric": "macro_f1", "candidate_value": 0.68, "champion_value": 0.26,
-                  "test": "paired bootstrap", "pvalue": None}
+                  "test": "paired_bootstrap_macro_f1", "pvalue": None}
     assert run_all._gate_story(multiclass) == (
         "holdout macro F1 candidate 0.680 vs champion 0.260, paired bootstrap p n/a")

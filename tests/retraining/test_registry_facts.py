@@ -70,6 +70,13 @@ def test_fallback_facts_without_monitoring_says_so() -> None:
     text = fallback_facts({"monitoring.last_status": "critical",
                            "monitoring.last_roc_auc": "0.5764"})
     assert text.startswith("its last monitored batch was CRITICAL with ROC-AUC 0.5764")
+    # other model types: the version's own primary metric
+    text = fallback_facts({"monitoring.last_status": "warning", "problem_type": "regression",
+                           "monitoring.last_rmse": "4.71", "monitoring.last_roc_auc": "0.9"})
+    assert text.startswith("its last monitored batch was WARNING with RMSE 4.71")
+    text = fallback_facts({"monitoring.last_status": "ok", "problem_type": "multiclass",
+                           "monitoring.last_macro_f1": "0.72"})
+    assert text.startswith("its last monitored batch was OK with macro F1 0.72")
 
 
 #: A number with a decimal point or an exponent, not part of a word, an id, a time or a path.

@@ -265,15 +265,21 @@ def _alias(store: Store, alias: str) -> str | None:
 
 def fallback_facts(tags: Mapping[str, str]) -> str:
     """What rolling back to a version would serve, from its monitoring tags: the status and
-    ROC-AUC of the last batch it scored while it was champion."""
+    primary metric (ROC-AUC, RMSE, macro F1: the version's ``problem_type``) of the last batch
+    it scored while it was champion."""
     status = tags.get(c.VTAG_LAST_STATUS)
     if not status:
         return "it has not been monitored on a production batch"
-    auc = tags.get(c.VTAG_LAST_ROC_AUC, "n/a")
+    from pipelines.problems import PROBLEM_TYPE_TAG, problem
+
+    kind = problem(tags.get(PROBLEM_TYPE_TAG))
+    key = (c.VTAG_LAST_ROC_AUC if kind.primary_metric == "roc_auc"
+           else f"monitoring.last_{kind.primary_metric}")
+    value = tags.get(key, "n/a")
     run = tags.get(c.VTAG_LAST_RUN, "")
     link = tags.get(c.VTAG_LAST_RUN_LINK, "")
     where = f" ([{run}]({link}))" if run and link else f" ({run})" if run else ""
-    return (f"its last monitored batch{where} was {status.upper()} with ROC-AUC {auc}: "
+    return (f"its last monitored batch{where} was {status.upper()} with {kind.label} {value}: "
             "rolling back would serve that model again")
 
 
