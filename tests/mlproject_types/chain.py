@@ -71,11 +71,13 @@ def run_chain(kind: str, tmp_path: Path) -> None:
         "ok", "ok", "warning", "critical", "ok"], printed[-3000:]
     assert "retraining promoted" in story[4]
     assert champion().tags["problem_type"] == kind
-    assert champion().version == "2"
+    assert str(champion().version) == "2"
 
-    # simulate + monitor a stable labelled file: ok, the type's metrics
+    # simulate + monitor a stable labelled file: ok, the type's metrics. The champion is now
+    # the one retrained on the concept-drift regime: that regime is its stable one
     out = tmp_path / "batches"
-    printed = run("simulate", pipeline, scenario="no_drift", rows="2000", seed="7", out=str(out))
+    printed = run("simulate", pipeline, scenario="concept_drift", rows="2000", seed="7",
+                  out=str(out))
     (batch,) = out.glob("production_batch_*.csv")
     assert target in pd.read_csv(batch, nrows=3).columns
     run("monitor", monitoring, batch=str(batch))
@@ -103,9 +105,9 @@ def run_chain(kind: str, tmp_path: Path) -> None:
     run("register_labels", monitoring, labels=str(labels))
     assert primary in client.get_run(late.info.run_id).data.metrics
 
-    # run_monitoring on concept drift: recommended; the demo's retraining holds the cooldown,
-    # so force it; retrain by hand
-    run("run_monitoring", monitoring, scenario="concept_drift", rows="2000", force="true")
+    # run_monitoring on the old regime (a concept change for this champion): retraining
+    # recommended; the demo's retraining holds the cooldown, so force it; retrain by hand
+    run("run_monitoring", monitoring, scenario="no_drift", rows="2000", force="true")
     (cycle,) = _project_runs(client, monitoring, "run_monitoring")
     assert cycle.data.tags["orchestrator.decision"] == "retrain"
     run("retrain", retraining, reason="test")
@@ -117,20 +119,21 @@ def run_chain(kind: str, tmp_path: Path) -> None:
     run("train", pipeline, demo_rows="3000")
     now = champion()
     assert now.tags["problem_type"] == kind
-    previous = client.get_model_version_by_alias(model, "previous-champion").version
+    previous = str(client.get_model_version_by_alias(model, "previous-champion").version)
+    version = str(now.version)
     printed = run("rollback", pipeline)
-    assert f"version {now.version} -> {previous}" in printed
+    assert f"version {version} -> {previous}" in printed
     from pipelines.store import set_alias, tag_version
 
     store_t = connect(load_settings(config, env={}, overrides={
         "tracking.uri": settings.tracking.uri}).tracking)
     for entry in ("reject", "approve"):
-        set_alias(store_t, "challenger", now.version)
-        tag_version(store_t, now.version, {"champion_version_at_gate": previous})
-        printed = run(entry, pipeline, version=now.version, reason=f"by {entry}")
+        set_alias(store_t, "challenger", version)
+        tag_version(store_t, version, {"champion_version_at_gate": previous})
+        printed = run(entry, pipeline, version=version, reason=f"by {entry}")
         done = {"reject": "rejected", "approve": "approved"}[entry]
-        assert f"version {now.version} {done} by" in printed
-    assert alias_version(store_t, "champion").version == now.version
+        assert f"version {version} {done} by" in printed
+    assert str(alias_version(store_t, "champion").version) == version
     printed = run("history", pipeline, limit="3")
     assert printed.splitlines()[0].split()[1] == "approve"
 
