@@ -150,6 +150,18 @@ def realized(task: str, frame: pd.DataFrame, scores: Any) -> dict[str, float]:
     return multiclass_metrics(y, scores, CLASSES)
 
 
+def _cells(task: str, errors: dict[str, list[float]],
+           relative: dict[str, list[float]]) -> list[str]:
+    """Mean / max error per metric (regression: also as a share of the realized value)."""
+    cells = []
+    for m in PRIMARY[task]:
+        cell = f"{m} {np.mean(errors[m]):.4f} / {np.max(errors[m]):.4f}"
+        if task == "regression":
+            cell += f" ({100 * np.mean(relative[m]):.1f} % / {100 * np.max(relative[m]):.1f} %)"
+        cells.append(cell)
+    return cells
+
+
 def bench_task(task: str, batches: int, rows: int) -> list[str]:
     model = train_model(task, make_data(task, "stable", 20_000, seed=1), seed=0)
     reference = make_data(task, "stable", rows, seed=2)
@@ -169,12 +181,7 @@ def bench_task(task: str, batches: int, rows: int) -> list[str]:
             for m in PRIMARY[task]:
                 errors[m].append(abs(estimate[m] - truth[m]))
                 relative[m].append(abs(estimate[m] - truth[m]) / abs(truth[m]))
-        cells = []
-        for m in PRIMARY[task]:
-            cell = f"{m} {np.mean(errors[m]):.4f} / {np.max(errors[m]):.4f}"
-            if task == "regression":
-                cell += f" ({100 * np.mean(relative[m]):.1f} % / {100 * np.max(relative[m]):.1f} %)"
-            cells.append(cell)
+        cells = _cells(task, errors, relative)
         lines.append(f"| {task} | {scenario} | {batches} x {rows:,} | " + "; ".join(cells)
                      + f" | {estimator.fit_seconds:.2f} | {np.mean(seconds):.3f} |")
     return lines
@@ -237,12 +244,7 @@ def bench_demo_task(task: str, batches: int, rows: int) -> list[str]:
             for m in PRIMARY[task]:
                 errors[m].append(abs(guess[m].value - truth[m]))
                 relative[m].append(abs(guess[m].value - truth[m]) / abs(truth[m]))
-        cells = []
-        for m in PRIMARY[task]:
-            cell = f"{m} {np.mean(errors[m]):.4f} / {np.max(errors[m]):.4f}"
-            if task == "regression":
-                cell += f" ({100 * np.mean(relative[m]):.1f} % / {100 * np.max(relative[m]):.1f} %)"
-            cells.append(cell)
+        cells = _cells(task, errors, relative)
         lines.append(f"| {task} (demo) | {label} | {batches} x {rows:,} | " + "; ".join(cells)
                      + f" | {fit_seconds:.2f} | {np.mean(seconds):.3f} |")
     return lines

@@ -274,14 +274,21 @@ def binary_target(frame: pd.DataFrame, target: str, source: str) -> np.ndarray:
     return out
 
 
-def target_classes(frame: pd.DataFrame, target: str, source: str) -> tuple[str, ...]:
-    """A multiclass target's labels as text, sorted: at least two, none missing."""
+def _class_labels(frame: pd.DataFrame, target: str, source: str) -> pd.Series:
+    """A class target's labels as text, or an error naming the absent column or missing
+    labels."""
     if target not in frame.columns:
         raise SchemaError(f"{source}: target column {target!r} not found.")
     text = _as_text(frame[target])
     n_missing = int(text.isna().sum())
     if n_missing:
         raise DataError(f"{source}: target {target!r} has {n_missing} missing value(s).")
+    return text
+
+
+def target_classes(frame: pd.DataFrame, target: str, source: str) -> tuple[str, ...]:
+    """A multiclass target's labels as text, sorted: at least two, none missing."""
+    text = _class_labels(frame, target, source)
     classes = tuple(sorted(str(v) for v in pd.unique(text)))
     if len(classes) < 2:
         raise DataError(f"{source}: target {target!r} has one class only "
@@ -294,12 +301,7 @@ def multiclass_target(frame: pd.DataFrame, target: str, classes: Sequence[str],
                       source: str) -> np.ndarray:
     """The target as class indices (int64) into ``classes`` (labels compared as text), or a
     :class:`DataError` naming missing values and labels the model has never seen."""
-    if target not in frame.columns:
-        raise SchemaError(f"{source}: target column {target!r} not found.")
-    text = _as_text(frame[target])
-    n_missing = int(text.isna().sum())
-    if n_missing:
-        raise DataError(f"{source}: target {target!r} has {n_missing} missing value(s).")
+    text = _class_labels(frame, target, source)
     known = pd.Index([str(c) for c in classes])
     idx = known.get_indexer(text.astype(str))
     if (idx < 0).any():
