@@ -46,6 +46,7 @@ from ui_pages import (
 )
 
 from pipelines.cli import add_common_options, settings_from_args, setup_logging
+from pipelines.problems import problem
 from pipelines.store import alias_version, connect
 
 logger = logging.getLogger("ui_check")
@@ -87,8 +88,10 @@ class PageFailed(Exception):
 
 def _run_facts(run: Any) -> RunFacts:
     params = sorted(run.data.params)
+    primary = problem(run.data.tags.get("problem_type")).primary_metric
     return RunFacts(run.info.run_id, run.info.experiment_id, run.info.run_name or run.info.run_id,
-                    run.data.tags.get("mlflow.note.content", ""), params[0] if params else None)
+                    run.data.tags.get("mlflow.note.content", ""), params[0] if params else None,
+                    health=f"health/{primary}")
 
 
 def _drift_amount(run: Any) -> float:

@@ -95,6 +95,9 @@ class RunFacts:
     name: str
     description: str = ""
     param: str | None = None
+    health: str = "health/roc_auc"
+    """The run's headline metric in the health section (``health/<primary metric>``: roc_auc,
+    rmse or macro_f1, as the model's type says)."""
 
     @property
     def fragment(self) -> str:
@@ -206,9 +209,10 @@ def plan_pages(facts: StoreFacts) -> tuple[list[Page], list[str]]:
         missing.append("no critical monitoring run (tag monitoring.status = critical)")
     else:
         pages.append(_run_page("2_critical_run", facts.critical))
-        # the run's own charts: health/ first, and the chart named roc_auc is the batch's
+        # the run's own charts: health/ first, and the chart named as the primary metric
+        # (roc_auc, rmse, macro_f1) is the batch's
         pages.append(Page("2b_critical_run_metrics", f"{facts.critical.fragment}/model-metrics", (
-            Expect("the health section", text("health/roc_auc")),
+            Expect("the health section", text(facts.critical.health)),
             Expect("a metric chart with its plot", ".js-plotly-plot"))))
         if facts.report is None:
             missing.append(f"no HTML report among the artifacts of {facts.critical.name!r}")

@@ -106,6 +106,7 @@ def test_retraining_promotes_on_the_types_metric_margin_and_paired_test(
     assert metrics[f"required_{m}"] == pytest.approx(gate["required_value"])
     assert "best_candidate_holdout_roc_auc" not in metrics
     assert metrics["promotion_margin_gain"] > 0
+    assert parent.data.params["margin_mode"] == gate["mode"]  # the mode the gate applied
     artifacts = {f.path for f in client.list_artifacts(summary.parent_run_id)}
     assert PAIRED_TEST_ARTIFACT in artifacts
     assert "delong_test.json" not in artifacts

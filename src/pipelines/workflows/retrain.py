@@ -364,7 +364,10 @@ def _parent_params(job: _Job) -> dict[str, Any]:
     r = job.settings.retraining
     return {
         "reason": job.reason[:500], "window_days": r.window_days,
-        "promotion_margin": r.promotion_margin, "margin_mode": r.margin_mode,
+        "promotion_margin": r.promotion_margin,
+        # the mode the gate applies (a regression model's default is relative: 1 % lower RMSE)
+        "margin_mode": margin_mode_for(job.champion.problem_type, r.margin_mode,
+                                       explicit_keys(job.settings)),
         "holdout_fraction": r.holdout_fraction, "holdout_batches": r.holdout_batches,
         "recency_half_life_batches": r.recency_half_life_batches, "min_rows": r.min_rows,
         "max_missing_share": r.max_missing_share,
