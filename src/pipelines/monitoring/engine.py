@@ -8,7 +8,7 @@ workflows' business (:mod:`pipelines.workflows.monitor`).
 Every problem type (the reference's ``problem_type``) gets the same verdict with its own
 numbers: performance through :func:`pipelines.stats.evaluation.performance_metrics`, the
 label-free estimate (binary: calibrated scores; regression: direct loss estimation;
-multiclass: one-vs-rest calibrated probabilities), drift of the model's outputs (scores,
+multiclass: calibrated class probabilities), drift of the model's outputs (scores,
 predictions, predicted-class shares) and of the target, and concept drift judged with the
 same estimator on the batch and on the reference. The chunked and Spark engines
 (:func:`evaluate_counts`) judge binary models only.

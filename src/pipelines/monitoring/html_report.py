@@ -155,7 +155,7 @@ _WORDS = {
         "sizes; <b>ROC-AUC</b>: one-vs-rest per class, averaged; <b>log loss</b>: the mean "
         "\u2212log of the probability given to the actual class (lower is better); "
         "<b>recall</b> of a class: the share of its rows predicted as it. The estimate needs "
-        "no labels: the class probabilities, calibrated one-vs-rest on the reference, give "
+        "no labels: the class probabilities, calibrated on the reference, give "
         "the expected accuracy, macro F1 and ROC-AUC."),
 }
 

@@ -10,7 +10,7 @@ model that is not perfectly calibrated is judged against itself.
 
 The other problem types follow the same idea with their own label-free estimate (the same
 estimator on the batch and on the reference): multiclass compares realized accuracy with the
-calibrated one-vs-rest estimate (:func:`assess_accuracy_concept_drift`), regression the
+calibrated class-probability estimate (:func:`assess_accuracy_concept_drift`), regression the
 realized RMSE with the direct-loss estimate (:func:`assess_rmse_concept_drift`, relative).
 """
 

@@ -19,7 +19,8 @@ Per problem type (the schema's ``problem_type``; the model's outputs as
 * multiclass: the predicted-class shares (``prediction_classes``: prediction drift by
   chi-square and PSI), each class's probability profile (``class_references``: per-class
   drift, reported), the largest class probability's profile (``score_reference``), the
-  target's class shares, the baseline multiclass metrics and the one-vs-rest calibration.
+  target's class shares, the baseline multiclass metrics and the class-probability
+  calibration (Dirichlet by default).
 
 ``reference_estimated``: the label-free estimate computed on the reference rows themselves,
 the other side of the concept-drift comparison (the same estimator on both sides).
