@@ -26,6 +26,8 @@ from pipelines.errors import ConfigError, DataError
 from pipelines.monitoring import summary
 from pipelines.monitoring.labels import clean_labels, join_labels, labels_digest
 from pipelines.stats.estimation import Estimate
+from tests import type_data
+from tests.type_data import TARGETS
 
 CLASSES = ("basic", "plus", "premium")
 
@@ -281,29 +283,10 @@ def test_binary_reports_keep_their_names() -> None:
 
 # --------------------------------------------------------------------------- end to end
 
-TARGETS = {"regression": "charges", "multiclass": "plan"}
-
-
 def synthetic(task: str, n: int, seed: int, *, concept: bool = False,
               prefix: str = "c") -> pd.DataFrame:
-    """Three numeric features and one categorical, an id per row. ``charges`` (regression)
-    is linear in them plus noise; ``plan`` (multiclass) is the class whose score is highest.
-    ``concept``: the same inputs, another rule (x1's and x2's roles swapped), so only the
-    relation between inputs and target moves."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"customer_id": [f"{prefix}{seed}-{i}" for i in range(n)],
-                          "x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                          "x3": rng.uniform(size=n),
-                          "segment": rng.choice(["a", "b", "c"], size=n)})
-    x1, x2 = (frame["x2"], frame["x1"]) if concept else (frame["x1"], frame["x2"])
-    if task == "regression":
-        shift = frame["segment"].map({"a": 0.0, "b": 2.0, "c": -2.0}).to_numpy()
-        frame["charges"] = 50 + 3 * x1 - 2 * x2 + shift + rng.normal(scale=3.0, size=n)
-    else:
-        score = np.column_stack([-x1 - x2, x1, x2])
-        noisy = score + rng.normal(scale=0.3, size=score.shape)
-        frame["plan"] = np.asarray(CLASSES)[np.argmax(noisy, axis=1)]
-    return frame
+    """:func:`tests.type_data.synthetic` with this module's classes."""
+    return type_data.synthetic(task, n, seed, concept=concept, prefix=prefix, classes=CLASSES)
 
 
 def _trained(task: str, root: object) -> object:

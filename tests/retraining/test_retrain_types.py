@@ -22,30 +22,17 @@ from pipelines.store import connect, load_champion
 from pipelines.workflows.baseline import train_baseline
 from pipelines.workflows.monitor import Monitor
 from pipelines.workflows.retrain import HOLDOUT_COLUMNS_BY_TYPE, PAIRED_TEST_ARTIFACT, retrain
+from tests import type_data
 from tests.conftest import make_settings
+from tests.type_data import TARGETS
 
-TARGETS = {"regression": "charges", "multiclass": "plan"}
 CLASSES = ("basic", "plus", "pro")
 
 
 def synthetic(task: str, n: int, seed: int, *, concept: bool = False) -> pd.DataFrame:
-    """Three numeric features, one categorical, an id per row. ``charges`` is linear in the
-    features plus noise; ``plan`` the class with the highest noisy score. ``concept``: the
-    same inputs under another rule (x1 and x2 swap roles)."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"customer_id": [f"c{seed}-{i}" for i in range(n)],
-                          "x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                          "x3": rng.uniform(size=n),
-                          "segment": rng.choice(["a", "b", "c"], size=n)})
-    x1, x2 = (frame["x2"], frame["x1"]) if concept else (frame["x1"], frame["x2"])
-    if task == "regression":
-        shift = frame["segment"].map({"a": 0.0, "b": 2.0, "c": -2.0}).to_numpy()
-        frame["charges"] = 50 + 3 * x1 - 2 * x2 + shift + rng.normal(scale=1.0, size=n)
-    else:
-        score = np.column_stack([-x1 - x2, x1, x2])
-        noisy = score + rng.normal(scale=0.3, size=score.shape)
-        frame["plan"] = np.asarray(CLASSES)[np.argmax(noisy, axis=1)]
-    return frame
+    """:func:`tests.type_data.synthetic` with less noise (a weak champion must lose clearly)
+    and this module's classes."""
+    return type_data.synthetic(task, n, seed, concept=concept, noise=1.0, classes=CLASSES)
 
 
 def _weak_champion(task: str, root: Path) -> Settings:
