@@ -27,7 +27,6 @@ from tests.foundation.test_model_types import register_type_model
 from tests.retraining.test_training_types import (
     CLASSES,
     TARGETS,
-    stats_available,  # noqa: F401  (a fixture)
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.subprocess]
@@ -88,7 +87,6 @@ def _split_payload(frame: pd.DataFrame) -> dict[str, Any]:
     return {"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}
 
 
-@pytest.mark.usefixtures("stats_available")
 def test_mlflow_models_serve_regression_and_multiclass(tmp_path: Path) -> None:
     """One model of each type registered in its own store, each served: n predictions for
     the regression model, n rows of k class-named probabilities for the multiclass one."""

@@ -17,7 +17,6 @@ import pytest
 from pipelines.config import Settings
 from pipelines.data.schema import infer_schema
 from pipelines.errors import DataError, SchemaError
-from pipelines.monitoring.reference import ReferenceContext
 from pipelines.retraining.training import train_baseline_models
 from pipelines.store import connect, load_champion, log_model, promote, register_model
 from pipelines.store.models import type_tags
@@ -26,15 +25,10 @@ from tests.retraining.test_training_types import (
     CLASSES,
     SMALL,
     TARGETS,
-    stats_available,  # noqa: F401  (a fixture)
     synthetic,
 )
 
 pytestmark = pytest.mark.slow
-
-#: The monitoring core fits a reference per type once helper "core" has landed.
-CORE_TYPES = hasattr(ReferenceContext, "problem_type")
-
 
 def type_store(root: Path, task: str, **overrides: Any) -> Settings:
     """Settings on a fresh store under ``root`` for ``task`` on the synthetic frame."""
@@ -61,7 +55,6 @@ def register_type_model(root: Path, task: str) -> tuple[Settings, pd.DataFrame]:
     return settings, synthetic(task, 300, seed=12)
 
 
-@pytest.mark.usefixtures("stats_available")
 def test_regression_model_round_trip(tmp_path: Path) -> None:
     settings, batch = register_type_model(tmp_path / "store", "regression")
     store = connect(settings.tracking)
@@ -84,7 +77,6 @@ def test_regression_model_round_trip(tmp_path: Path) -> None:
     assert "float64" in str(info.signature.outputs)  # one value per row, as for binary
 
 
-@pytest.mark.usefixtures("stats_available")
 def test_multiclass_model_round_trip(tmp_path: Path) -> None:
     settings, batch = register_type_model(tmp_path / "store", "multiclass")
     store = connect(settings.tracking)
@@ -141,8 +133,6 @@ def test_bad_training_data_per_type_registers_nothing(tmp_path: Path, task: str,
     assert connect(settings.tracking).client.search_registered_models() == []
 
 
-@pytest.mark.skipif(not CORE_TYPES, reason="the reference context per type lands with 'core'")
-@pytest.mark.usefixtures("stats_available")
 @pytest.mark.parametrize("task", ["regression", "multiclass"])
 def test_train_baseline_per_type(tmp_path: Path, task: str) -> None:
     from pipelines.workflows.baseline import train_baseline

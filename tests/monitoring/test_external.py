@@ -14,7 +14,6 @@ import pytest
 from pipelines.data.batch import Batch
 from pipelines.data.generator import TARGET, churn_probability, generate_batch, generate_reference
 from pipelines.errors import DataError, RetrainingRefused
-from pipelines.monitoring.reference import ReferenceContext
 from pipelines.store import alias_version, connect
 from pipelines.workflows.external import register_reference
 from pipelines.workflows.monitor import Monitor
@@ -110,8 +109,6 @@ def test_bad_external_predictions_per_type_register_nothing(tmp_path: Path, task
     assert connect(settings.tracking).client.search_registered_models() == []
 
 
-@pytest.mark.skipif(not hasattr(ReferenceContext, "problem_type"),
-                    reason="the reference context per type lands with 'core'")
 @pytest.mark.parametrize("task", ["regression", "multiclass"])
 def test_an_external_model_of_another_type_is_registered_with_its_type(
         tmp_path: Path, task: str) -> None:

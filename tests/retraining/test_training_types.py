@@ -1,14 +1,12 @@
 """Candidates, splits and model selection per problem type (regression, multiclass), on small
 synthetic frames with a known rule: no store, no MLflow.
 
-The helpers here (:func:`synthetic`, :func:`type_settings`, :func:`stats_available`) are
+The helpers here (:func:`synthetic`, :func:`type_settings`) are
 shared with tests/foundation/test_model_types.py and tests/test_serving.py.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import numpy as np
@@ -59,34 +57,6 @@ def type_settings(task: str, **overrides: Any) -> Settings:
         "data.timestamp_column": None, **SMALL, **overrides})
 
 
-def _fake_regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    err = pred - y
-    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
-            "bias": float(np.mean(err))}
-
-
-def _fake_multiclass_metrics(y: np.ndarray, proba: np.ndarray,
-                             classes: list[str]) -> dict[str, float]:
-    from sklearn.metrics import f1_score
-
-    pred = np.argmax(proba, axis=1)
-    return {"accuracy": float(np.mean(pred == y)),
-            "macro_f1": float(f1_score(y, pred, average="macro"))}
-
-
-@pytest.fixture
-def stats_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stats helper's per-type metric modules, or small stand-ins until they land."""
-    for name, attr, fake in (("regression", "regression_metrics", _fake_regression_metrics),
-                             ("multiclass", "multiclass_metrics", _fake_multiclass_metrics)):
-        try:
-            __import__(f"pipelines.stats.{name}")
-        except ImportError:
-            module = types.ModuleType(f"pipelines.stats.{name}")
-            setattr(module, attr, fake)
-            monkeypatch.setitem(sys.modules, f"pipelines.stats.{name}", module)
-
-
 def _schema(task: str, frame: pd.DataFrame) -> tuple[Settings, FeatureSchema]:
     settings = type_settings(task)
     return settings, infer_schema(frame, settings.data, "synthetic")
@@ -104,7 +74,7 @@ def test_estimators_are_regressors_or_classifiers_per_type() -> None:
             assert params["model_type"] == name
 
 
-def test_regression_candidates_ranked_by_lowest_validation_rmse(stats_available) -> None:
+def test_regression_candidates_ranked_by_lowest_validation_rmse() -> None:
     frame = synthetic("regression")
     settings, schema = _schema("regression", frame)
     outcome = train_baseline_models(frame, schema, settings.training, "synthetic")
@@ -120,8 +90,7 @@ def test_regression_candidates_ranked_by_lowest_validation_rmse(stats_available)
                                np.sqrt(np.mean((outcome.test_scores - y) ** 2)))
 
 
-def test_multiclass_candidates_give_probabilities_in_schema_class_order(
-        stats_available) -> None:
+def test_multiclass_candidates_give_probabilities_in_schema_class_order() -> None:
     frame = synthetic("multiclass")
     settings, schema = _schema("multiclass", frame)
     assert schema.classes == CLASSES
