@@ -334,6 +334,29 @@ class EngineSettings(_Section):
     """Further Spark settings, e.g. ``{"spark.executor.memory" = "4g"}``."""
 
 
+class ServiceSettings(_Section):
+    """The read-only service (``python -m pipelines.serve``): REST API, dashboard and
+    Prometheus ``/metrics`` over the tracking store, never writing to it."""
+
+    host: NonEmpty = "127.0.0.1"
+    """Interface to listen on (``0.0.0.0`` to be reachable from other machines)."""
+    port: Annotated[int, Interval(int, 1, 65535)] = 8765
+    token: str = ""
+    """Bearer token every endpoint but ``/health`` requires (empty: none). Keep it out of files
+    you commit: ``CHURNMON_SERVICE__TOKEN``."""
+    refresh_seconds: Annotated[float, POSITIVE_DURATION] = 10.0
+    """How often the service re-reads the store in the background; responses come from the
+    latest read (their ``as_of``), so they stay fast however many batches there are."""
+    store_timeout_seconds: Annotated[float, POSITIVE_DURATION] = 5.0
+    """How long one read of the store may take before the service answers 503."""
+    max_batches: Annotated[int, POSITIVE_INT] = 5000
+    """The newest monitored batches kept in the service's view."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser page of another site (empty: CORS off)."""
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
+    """Where the dashboard's links to runs and reports point (the MLflow UI's address)."""
+
+
 class PathSettings(_Section):
     output_dir: NonEmpty = "monitoring"
     inbox_dir: NonEmpty = "monitoring/inbox"
@@ -359,6 +382,7 @@ class Settings(_Section):
     notifications: NotificationSettings = NotificationSettings()
     engine: EngineSettings = EngineSettings()
     paths: PathSettings = PathSettings()
+    service: ServiceSettings = ServiceSettings()
 
 
 SECTIONS: tuple[str, ...] = tuple(Settings.model_fields)
