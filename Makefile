@@ -30,7 +30,7 @@ run: $(STAMP)
 # Two workers (the CI machine's cores), one test file per worker at a time: the long
 # subprocess tests (mlflow run, a real server) run while the other worker does the rest.
 test: lint $(SPARK_STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not server and not subprocess" -q
