@@ -13,8 +13,8 @@ from pipelines.monitoring.timing import (
     Stopwatch,
     freshness_seconds,
     ops_metrics,
-    phase_slug,
     phase_metrics,
+    phase_slug,
 )
 
 

@@ -192,7 +192,8 @@ def test_prometheus_scrapes_the_story(service: tuple[str, Settings, list[Any]],
         (rate,) = _values(base, "churnmon_batch_rows_per_second", "model").values()
         assert rate > 0
         (auc,) = _values(base, 'churnmon_performance{kind="realized"}', "metric").items()
-        assert auc[0] == "roc_auc" and 0.5 < auc[1] <= 1
+        assert auc[0] == "roc_auc"
+        assert 0.5 < auc[1] <= 1
         # the rules MONITORING.md shows loaded and evaluated
         status, body = _get(base + "/api/v1/rules")
         rules = [r for g in json.loads(body)["data"]["groups"] for r in g["rules"]]
