@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,23 +31,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.subprocess]
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 TOKEN = "scrape-token-22"
-#: The alerting rules MONITORING.md shows (loaded by the server: they must parse and run).
-RULES = """\
-groups:
-  - name: churnmon
-    rules:
-      - alert: ChurnmonBatchCritical
-        expr: churnmon_batch_status{status="critical"} == 1
-        labels: {severity: page}
-        annotations: {summary: "Latest batch of {{ $labels.model }} is critical"}
-      - alert: ChurnmonNoRecentBatch
-        expr: churnmon_seconds_since_last_batch > 2 * 86400
-        labels: {severity: ticket}
-      - alert: ChurnmonStoreDown
-        expr: churnmon_store_up == 0
-        for: 5m
-        labels: {severity: page}
-"""
+MANUAL = Path(__file__).resolve().parents[2] / "MONITORING.md"
+#: PromQL the manual suggests beside its rules (each must run).
+EXPRESSIONS = (
+    'churnmon_performance{kind="realized"} < on(model, metric) churnmon_performance_limit',
+    'increase(churnmon_batches_total{status="failed"}[1d]) > 0',
+    'increase(churnmon_retrainings_total{verdict="promoted"}[7d])',
+    "topk(3, churnmon_cycle_phase_seconds)",
+)
+
+
+def manual_rules() -> str:
+    """The alerting rules MONITORING.md shows (its YAML block that starts ``groups:``)."""
+    blocks = re.findall(r"```yaml\n(.*?)```", MANUAL.read_text(), flags=re.S)
+    (rules,) = [b for b in blocks if b.startswith("groups:") and "churnmon_" in b]
+    return rules
 
 
 def _get(url: str, token: str | None = None, timeout: float = 5) -> tuple[int, bytes]:
@@ -139,7 +138,7 @@ def test_prometheus_scrapes_the_story(service: tuple[str, Settings, list[Any]],
     status, _ = _get(url + "/metrics")
     assert status == 401  # the token is required: Prometheus below sends it
     target = url.removeprefix("http://")
-    (tmp_path / "rules.yml").write_text(RULES)
+    (tmp_path / "rules.yml").write_text(manual_rules())
     config = {  # JSON is YAML
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(tmp_path / "rules.yml")],
@@ -194,6 +193,9 @@ def test_prometheus_scrapes_the_story(service: tuple[str, Settings, list[Any]],
         (auc,) = _values(base, 'churnmon_performance{kind="realized"}', "metric").items()
         assert auc[0] == "roc_auc"
         assert 0.5 < auc[1] <= 1
+        for promql in EXPRESSIONS:  # the manual's expressions run
+            status, body = _get(f"{base}/api/v1/query?{urllib.parse.urlencode({'query': promql})}")
+            assert status == 200, (promql, body)
         # the rules MONITORING.md shows loaded and evaluated
         status, body = _get(base + "/api/v1/rules")
         rules = [r for g in json.loads(body)["data"]["groups"] for r in g["rules"]]
