@@ -68,8 +68,8 @@ def _value(samples: dict, name: str, **labels: str) -> float:
 
 
 def test_a_snapshot_as_prometheus_metrics() -> None:
-    body, content_type = exposition(_snapshot(), {"store": "reachable",
-                                                  "snapshot_age_seconds": 3.0}, now=NOW)
+    body, content_type = exposition(_snapshot(), {"ok": True, "snapshot_age_seconds": 3.0},
+                                    now=NOW)
     assert content_type.startswith("text/plain")
     s = _samples(body)
     m = "churn-model"
@@ -113,17 +113,17 @@ def test_a_snapshot_as_prometheus_metrics() -> None:
 
 
 def test_no_snapshot_exposes_the_service_metrics_only() -> None:
-    body, _ = exposition(None, {"store": "unreachable", "snapshot_age_seconds": 42.5},
-                         now=NOW)
+    body, _ = exposition(None, {"ok": False, "snapshot_age_seconds": 42.5}, now=NOW)
     s = _samples(body)
     assert s == {("churnmon_store_up", ()): 0.0, ("churnmon_snapshot_age_seconds", ()): 42.5}
-    body, _ = exposition(None, {"status": "unavailable"}, now=NOW)  # none read yet
+    body, _ = exposition(None, {"ok": False, "snapshot_age_seconds": None},
+                         now=NOW)  # none read yet
     assert _samples(body) == {("churnmon_store_up", ()): 0.0}
 
 
 def test_an_empty_store_and_a_snapshot_kept_while_the_store_is_down() -> None:
     snap = Snapshot(taken_at=NOW - 30, read_seconds=0.1, model=ModelState(name="m"))
-    s = _samples(exposition(snap, {"store": "unreachable"}, now=NOW)[0])
+    s = _samples(exposition(snap, {"ok": False}, now=NOW)[0])
     assert _value(s, "churnmon_store_up") == 0
     assert _value(s, "churnmon_snapshot_age_seconds") == 30  # from the snapshot itself
     assert _value(s, "churnmon_info", model="m", serving_version="",

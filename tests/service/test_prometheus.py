@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -25,7 +24,8 @@ from typing import Any
 import pytest
 
 from pipelines.config import Settings
-from tests.conftest import PASSTHROUGH_ENV, free_port
+from tests.conftest import free_port
+from tests.service.serving import ServiceProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.subprocess]
 
@@ -76,10 +76,9 @@ def _wait(what: str, check: Any, proc: subprocess.Popen, log: Path,
         time.sleep(0.5)
 
 
-def _start(argv: list[str], log: Path, env: dict[str, str] | None = None,
-           cwd: Path | None = None) -> subprocess.Popen:
+def _start(argv: list[str], log: Path, cwd: Path) -> subprocess.Popen:
     with log.open("wb") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
                                 start_new_session=True)
 
 
@@ -102,21 +101,15 @@ def service(story_store: tuple[Settings, list[Any]], tmp_path: Path
     rejected.mkdir(parents=True, exist_ok=True)
     (rejected / "bad.csv").write_text("a,b\n1,2\n")
     (rejected / "bad.csv.reason.txt").write_text("missing columns")
-    port = free_port()
-    env = {**PASSTHROUGH_ENV, "CHURNMON_TRACKING__URI": settings.tracking.uri,
-           "CHURNMON_PATHS__OUTPUT_DIR": str(settings.paths.output_dir),
-           "CHURNMON_PATHS__INBOX_DIR": str(settings.paths.inbox),
-           "CHURNMON_SERVICE__TOKEN": TOKEN, "CHURNMON_SERVICE__REFRESH_SECONDS": "1"}
-    log = tmp_path / "serve.log"
-    proc = _start([sys.executable, "-m", "pipelines.serve", "--host", "127.0.0.1",
-                   "--port", str(port)], log, env=env, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
+    proc = ServiceProcess(settings, tmp_path / "serve.log", token=TOKEN,
+                          env={"CHURNMON_SERVICE__REFRESH_SECONDS": "1"})
     try:
-        _wait("the service did not serve /metrics",
-              lambda: _get(url + "/metrics", TOKEN)[0] == 200, proc, log)
-        yield url, settings, cycles
+        proc.start()
+        proc.wait_for("/metrics", 200)
+        yield proc.url, settings, cycles
     finally:
-        _stop(proc)
+        if proc.proc is not None:
+            proc.stop()
 
 
 def _query(base: str, promql: str) -> list[dict[str, Any]]:

@@ -34,7 +34,8 @@ _NOT_PHASES = ("total", "batch_freshness")
 def exposition(snapshot: Snapshot | None, state_health: Mapping[str, Any], *,
                now: float | None = None) -> tuple[bytes, str]:
     """The Prometheus text exposition of ``snapshot`` (None: the store is unreachable) and
-    the service's health (``ServiceState.health()``): ``(body, content type)``."""
+    the service's health (``ServiceState.health()``: ``ok`` false when the newest read
+    failed, ``snapshot_age_seconds``): ``(body, content type)``."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snapshot, state_health,
                                         time.time() if now is None else now))
@@ -63,7 +64,8 @@ def _gauge(name: str, doc: str, labels: Iterable[str]) -> GaugeMetricFamily:
 def service_metrics(snapshot: Snapshot | None, health: Mapping[str, Any],
                     now: float) -> Iterator[Metric]:
     """Whether the store answered the newest read, and how old the data served is."""
-    up = snapshot is not None and health.get("store", "reachable") != "unreachable"
+    up = (snapshot is not None and bool(health.get("ok", True))
+          and health.get("store", "reachable") != "unreachable")
     yield GaugeMetricFamily(PREFIX + "store_up", "1 when the newest read of the MLflow store "
                             "succeeded, else 0.", value=1.0 if up else 0.0)
     age = health.get("snapshot_age_seconds")
