@@ -254,9 +254,9 @@
     const layout = {
       font: FONT, margin: { l: 48, r: 12, t: 26, b: 40 }, autosize: true,
       height: phone() ? 280 : 330, hovermode: "closest",
-      xaxis: { title: { text: "batch" }, dtick: 1, zeroline: false },
+      xaxis: { tickprefix: "#", dtick: 1, zeroline: false },
       yaxis: { title: { text: metric }, zeroline: false },
-      legend: { orientation: "h", y: -0.22, x: 0 },
+      legend: { orientation: "h", y: -0.12, yanchor: "top", x: 0 },
       shapes, annotations,
     };
     Plotly.react("perf", traces, layout, PLOT_CONFIG);
@@ -335,11 +335,11 @@
     const layout = {
       font: FONT, autosize: true, margin: { l: 44, r: 40, t: 10, b: 40 },
       height: phone() ? 240 : 300, barmode: "overlay",
-      xaxis: { title: { text: "batch" }, dtick: 1 },
+      xaxis: { tickprefix: "#", dtick: 1 },
       yaxis: { title: { text: "% of rows" }, rangemode: "tozero" },
       yaxis2: { title: { text: "issues" }, overlaying: "y", side: "right", rangemode: "tozero",
                 showgrid: false, dtick: 1 },
-      legend: { orientation: "h", y: -0.25, x: 0 },
+      legend: { orientation: "h", y: -0.12, yanchor: "top", x: 0 },
     };
     Plotly.react("quality", traces, layout, PLOT_CONFIG);
   }
@@ -365,16 +365,17 @@
       const links = b.links || {};
       const row = el("tr", { "data-run": b.run_id, "data-sequence": b.sequence },
         el("td", { class: "nowrap" }, seqLabel(b.sequence), " ",
-           el("span", { class: "quiet" }, b.run_name || "")),
-        el("td", { class: "nowrap" }, when(b.at)),
+           el("span", { class: "quiet hide-phone" }, b.run_name || "")),
+        el("td", { class: "nowrap hide-phone" }, when(b.at)),
         el("td", {}, badge(b.status || "failed", b.status || (b.run_status || "failed").toLowerCase())),
-        el("td", { class: "num" }, b.n_rows === null || b.n_rows === undefined ? "–" : b.n_rows),
-        el("td", {}, b.has_labels ? "yes" : "no"),
-        el("td", {}, b.champion_version ? "v" + b.champion_version : "–"),
+        el("td", { class: "num hide-phone" },
+           b.n_rows === null || b.n_rows === undefined ? "–" : b.n_rows),
+        el("td", { class: "hide-phone" }, b.has_labels ? "yes" : "no"),
+        el("td", { class: "hide-phone" }, b.champion_version ? "v" + b.champion_version : "–"),
         el("td", { class: "num" }, value),
-        el("td", {}, (b.alerts || []).join(", ")),
-        el("td", {}, (b.drifted_features || []).join(", ")),
-        el("td", {}, b.decision || ""),
+        el("td", { class: "hide-phone" }, (b.alerts || []).join(", ")),
+        el("td", { class: "hide-phone" }, (b.drifted_features || []).join(", ")),
+        el("td", { class: "hide-phone" }, b.decision || ""),
         el("td", { class: "links" },
            links.run ? el("a", { href: links.run, target: "_blank", rel: "noopener",
                                  class: "run-link" }, "run ↗") : "",
