@@ -262,6 +262,18 @@ def test_a_new_batch_appears_without_reload(service: Service, browser: Any,
     assert watched.foreign(service.base) == []
     assert waited < 2 * REFRESH + 10
 
+    # the store breaks (its file no longer a database): a banner says so, the data stays
+    db = Path(settings.tracking.uri.removeprefix("sqlite:///"))
+    content = db.read_bytes()
+    db.write_bytes(b"not a database " * (len(content) // 15))
+    try:
+        page.locator("#banner").wait_for(state="visible", timeout=(2 * REFRESH + 10) * 1000)
+        assert "503" in page.locator("#banner").inner_text()
+        assert page.locator("#batches tbody tr").count() == 7
+    finally:
+        db.write_bytes(content)
+    page.locator("#banner").wait_for(state="hidden", timeout=(2 * REFRESH + 10) * 1000)
+
 
 def test_the_page_needs_no_token_but_its_data_does(story_store: tuple[Settings, list[Any]],
                                                    tmp_path: Path, browser: Any,

@@ -342,6 +342,9 @@
       legend: { orientation: "h", y: -0.12, yanchor: "top", x: 0 },
     };
     Plotly.react("quality", traces, layout, PLOT_CONFIG);
+    const refused = quality.refused_files;
+    setText("quality-note", refused ? "(" + refused + " refused file" + (refused === 1 ? "" : "s") +
+            " in the inbox)" : "");
   }
 
   // --- batch table ---------------------------------------------------------------------------
