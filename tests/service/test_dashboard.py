@@ -5,12 +5,7 @@ them)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipelines.config import Settings
-from tests.conftest import PASSTHROUGH_ENV, free_port
+from tests.service.serving import ServiceProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -36,54 +31,14 @@ pytestmark = [
 ]
 
 
-class Service:
-    """`python -m pipelines.serve` on a free port of 127.0.0.1, over ``settings``' store."""
-
-    def __init__(self, settings: Settings, folder: Path) -> None:
-        self.settings, self.folder = settings, folder
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "serve.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60) -> None:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pipelines.serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--tracking-uri", self.settings.tracking.uri,
-                 "--set", f"service.refresh_seconds={REFRESH}"],
-                cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, **PASSTHROUGH_ENV}, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                pytest.fail(f"the service did not answer /health within {timeout:.0f} s:\n"
-                            + self.log.read_text(errors="replace")[-3000:])
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
-
-
 @pytest.fixture
-def service(story_store: tuple[Settings, list[Any]], tmp_path: Path) -> Iterator[Service]:
+def service(story_store: tuple[Settings, list[Any]], tmp_path: Path
+            ) -> Iterator[ServiceProcess]:
     settings, _ = story_store
-    server = Service(settings, tmp_path)
-    server.start()
+    server = ServiceProcess(settings, tmp_path / "serve.log",
+                            args=["--set", f"service.refresh_seconds={REFRESH}"]).start()
     try:
+        server.wait_for("/health", 200)
         yield server
     finally:
         server.stop()
@@ -118,17 +73,10 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def _get(service: Service, path: str) -> Any:
-    import json
-
-    with urllib.request.urlopen(service.base + path, timeout=10) as response:
-        return json.load(response)
-
-
-def _open(watched: Watched, service: Service, rows: int) -> None:
+def _open(watched: Watched, service: ServiceProcess, rows: int) -> None:
     """Open the dashboard and wait for the batch table's ``rows`` and the three charts."""
     page = watched.page
-    page.goto(f"{service.base}/?refresh={REFRESH}")
+    page.goto(f"{service.url}/?refresh={REFRESH}")
     page.wait_for_function(f"document.querySelectorAll('#batches tbody tr').length === {rows}",
                            timeout=30_000)
     for chart in ("perf", "heatmap", "quality"):
@@ -136,7 +84,7 @@ def _open(watched: Watched, service: Service, rows: int) -> None:
     page.wait_for_timeout(500)  # plotly's last frame
 
 
-def test_the_dashboard_shows_the_story(service: Service, browser: Any,
+def test_the_dashboard_shows_the_story(service: ServiceProcess, browser: Any,
                                        story_store: tuple[Settings, list[Any]]) -> None:
     from pipelines.store import alias_version, connect
 
@@ -148,8 +96,8 @@ def test_the_dashboard_shows_the_story(service: Service, browser: Any,
     assert fallback is not None  # the story promoted once
     run_ids = [b.run_id for c in cycles for b in c.batches if b.run_id]
     assert len(run_ids) == 6
-    alerts = _get(service, "/alerts?limit=30")["alerts"]
-    features = _get(service, "/drift/matrix?limit=50")["features"]
+    alerts = service.get("/alerts?limit=30").json["alerts"]
+    features = service.get("/drift/matrix?limit=50").json["features"]
     ui = settings.service.mlflow_ui_url
 
     for name, viewport in VIEWPORTS.items():
@@ -220,13 +168,13 @@ def test_the_dashboard_shows_the_story(service: Service, browser: Any,
 
         assert not page.locator("#banner").is_visible()
         assert watched.errors == [], watched.errors
-        assert watched.foreign(service.base) == [], watched.foreign(service.base)
+        assert watched.foreign(service.url) == [], watched.foreign(service.url)
         DOCS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(DOCS / f"dashboard-{name}.png"), full_page=True)
         page.close()
 
 
-def test_a_new_batch_appears_without_reload(service: Service, browser: Any,
+def test_a_new_batch_appears_without_reload(service: ServiceProcess, browser: Any,
                                             story_store: tuple[Settings, list[Any]]) -> None:
     from pipelines.data.sources import SimulatedSource
     from pipelines.store import connect
@@ -259,7 +207,7 @@ def test_a_new_batch_appears_without_reload(service: Service, browser: Any,
     page.wait_for_function("document.getElementById('heatmap').data[0].x.length === 7",
                            timeout=5_000)
     assert watched.errors == [], watched.errors
-    assert watched.foreign(service.base) == []
+    assert watched.foreign(service.url) == []
     assert waited < 2 * REFRESH + 10
 
     # the store breaks (its file no longer a database): a banner says so, the data stays
@@ -276,18 +224,16 @@ def test_a_new_batch_appears_without_reload(service: Service, browser: Any,
 
 
 def test_the_page_needs_no_token_but_its_data_does(story_store: tuple[Settings, list[Any]],
-                                                   tmp_path: Path, browser: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   tmp_path: Path, browser: Any) -> None:
     """With a token set: the page and its scripts load without it, the data only with it;
     ``?token=`` is kept for the tab and dropped from the address bar; without it the page asks."""
     settings, _ = story_store
-    monkeypatch.setenv("CHURNMON_SERVICE__TOKEN", "s3cret")
-    server = Service(settings, tmp_path)
-    server.start()
+    server = ServiceProcess(settings, tmp_path / "serve.log", token="s3cret",
+                            args=["--set", f"service.refresh_seconds={REFRESH}"]).start()
     try:
         watched = Watched(browser, VIEWPORTS["desktop"])
         page = watched.page
-        page.goto(f"{server.base}/?refresh={REFRESH}")
+        page.goto(f"{server.url}/?refresh={REFRESH}")
         page.wait_for_selector("#token-form", state="visible", timeout=15_000)
         assert page.locator("#banner").is_visible()
         page.fill("#token-input", "s3cret")
@@ -298,7 +244,7 @@ def test_the_page_needs_no_token_but_its_data_does(story_store: tuple[Settings, 
         assert not page.locator("#token-form").is_visible()
 
         second = Watched(browser, VIEWPORTS["phone"])
-        second.page.goto(f"{server.base}/?token=s3cret&refresh={REFRESH}")
+        second.page.goto(f"{server.url}/?token=s3cret&refresh={REFRESH}")
         second.page.wait_for_function(
             "document.querySelectorAll('#batches tbody tr').length === 6", timeout=15_000)
         assert "token" not in second.page.url

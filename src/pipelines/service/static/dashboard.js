@@ -113,6 +113,13 @@
 
   function seqLabel(sequence) { return "#" + sequence; }
 
+  function clock() { return new Date().toISOString().slice(11, 19) + " UTC"; }
+
+  function few(items, shown) {
+    return items.length <= shown ? items.join(", ")
+      : items.slice(0, shown).join(", ") + " +" + (items.length - shown) + " more";
+  }
+
   function phone() { return window.matchMedia("(max-width: 600px)").matches; }
 
   // --- the model now -------------------------------------------------------------------------
@@ -253,7 +260,7 @@
     }
     const layout = {
       font: FONT, margin: { l: 48, r: 12, t: 26, b: 40 }, autosize: true,
-      height: phone() ? 280 : 330, hovermode: "closest",
+      height: phone() ? 280 : 370, hovermode: "closest",
       xaxis: { tickprefix: "#", dtick: 1, zeroline: false },
       yaxis: { title: { text: metric }, zeroline: false },
       legend: { orientation: "h", y: -0.12, yanchor: "top", x: 0 },
@@ -272,8 +279,11 @@
     const drifted = matrix.drifted || [];
     const pValue = matrix.p_value || [];
     const columns = sequences.map(seqLabel);
-    let top = 0.25;
+    // PSI above 0.25 is a large shift: the scale stops at 1 so that moderate shifts show too.
+    let top = 0.3;
     for (const row of effect) for (const v of row) if (v !== null && v > top) top = v;
+    const capped = top > 1;
+    top = Math.min(top, 1);
     const custom = features.map((_, i) => sequences.map((__, j) => {
       const p = pValue[i] ? pValue[i][j] : null;
       return [p === null || p === undefined ? "–" : Number(p).toPrecision(3),
@@ -287,19 +297,24 @@
       { type: "heatmap", x: columns, y: features, z: effect, zmin: 0, zmax: top,
         colorscale: [[0, "#f6f8fa"], [0.1, "#fff1c5"], [0.4, "#fb8f44"], [1, "#a40e26"]],
         xgap: 1, ygap: 1, customdata: custom, hoverongaps: false,
-        colorbar: { title: { text: "PSI" }, thickness: 10, len: 0.9 },
+        colorbar: phone()
+          ? { title: { text: "PSI", side: "right" }, orientation: "h", thickness: 8, len: 0.8,
+              x: 0.5, xanchor: "center", y: -0.06, yanchor: "top" }
+          : { title: { text: capped ? "PSI<br>(≥1 dark)" : "PSI" }, thickness: 10, len: 0.9 },
         hovertemplate: "%{y} · batch %{x}<br>PSI %{z:.3f}<br>p %{customdata[0]}" +
                        "<br>%{customdata[1]}<extra></extra>" },
       { type: "scatter", mode: "markers", x: marks.x, y: marks.y, name: "drifted",
         marker: { symbol: "x-thin", size: 10, line: { width: 2, color: "#1f2328" } },
         hoverinfo: "skip", showlegend: false },
     ];
+    const small = phone();
     const layout = {
-      font: FONT, autosize: true, margin: { l: 10, r: 10, t: 8, b: 36 },
-      height: Math.max(200, 60 + 24 * features.length),
-      xaxis: { type: "category", tickangle: 0, automargin: true,
-               nticks: phone() ? 8 : 30 },
-      yaxis: { type: "category", automargin: true, autorange: "reversed" },
+      font: small ? { ...FONT, size: 10 } : FONT, autosize: true,
+      margin: { l: 10, r: 10, t: 8, b: small ? 70 : 36 },
+      height: Math.max(200, (small ? 100 : 60) + (small ? 20 : 24) * features.length),
+      xaxis: { type: "category", tickangle: 0, automargin: true, nticks: small ? 8 : 30,
+               range: [-0.5, columns.length - 0.5] },
+      yaxis: { type: "category", automargin: true, range: [features.length - 0.5, -0.5] },
     };
     Plotly.react("heatmap", traces, layout, PLOT_CONFIG);
   }
@@ -334,7 +349,7 @@
       hovertemplate: "batch #%{x}<br>%{y:.2f} %<extra>" + key + "</extra>" }));
     const layout = {
       font: FONT, autosize: true, margin: { l: 44, r: 40, t: 10, b: 40 },
-      height: phone() ? 240 : 300, barmode: "overlay",
+      height: phone() ? 240 : 340, barmode: "overlay",
       xaxis: { tickprefix: "#", dtick: 1 },
       yaxis: { title: { text: "% of rows" }, rangemode: "tozero" },
       yaxis2: { title: { text: "issues" }, overlaying: "y", side: "right", rangemode: "tozero",
@@ -376,9 +391,11 @@
         el("td", { class: "hide-phone" }, b.has_labels ? "yes" : "no"),
         el("td", { class: "hide-phone" }, b.champion_version ? "v" + b.champion_version : "–"),
         el("td", { class: "num" }, value),
-        el("td", { class: "hide-phone" }, (b.alerts || []).join(", ")),
-        el("td", { class: "hide-phone" }, (b.drifted_features || []).join(", ")),
-        el("td", { class: "hide-phone" }, b.decision || ""),
+        el("td", { class: "hide-phone", title: (b.alerts || []).join(", ") },
+           few(b.alerts || [], 3)),
+        el("td", { class: "hide-phone", title: (b.drifted_features || []).join(", ") },
+           few(b.drifted_features || [], 4)),
+        el("td", { class: "hide-phone nowrap" }, (b.decision || "").replace(/_/g, " ")),
         el("td", { class: "links" },
            links.run ? el("a", { href: links.run, target: "_blank", rel: "noopener",
                                  class: "run-link" }, "run ↗") : "",
@@ -434,7 +451,7 @@
       document.body.dataset.batches = String(batches.total === undefined
         ? (batches.batches || []).length : batches.total);
       setText("as-of", "as of " + when(lastAsOf, true));
-      setText("poll", "· checked " + new Date().toLocaleTimeString() + ", every " + REFRESH + " s");
+      setText("poll", "· checked " + clock() + ", every " + REFRESH + " s");
     } catch (err) {
       if (err.status === 401) {
         banner("This service needs a token: " + err.message);
@@ -451,7 +468,7 @@
       } else {
         banner("The service answered " + err.status + ": " + err.message + stale);
       }
-      setText("poll", "· last try " + new Date().toLocaleTimeString());
+      setText("poll", "· last try " + clock());
     }
     timer = setTimeout(poll, REFRESH * 1000);
   }
