@@ -188,7 +188,7 @@ def test_a_new_batch_appears_without_reload(service: ServiceProcess, browser: An
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cycle = run_cycle(settings, SimulatedSource("stable", rows=500, seed=4242),
+        cycle = run_cycle(settings, SimulatedSource("no_drift", rows=500, seed=4242),
                           store=connect(settings.tracking))
     run_id = cycle.batches[0].run_id
     assert run_id
