@@ -160,3 +160,6 @@ class Snapshot:
     """Files in the inbox's ``rejected/`` folder (bad batches refused, reasons beside them)."""
     monitoring_experiment_id: str = ""
     retraining_experiment_id: str = ""
+    mlflow_ui_url: str = ""
+    """The MLflow UI the batch links point at (``service.mlflow_ui_url``); empty: links are
+    relative (``#/experiments/...``)."""
