@@ -289,6 +289,201 @@ def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in counter.most_common())
 
 
+
+# ----------------------------------------------------------------------------- the service
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """The service, a new process over the benchmark's store."""
+
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+    first_snapshot_seconds: float = 0.0
+    health: dict[str, Any] = field(default_factory=dict)
+
+    def memory_mb(self) -> dict[str, float]:
+        """``VmRSS`` (now) and ``VmHWM`` (peak) of the process, in MB (Linux)."""
+        found: dict[str, float] = {}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = int(value.split()[0]) / 1024
+        return found
+
+
+@contextlib.contextmanager
+def service(root: Path, *, wait_seconds: float) -> Iterator[Service]:
+    """``python -m pipelines.serve`` on a free port over the store under ``root``, waited for
+    until ``/health`` answers 200 (its first snapshot read), stopped (SIGTERM) afterwards."""
+    import requests
+
+    port = free_port()
+    log = root / "bench-service.log"
+    command = [sys.executable, "-m", "pipelines.serve", "--host", "127.0.0.1",
+               "--port", str(port)]
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=service_env(root), cwd=root, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    svc = Service(process, f"http://127.0.0.1:{port}", log)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"the service exited ({process.returncode}):\n"
+                                 f"{log.read_text(errors='replace')[-3000:]}")
+            with contextlib.suppress(requests.RequestException):
+                answer = requests.get(f"{svc.base}/health", timeout=5)
+                if answer.status_code == 200:
+                    svc.health = answer.json()
+                    break
+            if time.perf_counter() - started > wait_seconds:
+                raise SystemExit(f"the service did not answer /health with 200 within "
+                                 f"{wait_seconds:g} s; its log:\n"
+                                 f"{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        svc.first_snapshot_seconds = time.perf_counter() - started
+        yield svc
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Timed:
+    endpoint: str
+    ms: list[float]
+    statuses: Counter[int]
+    note: str = ""
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.ms)
+        return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def endpoints(batches: int) -> list[tuple[str, str]]:
+    """(label, path) of every endpoint timed, but ``/batches/{seq}`` (timed apart)."""
+    return [
+        ("/health", "/health"),
+        ("/alerts", "/alerts"),
+        ("/metrics/baseline", "/metrics/baseline"),
+        ("/metrics/latest", "/metrics/latest"),
+        ("/metrics/history", "/metrics/history"),
+        ("/drift/data", "/drift/data"),
+        ("/drift/concept", "/drift/concept"),
+        ("/drift/matrix", "/drift/matrix"),
+        (f"/features/{FEATURE}/drift", f"/features/{FEATURE}/drift"),
+        ("/quality/history", "/quality/history"),
+        ("/retraining/status", "/retraining/status"),
+        ("/models", "/models"),
+        ("/batches?limit=50", "/batches?limit=50"),
+        (f"/batches?limit=50&offset={max(batches - 50, 0)} (oldest page)",
+         f"/batches?limit=50&offset={max(batches - 50, 0)}"),
+        ("/audit", "/audit"),
+        ("/metrics (Prometheus)", "/metrics"),
+        ("/ (dashboard)", "/"),
+    ]
+
+
+def time_requests(session: Any, base: str, label: str, paths: Sequence[str]) -> Timed:
+    """One request per path, in order, each timed from before sending until its whole body
+    is read."""
+    timed = Timed(label, [], Counter())
+    for path in paths:
+        began = time.perf_counter()
+        answer = session.get(base + path, timeout=60)
+        _ = answer.content
+        timed.ms.append((time.perf_counter() - began) * 1000)
+        timed.statuses[answer.status_code] += 1
+    return timed
+
+
+def measure_service(svc: Service, batches: int, n: int) -> list[Timed]:
+    import requests
+
+    results = []
+    with requests.Session() as session:
+        for label, path in endpoints(batches):
+            results.append(time_requests(session, svc.base, label, [path] * n))
+        # a different batch each request (its report downloaded), newest to oldest spread
+        count = max(1, min(n, batches))
+        sequences = [batches - (k * batches) // count for k in range(count)]
+        cold = time_requests(session, svc.base, "/batches/{seq} cold",
+                             [f"/batches/{s}" for s in sequences])
+        cold.note = f"{count} different batches, each once"
+        results.append(cold)
+        warm_path = f"/batches/{sequences[0]}"
+        session.get(svc.base + warm_path, timeout=60)  # fetched once before: cached
+        warm = time_requests(session, svc.base, "/batches/{seq} warm", [warm_path] * n)
+        warm.note = "the same batch again"
+        results.append(warm)
+    return results
+
+
+def latency_table(results: Sequence[Timed]) -> list[str]:
+    lines = ["| endpoint | requests | status | p50 ms | p95 ms | max ms | "
+             f"> {LIMIT_MS:g} ms |", "|---|---|---|---|---|---|---|"]
+    for t in results:
+        status = ", ".join(f"{code} x{count}" if len(t.statuses) > 1 else str(code)
+                           for code, count in sorted(t.statuses.items()))
+        over = []
+        if t.quantile(0.5) > LIMIT_MS:
+            over.append("p50")
+        if t.quantile(0.95) > LIMIT_MS:
+            over.append("p95")
+        if not over and max(t.ms) > LIMIT_MS:
+            over.append(f"max only ({sum(m > LIMIT_MS for m in t.ms)} of {len(t.ms)})")
+        note = f" ({t.note})" if t.note else ""
+        lines.append(f"| {t.endpoint}{note} | {len(t.ms)} | {status} | {t.quantile(0.5):.1f} | "
+                     f"{t.quantile(0.95):.1f} | {max(t.ms):.1f} | {', '.join(over) or 'no'} |")
+    return lines
+
+
+def snapshot_times(root: Path, repeats: int = 3) -> dict[str, float]:
+    """The snapshot read in this process: cold (a new connection, no previous snapshot:
+    every run's report downloaded) and warm (from the previous one; median of ``repeats``)."""
+    from pipelines.store import connect
+    from pipelines.store.views import read_snapshot
+
+    settings = store_settings(root)
+    began = time.perf_counter()
+    store = connect(settings.tracking, create=False, purpose="serve")
+    snap = read_snapshot(store, settings)
+    cold = time.perf_counter() - began
+    warm = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        snap = read_snapshot(store, settings, snap)
+        warm.append(time.perf_counter() - began)
+    return {"cold": cold, "warm": statistics.median(warm), "batches": len(snap.batches),
+            "details": len(snap.details)}
+
+
+def service_table(svc: Service, snap: dict[str, float], memory: dict[str, float]) -> list[str]:
+    health = svc.health
+    return [
+        "| service | value |", "|---|---|",
+        f"| start to first snapshot (/health 200) | {svc.first_snapshot_seconds:.1f} s "
+        f"({health.get('batches', '?')} batches) |",
+        f"| snapshot read, cold (new connection, every report downloaded) | {snap['cold']:.2f} s "
+        f"({snap['batches']:,.0f} batches, {snap['details']:,.0f} reports) |",
+        f"| snapshot read, warm (from the previous one; median of 3) | {snap['warm']:.2f} s |",
+        f"| service memory after the requests | RSS {memory.get('VmRSS', float('nan')):.0f} MB, "
+        f"peak {memory.get('VmHWM', float('nan')):.0f} MB |",
+    ]
+
+
 # ----------------------------------------------------------------------------- command line
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,6 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a setting for populating (default: monitoring.max_drift_plots=0, "
                    "the drifted features' PNGs, which the service does not read)")
     p.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")
+    p.add_argument("--wait", type=float, default=600,
+                   help="seconds to wait for the service's first snapshot")
     p.add_argument("--populate-only", action="store_true", help="stop after populating")
     p.add_argument("--verbose", action="store_true", help="the project's log lines too")
     return p
@@ -345,6 +542,25 @@ def main(argv: list[str] | None = None) -> int:
             say(line)
         if args.populate_only:
             return 0
+        say("")
+        say(f"starting the service over {populated.batches_after:,} batches")
+        with service(root, wait_seconds=args.wait) as svc:
+            results = measure_service(svc, populated.batches_after, args.requests)
+            memory = svc.memory_mb()
+        snap = snapshot_times(root)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        say("")
+        say(f"load average after measuring: {load:.2f} on {os.cpu_count()} cores; "
+            f"{args.requests} requests per endpoint, one keep-alive session, timed in the "
+            "client")
+        for line in latency_table(results):
+            say(line)
+        say("")
+        for line in service_table(svc, snap, memory):
+            say(line)
+        over = [t.endpoint for t in results if t.quantile(0.95) > LIMIT_MS]
+        say("")
+        say(f"p95 above {LIMIT_MS:g} ms: {', '.join(over) if over else 'none'}")
     return 0
 
 
