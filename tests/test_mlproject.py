@@ -188,4 +188,6 @@ def test_every_entry_point_runs_through_mlflow_run(tmp_path: Path) -> None:
     assert alias_version(store, "champion").tags["model_origin"] == "external"
     seen.add("register_reference")
 
-    assert seen == declared
+    # serve runs until stopped: tests/service/test_serve.py starts it with `mlflow run` and
+    # stops it
+    assert seen | {"serve"} == declared

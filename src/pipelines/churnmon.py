@@ -3,6 +3,7 @@
     churnmon monitor --batch batch.csv
     churnmon run --source inbox
     churnmon --tracking-uri http://mlflow:5000 history --limit 10
+    churnmon serve --port 8765       # the REST API, dashboard and /metrics
     python -m pipelines ...            # the same command
 
 Each subcommand is the step's own entry point (``churnmon monitor`` is
@@ -43,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                         "register labels that arrived after their batches were monitored"),
     "simulate": ("pipelines.simulate", "write a simulated production batch"),
     "train": ("pipelines.train_baseline", "train the baseline and register it as champion"),
+    "serve": ("pipelines.serve",
+              "the read-only service: REST API, dashboard and Prometheus /metrics"),
 }
 
 
