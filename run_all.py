@@ -147,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     page = landing.experiment_path(monitoring) if monitoring else landing.models_path()
     lines.append(f"open the MLflow UI: {ui}  (then {base}{page}; in the sidebar choose "
                  "'Model training' once and experiments open on their runs)")
+    service = settings.service
+    where = "" if tracking.uri == "sqlite:///mlflow.db" else f" --tracking-uri {tracking.uri}"
+    lines.append(f"open the dashboard: python -m pipelines.serve{where} (or: make serve), then "
+                 f"http://{service.host}:{service.port}/")
     print("\n".join(["", "=== Demo summary ===", *lines]))  # noqa: T201
     return 0
 
