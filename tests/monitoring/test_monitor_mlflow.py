@@ -11,12 +11,14 @@ import sys
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 from pipelines.data.batch import Batch
 from pipelines.data.generator import TARGET, generate_batch
 from pipelines.errors import DataError, SchemaError
+from pipelines.monitoring.timing import phase_slug
 from pipelines.store import connect
 from pipelines.workflows.monitor import Monitor, monitor_batch
 from tests.conftest import PASSTHROUGH_ENV, make_settings, mlflow_server
@@ -34,7 +36,7 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     assert REQUIRED_METRICS <= set(m)
     # per-feature evidence is in drift_table.json, not charts; the reference's values are
     # reference_<metric>; the chart view's first section repeats the headline numbers
-    assert {k.split("/")[0] for k in m if "/" in k} == {"health"}
+    assert {k.split("/")[0] for k in m if "/" in k} == {"health", "ops"}
     assert m["health/roc_auc"] == m["roc_auc"]
     assert m["health/status_level"] == m["status_level"]
     assert "reference_roc_auc" in m
@@ -279,3 +281,33 @@ def test_the_reference_sentence_is_best_effort(trained_store, monkeypatch) -> No
     monkeypatch.setattr(monitor.store.client, "get_model_version", unreadable)
     rows = monitor.reference.profile.n_rows
     assert monitor.reference_story == f"Reference: {rows:,} rows, registered with v1."
+
+
+def test_a_monitoring_run_logs_its_operational_metrics(trained_store) -> None:
+    """ops/: every phase's seconds (the ones after the run closed too), the total, rows per
+    second, the champion's scoring time per 1,000 rows and the batch's freshness."""
+    settings, _ = trained_store
+    outcome = _monitor_shifted(settings)
+    metrics = connect(settings.tracking).client.get_run(outcome.run_id).data.metrics
+    ops = {k: v for k, v in metrics.items() if k.startswith("ops/")}
+    phases = {"convert", "scoring", "drift", "prediction_drift", "quality", "performance",
+              "alerts", "mlflow_run", "artifacts", "plots", "batch_storage", "report_files",
+              "registry", "notify"}
+    assert {f"ops/{p}_seconds" for p in phases} | {
+        "ops/total_seconds", "ops/rows_per_second", "ops/scoring_ms_per_1000_rows",
+        "ops/batch_freshness_seconds"} == set(ops)
+    assert all(v >= 0 for v in ops.values())
+    for phase, seconds in outcome.timings.items():  # the outcome's timings, as logged
+        assert ops[f"ops/{phase_slug(phase)}_seconds"] == pytest.approx(seconds)
+    total = ops["ops/total_seconds"]
+    assert sum(outcome.timings.values()) <= total + 1e-6  # the phases happen in turn
+    assert ops["ops/rows_per_second"] == pytest.approx(4000 / total)
+    assert ops["ops/scoring_ms_per_1000_rows"] == pytest.approx(
+        outcome.timings["scoring"] * 1e6 / 4000)
+    newest = pd.Timestamp(generate_batch("covariate_shift", 4000, seed=21)[
+        "event_timestamp"].max())
+    age = pd.Timestamp.now(tz="UTC") - (newest.tz_localize("UTC") if newest.tzinfo is None
+                                       else newest)
+    assert ops["ops/batch_freshness_seconds"] == pytest.approx(age.total_seconds(), abs=120)
+    # the headline metrics keep their own section and values
+    assert {k.split("/")[0] for k in metrics if "/" in k} == {"health", "ops"}

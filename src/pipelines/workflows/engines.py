@@ -29,6 +29,7 @@ from pipelines.data.chunks import batch_files, files_digest, iter_chunks
 from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
 from pipelines.errors import ConfigError, DataError, SchemaError
 from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
+from pipelines.monitoring.timing import Stopwatch
 from pipelines.store import Store, connect
 from pipelines.store.scoring import external_scores
 from pipelines.workflows.family import resolve_settings
@@ -40,20 +41,30 @@ ENGINES = ("memory", "chunked", "spark")
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}")
 
 
-def count_file(monitor: Monitor, path: Path, chunk_rows: int, batch_id: str
-               ) -> tuple[BatchCounts, str]:
-    """The counts of a batch file read chunk by chunk, and what scored it."""
+def count_file(monitor: Monitor, path: Path, chunk_rows: int, batch_id: str,
+               timer: Stopwatch | None = None) -> tuple[BatchCounts, str]:
+    """The counts of a batch file read chunk by chunk, and what scored it; ``timer`` is told
+    the time of each phase (read, convert, scoring, counting), added up over the chunks."""
+    timer = timer or Stopwatch()
     profile = monitor.counts_profile
     counts, scored_by, start = profile.empty(), "", 0
-    for frame in iter_chunks(path, chunk_rows):
+    chunks = iter_chunks(path, chunk_rows)
+    while True:
+        with timer("read"):
+            frame = next(chunks, None)
+        if frame is None:
+            break
         if frame.empty:
             continue
         end = start + len(frame)
         part = Batch(frame, batch_id, f"{path} (rows {start + 1:,}-{end:,})")
-        prepared = prepare_batch(part, monitor.champion.schema)
-        scores, scored_by = batch_scores(prepared, monitor.champion,
-                                         monitor.settings.data.prediction_column)
-        counts = counts + count_chunk(profile, prepared, scores)
+        with timer("convert"):
+            prepared = prepare_batch(part, monitor.champion.schema)
+        with timer("scoring"):
+            scores, scored_by = batch_scores(prepared, monitor.champion,
+                                             monitor.settings.data.prediction_column)
+        with timer("counting"):
+            counts = counts + count_chunk(profile, prepared, scores)
         logger.debug("counted rows %d-%d of %s", start + 1, end, path)
         start = end
     return counts, scored_by
@@ -189,12 +200,14 @@ def monitor_counted(settings: Settings, source: str, engine: str, *,
     info = BatchInfo(batch_id=batch_id or (path.stem if local else source.rsplit("/", 1)[-1]),
                      source=source, digest=files_digest(path) if local else None,
                      file_name=path.name if local and path.is_file() else None)
+    timer = Stopwatch()  # the run's ops/ metrics: the counting's phases and the cycle's total
     if engine == "chunked":
         if not local:
             raise DataError(f"Data file {source} does not exist (the chunked engine reads "
                             "local files; use the spark engine for tables and URLs).")
         counts, scored_by = count_file(monitor, path, settings.engine.chunk_rows,
-                                       info.batch_id)
+                                       info.batch_id, timer)
     else:
-        counts, scored_by = count_spark(monitor, store, source)
-    return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by)
+        with timer("spark"):  # read, scored and counted by Spark: one phase
+            counts, scored_by = count_spark(monitor, store, source)
+    return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by, timer=timer)

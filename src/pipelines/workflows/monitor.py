@@ -40,7 +40,7 @@ from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
-from pipelines.monitoring.timing import Stopwatch
+from pipelines.monitoring.timing import AFTER_RUN_PHASES, Stopwatch, ops_metrics
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
 from pipelines.problems import PROBLEM_TYPE_TAG, problem
 from pipelines.stats import CategoricalReference, NumericReference
@@ -167,16 +167,37 @@ def report_tags(report: MonitoringReport, champion: Champion, sequence: int) -> 
     }
 
 
-def _time_tags(prepared: PreparedBatch) -> dict[str, str]:
-    """The batch's data time span, from its timestamp column (none without one)."""
+def _batch_times(prepared: PreparedBatch | None) -> pd.Series | None:
+    """The batch's data times, from its timestamp column (None without one)."""
+    if prepared is None:
+        return None
     column = prepared.schema.timestamp_column
     if not column or column not in prepared.frame.columns:
-        return {}
+        return None
     times = pd.to_datetime(prepared.frame[column], errors="coerce").dropna()
-    if times.empty:
+    return None if times.empty else times
+
+
+def _time_tags(prepared: PreparedBatch) -> dict[str, str]:
+    """The batch's data time span, from its timestamp column (none without one)."""
+    times = _batch_times(prepared)
+    if times is None:
         return {}
     return {c.TAG_BATCH_TIME_START: times.min().isoformat(),
             c.TAG_BATCH_TIME_END: times.max().isoformat()}
+
+
+def run_ops_metrics(report: MonitoringReport, timer: Stopwatch,
+                    prepared: PreparedBatch | None) -> dict[str, float]:
+    """The operational metrics a monitoring run logs before it closes: the seconds of each
+    phase so far, the champion's scoring time per 1,000 rows (when the champion scored, in
+    a phase of its own) and the batch's freshness (when it has data times)."""
+    scored_by = str(report.context.get("scored_by", ""))
+    scoring = timer.seconds.get("scoring") if scored_by.startswith("champion") else None
+    times = _batch_times(prepared)
+    newest = None if times is None else times.max().to_pydatetime()
+    return ops_metrics(timer.seconds, n_rows=report.n_rows, scoring_seconds=scoring,
+                       newest_time=newest, now=datetime.now(UTC))
 
 
 def _notification(report: MonitoringReport, run_id: str, report_path: Path) -> Notification:
@@ -250,10 +271,11 @@ class Monitor:
                      "reference_run_id": self.champion.run_id})
 
     def run_counts(self, counts: BatchCounts, info: BatchInfo, *, engine: str,
-                   scored_by: str) -> MonitorOutcome:
+                   scored_by: str, timer: Stopwatch | None = None) -> MonitorOutcome:
         """Evaluate and log a batch reduced to counts: the same run, report and notification
-        as :meth:`run`, figures drawn from the counts, the rows themselves not stored."""
-        timer = Stopwatch()
+        as :meth:`run`, figures drawn from the counts, the rows themselves not stored.
+        ``timer``: the one that timed the counting (its phases are the run's too)."""
+        timer = timer or Stopwatch()
         with timer("statistics"):
             report = self.evaluate_counts(counts, info, engine=engine, scored_by=scored_by)
         return self._log(report, info, Evidence(counts=counts), {c.TAG_ENGINE: engine}, timer)
@@ -371,6 +393,7 @@ class Monitor:
                     uploading.result()
             with timer("report files"):
                 path = _write_report_files(settings.paths.output, report_text, page)
+            self.store.log_metrics(run_ops_metrics(report, timer, prepared), step=sequence)
         with timer("registry"):
             metric = problem(self.problem_type).primary_metric
             value = (report.performance or {}).get(metric)
@@ -391,12 +414,25 @@ class Monitor:
                 self.store.set_tags(
                     {c.TAG_NOTIFICATION_FAILED: "; ".join(failures)[:c.TAG_LIMIT]},
                     run_id=run_id)
+        self._log_after_run(run_id, sequence, report.n_rows, timer)
         logger.info("Batch %s: status %s, retraining recommended: %s; report %s, run %s",
                     info.batch_id, report.status, report.retraining_recommended, path, run_id)
         logger.debug("Batch %s timings: %s", info.batch_id,
                      ", ".join(f"{k} {v:.3f} s" for k, v in timer.seconds.items()))
         return MonitorOutcome(report=report, run_id=run_id, report_path=path,
                               experiment_id=experiment_id, timings=dict(timer.seconds))
+
+    def _log_after_run(self, run_id: str, sequence: int, n_rows: int,
+                       timer: Stopwatch) -> None:
+        """The phases timed after the run closed (registry, notify), the cycle's total and
+        rows per second, onto the closed run; best effort (the verdict is written)."""
+        metrics = ops_metrics(timer.seconds, n_rows=n_rows, total_seconds=timer.elapsed(),
+                              phases=AFTER_RUN_PHASES)
+        try:
+            self.store.log_metrics_to(run_id, metrics, step=sequence)
+        except Exception as exc:  # the cycle's timings only  # noqa: BLE001
+            logger.warning("The operational metrics of run %s after it closed could not be "
+                           "logged: %s", run_id, exc)
 
     def _description(self, report: MonitoringReport, previous: object) -> str:
         champion = self.champion
