@@ -154,3 +154,51 @@ def test_the_startup_benchmark_runs_at_a_tiny_size(tmp_path: Path,
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[2]) > 0  # wall seconds
     assert (tmp_path / "work" / "mlflow.db").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_the_service_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    """bench_service.py end to end at 3 batches and 3 requests per endpoint: it trains its
+    champion, monitors the simulated batches through the orchestrator, starts the service
+    over the store, times every endpoint and prints its tables (no durations asserted); run
+    again on the same store, it reuses it."""
+    import subprocess
+
+    script = str(BENCHMARKS / "bench_service.py")
+    store = tmp_path / "store"
+    proc = subprocess.run([sys.executable, script, "--store", str(store), "--batches", "3",
+                           "--requests", "3", "--per-cycle", "2"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert "| batches added | 3 (0 -> 3), 300 rows each, 2 a cycle, 2 cycles |" in lines
+    assert any(line.startswith("| rows per second (monitoring) |") for line in lines)
+    rows = {cells[0]: cells for cells in (
+        [c.strip() for c in line.strip("|").split("|")] for line in lines
+        if line.startswith("| /"))}
+    src = Path(__file__).resolve().parents[1] / "src" / "pipelines" / "service"
+    optional = {"/metrics (Prometheus)": (src / "prom.py").is_file(),
+                "/ (dashboard)": (src / "dashboard.py").is_file()}
+    for endpoint in ("/health", "/alerts", "/metrics/latest", "/metrics/history",
+                     "/batches?limit=50", "/features/monthly_charges/drift", "/drift/matrix",
+                     "/audit", "/models", *optional):
+        assert endpoint in rows, endpoint
+        assert rows[endpoint][1] == "3", rows[endpoint]
+        if optional.get(endpoint, True):
+            assert rows[endpoint][2] == "200", rows[endpoint]
+        p50, p95, top = (float(x) for x in rows[endpoint][3:6])
+        assert 0 < p50 <= p95 <= top
+    cold = next(cells for name, cells in rows.items() if name.startswith("/batches/{seq} cold"))
+    warm = next(cells for name, cells in rows.items() if name.startswith("/batches/{seq} warm"))
+    assert cold[1:3] == ["3", "200"]
+    assert warm[1:3] == ["3", "200"]
+    text = proc.stdout
+    assert "| start to first snapshot (/health 200) |" in text
+    assert "(3 batches, 3 reports) |" in text  # the cold snapshot read
+    assert "| service memory after the requests | RSS " in text
+
+    again = subprocess.run([sys.executable, script, "--store", str(store), "--batches", "3",
+                            "--populate-only"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "| store reused | 3 batches already monitored: nothing added |" in again.stdout
