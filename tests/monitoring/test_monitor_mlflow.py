@@ -311,3 +311,27 @@ def test_a_monitoring_run_logs_its_operational_metrics(trained_store) -> None:
     assert ops["ops/batch_freshness_seconds"] == pytest.approx(age.total_seconds(), abs=120)
     # the headline metrics keep their own section and values
     assert {k.split("/")[0] for k in metrics if "/" in k} == {"health", "ops"}
+
+
+def test_the_metrics_after_the_run_closed_are_best_effort(trained_store, monkeypatch,
+                                                          caplog) -> None:
+    """A store that refuses the late ops/ write costs a warning, never the verdict: the run
+    is FINISHED with the ops/ metrics logged while it was open."""
+    settings, _ = trained_store
+    monitor = Monitor(settings)
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("store went away")
+
+    monkeypatch.setattr(monitor.store, "log_metrics_to", refused)
+    frame = generate_batch("no_drift", 2000, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = monitor.run(Batch(frame, "late-ops", "test"))
+    run = connect(settings.tracking).client.get_run(outcome.run_id)
+    assert run.info.status == "FINISHED"
+    ops = {k for k in run.data.metrics if k.startswith("ops/")}
+    assert {"ops/convert_seconds", "ops/mlflow_run_seconds", "ops/report_files_seconds",
+            "ops/scoring_ms_per_1000_rows", "ops/batch_freshness_seconds"} <= ops
+    assert not ops & {"ops/registry_seconds", "ops/notify_seconds", "ops/total_seconds"}
+    assert "could not be logged: store went away" in caplog.text

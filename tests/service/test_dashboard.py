@@ -5,11 +5,12 @@ them)."""
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,10 +26,18 @@ VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}
 #: The page polls this often (?refresh=) and the service re-reads the store this often.
 REFRESH = 1
 
-pytestmark = [
+#: The browser tests' marks (the page's own checks at the end need none).
+BROWSER_MARKS = (
     pytest.mark.slow, pytest.mark.server, pytest.mark.subprocess, pytest.mark.ui,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium"),
-]
+)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def browser_test(test: F) -> F:
+    for mark in BROWSER_MARKS:
+        test = mark(test)
+    return test
 
 
 @pytest.fixture
@@ -84,6 +93,7 @@ def _open(watched: Watched, service: ServiceProcess, rows: int) -> None:
     page.wait_for_timeout(500)  # plotly's last frame
 
 
+@browser_test
 def test_the_dashboard_shows_the_story(service: ServiceProcess, browser: Any,
                                        story_store: tuple[Settings, list[Any]]) -> None:
     from pipelines.store import alias_version, connect
@@ -174,6 +184,7 @@ def test_the_dashboard_shows_the_story(service: ServiceProcess, browser: Any,
         page.close()
 
 
+@browser_test
 def test_a_new_batch_appears_without_reload(service: ServiceProcess, browser: Any,
                                             story_store: tuple[Settings, list[Any]]) -> None:
     from pipelines.data.sources import SimulatedSource
@@ -223,6 +234,7 @@ def test_a_new_batch_appears_without_reload(service: ServiceProcess, browser: An
     page.locator("#banner").wait_for(state="hidden", timeout=(2 * REFRESH + 10) * 1000)
 
 
+@browser_test
 def test_the_page_needs_no_token_but_its_data_does(story_store: tuple[Settings, list[Any]],
                                                    tmp_path: Path, browser: Any) -> None:
     """With a token set: the page and its scripts load without it, the data only with it;
@@ -252,3 +264,52 @@ def test_the_page_needs_no_token_but_its_data_does(story_store: tuple[Settings, 
     finally:
         server.stop()
 
+
+
+# --- the page itself (no browser, no server) ------------------------------------------------
+
+
+def _routes(settings: Settings) -> dict[str, Any]:
+    from fastapi import FastAPI
+
+    from pipelines.service.dashboard import mount_dashboard
+
+    app = FastAPI()
+    mount_dashboard(app, settings)
+    return {route.path: route for route in app.routes if hasattr(route, "endpoint")}
+
+
+def test_the_page_loads_nothing_from_another_host(tmp_path: Path) -> None:
+    from pipelines.service.dashboard import OWN_FILES, STATIC, page_html, plotly_js
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "store", **{"service.refresh_seconds": 3})
+    page = page_html(settings)
+    loaded = set(re.findall(r'(?:src|href)="([^"]+)"', page))
+    assert {"/static/plotly.min.js", "/static/dashboard.js", "/static/dashboard.css"} <= loaded
+    # every address the page, its script and its style name is its own (or the API docs)
+    for text in [page, *((STATIC / name).read_text() for name in OWN_FILES)]:
+        assert "http://" not in text
+        assert "https://" not in text
+        assert "@import" not in text
+        assert "url(" not in text.replace("url(data:", "")
+    assert all(a.startswith(("/", "data:")) for a in loaded), loaded
+    assert '&quot;refresh&quot;: 3.0' in page  # the page polls as often as the service reads
+    assert plotly_js().stat().st_size > 1_000_000  # the real library, not a stub
+
+
+def test_the_page_and_its_files_are_served(tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+
+    routes = _routes(make_settings(tmp_path / "store"))
+    assert {"/", "/static/plotly.min.js", "/static/{name}"} <= set(routes)
+    assert not any(r.include_in_schema for r in routes.values())  # not API endpoints
+    page = routes["/"].endpoint()
+    assert page.status_code == 200
+    assert b'id="heatmap"' in page.body
+    assert str(routes["/static/plotly.min.js"].endpoint().path).endswith("plotly.min.js")
+    script = routes["/static/{name}"].endpoint(name="dashboard.js")
+    assert script.media_type == "text/javascript"
+    missing = routes["/static/{name}"].endpoint(name="../dashboard.py")
+    assert missing.status_code == 404
+    assert b'"status": 404' in missing.body

@@ -122,6 +122,25 @@
 
   function phone() { return window.matchMedia("(max-width: 600px)").matches; }
 
+  const NOTHING_YET = "No monitored batch yet: monitor one (churnmon monitor, or python " +
+    "run_all.py for the demo) and it appears here.";
+
+  function draw(id, traces, layout) {
+    const node = document.getElementById(id);
+    if (node.dataset.empty) {
+      node.replaceChildren();
+      delete node.dataset.empty;
+    }
+    Plotly.react(node, traces, layout, PLOT_CONFIG);
+  }
+
+  function placeholder(id, text) {
+    const node = document.getElementById(id);
+    Plotly.purge(node);
+    node.replaceChildren(el("p", { class: "empty quiet" }, text));
+    node.dataset.empty = "1";
+  }
+
   // --- the model now -------------------------------------------------------------------------
 
   function setCard(id, big, note, status) {
@@ -133,6 +152,7 @@
 
   function renderState(models, retraining, newest) {
     if (models.name) setText("model-name", models.name);
+    if (models.primary_metric) setText("primary-head", models.primary_metric);
     const serving = version(models.serving);
     setCard("serving", serving ? "v" + serving : "none",
             serving ? sinceNote(models.serving) : "no @champion alias");
@@ -215,6 +235,8 @@
     const points = (history.points || []).slice().sort((a, b) => a.sequence - b.sequence);
     const x = points.map((p) => p.sequence);
     const metric = history.metric || "metric";
+    setText("perf-title", "Performance over batches: " + metric);
+    if (!points.length) return placeholder("perf", NOTHING_YET);
     const pick = (key) => points.map((p) => (p[key] === undefined ? null : p[key]));
     const traces = [
       { x, y: pick("upper"), name: "band", mode: "lines", line: { width: 0 },
@@ -266,8 +288,7 @@
       legend: { orientation: "h", y: -0.12, yanchor: "top", x: 0 },
       shapes, annotations,
     };
-    Plotly.react("perf", traces, layout, PLOT_CONFIG);
-    setText("perf-title", "Performance over batches: " + metric);
+    draw("perf", traces, layout);
   }
 
   // --- drift heat map ------------------------------------------------------------------------
@@ -278,6 +299,7 @@
     const effect = matrix.effect || [];
     const drifted = matrix.drifted || [];
     const pValue = matrix.p_value || [];
+    if (!features.length || !sequences.length) return placeholder("heatmap", NOTHING_YET);
     const columns = sequences.map(seqLabel);
     // PSI above 0.25 is a large shift: the scale stops at 1 so that moderate shifts show too.
     let top = 0.3;
@@ -316,7 +338,7 @@
                range: [-0.5, columns.length - 0.5] },
       yaxis: { type: "category", automargin: true, range: [features.length - 0.5, -0.5] },
     };
-    Plotly.react("heatmap", traces, layout, PLOT_CONFIG);
+    draw("heatmap", traces, layout);
   }
 
   // --- data quality --------------------------------------------------------------------------
@@ -330,6 +352,10 @@
   function renderQuality(quality) {
     const points = (quality.points || []).slice().sort((a, b) => a.sequence - b.sequence);
     const x = points.map((p) => p.sequence);
+    const refused = quality.refused_files;
+    setText("quality-note", refused ? "(" + refused + " refused file" + (refused === 1 ? "" : "s") +
+            " in the inbox)" : "");
+    if (!points.length) return placeholder("quality", NOTHING_YET);
     const traces = [
       { type: "bar", x, y: points.map((p) => count(p.issues)), name: "issues", yaxis: "y2",
         marker: { color: "rgba(183,110,0,0.35)" },
@@ -356,10 +382,7 @@
                 showgrid: false, dtick: 1 },
       legend: { orientation: "h", y: -0.12, yanchor: "top", x: 0 },
     };
-    Plotly.react("quality", traces, layout, PLOT_CONFIG);
-    const refused = quality.refused_files;
-    setText("quality-note", refused ? "(" + refused + " refused file" + (refused === 1 ? "" : "s") +
-            " in the inbox)" : "");
+    draw("quality", traces, layout);
   }
 
   // --- batch table ---------------------------------------------------------------------------
@@ -373,6 +396,7 @@
             batches.length + " shown" : "") + ")");
     const first = batches.find((b) => b.primary && b.primary.metric);
     if (first) setText("primary-head", first.primary.metric);
+    document.getElementById("batches-empty").hidden = batches.length > 0;
     const tbody = document.querySelector("#batches tbody");
     const before = shownRuns;
     tbody.replaceChildren(...batches.map(function (b) {
