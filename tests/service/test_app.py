@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -65,8 +66,15 @@ def story(tmp_path_factory: pytest.TempPathFactory,
     db = root / "store" / "mlflow.db"
     digest = _digest(db)
     service = ServiceProcess(settings, root / "service.log", token=TOKEN,
-                             args=["--set", f"service.mlflow_ui_url={UI}"]).start()
+                             args=["--set", f"service.mlflow_ui_url={UI}",
+                                   "--set", "service.refresh_seconds=2"]).start()
     try:
+        # reports a loaded machine could not download within the first read's budget come
+        # with the next reads
+        deadline = time.monotonic() + 120
+        while len(service.get("/drift/matrix").json.get("sequences", ())) < 6:
+            assert time.monotonic() < deadline, service.log()[-3000:]
+            time.sleep(0.5)
         yield Story(service, settings, cycles, db, digest)
     finally:
         service.stop()
