@@ -331,6 +331,23 @@ def test_the_token_is_checked_before_the_query(story: Story) -> None:
     _error(not_bearer, 401)
 
 
+def test_prometheus_metrics_need_the_token(story: Story) -> None:
+    pytest.importorskip("pipelines.service.prom")
+    _error(story.service.get("/metrics", authorized=False), 401)
+    reply = story.service.get("/metrics")
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    assert "churnmon_" in reply.text
+
+
+def test_the_dashboard_page_is_public(story: Story) -> None:
+    """The page holds no data (it asks the API, with the token): a browser can open it."""
+    pytest.importorskip("pipelines.service.dashboard")
+    reply = story.service.get("/", authorized=False)
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/html")
+
+
 def test_openapi_documents_every_route_and_is_public(story: Story) -> None:
     reply = story.service.get("/openapi.json", authorized=False)
     assert reply.status == 200
