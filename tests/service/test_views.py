@@ -210,3 +210,59 @@ def test_state_behind_a_server_that_stops_answering(
     finally:
         state.stop()
         server.stop()
+
+
+def test_performance_limit_per_problem_type(tmp_path: Path) -> None:
+    from pipelines.service.snapshot import BatchRecord, ModelState
+    from pipelines.store.views import performance_limit
+
+    settings = make_settings(tmp_path, **{"monitoring.roc_auc_floor": 0.7,
+                                          "monitoring.macro_f1_floor": 0.6,
+                                          "monitoring.rmse_ratio_ceiling": 1.5})
+    run = BatchRecord(run_id="r", experiment_id="1", sequence=1, run_name="b1",
+                      run_status="FINISHED", status="ok", started_at=0.0, ended_at=1.0,
+                      metrics={"reference_rmse": 10.0})
+    assert performance_limit(settings, ModelState("m")) == 0.7
+    assert performance_limit(settings, ModelState("m", "multiclass", "macro_f1")) == 0.6
+    regression = ModelState("m", "regression", "rmse")
+    assert performance_limit(settings, regression, [run]) == pytest.approx(15.0)
+    assert performance_limit(settings, regression) is None  # no reference RMSE seen yet
+    absolute = make_settings(tmp_path, **{"monitoring.rmse_ceiling": 12.0})
+    assert performance_limit(absolute, regression, [run]) == 12.0
+
+
+def test_parse_detail_keeps_what_the_service_shows() -> None:
+    from pipelines.store.views import parse_detail
+
+    detail = parse_detail({
+        "alerts": [{"rule": "performance", "severity": "critical", "message": "low",
+                    "value": 0.6, "threshold": 0.75, "columns": []}],
+        "drift": {"features": [
+            {"feature": "age", "kind": "numeric", "test": "ks", "statistic": 0.3,
+             "pvalue": 0.001, "pvalue_adjusted": 0.004, "effect_size": 0.4, "drifted": True},
+            {"feature": "city", "kind": "categorical", "test": "chi2", "statistic": None,
+             "pvalue": None, "effect_size": None, "drifted": False}]},
+        "data_quality": {"n_rows": 10, "duplicate_ids": 1, "problem_columns": ["age"],
+                         "issues": [{"column": "age", "check": "missing"}],
+                         "columns": [{"column": "age", "missing_share": 0.2,
+                                      "out_of_range_share": 0.1,
+                                      "unseen_category_share": None},
+                                     {"column": "city", "missing_share": 0.0,
+                                      "out_of_range_share": None,
+                                      "unseen_category_share": 0.05}]},
+        "concept_drift": None, "prediction_drift": {"test": "ks", "drifted": False},
+        "target_drift": None})
+    (alert,) = detail.alerts
+    assert (alert.rule, alert.severity, alert.value, alert.threshold) == (
+        "performance", "critical", 0.6, 0.75)
+    age, city = detail.features
+    assert (age.p_value, age.effect, age.drifted) == (0.004, 0.4, True)  # the corrected p
+    assert (city.statistic, city.p_value, city.effect) == (None, None, None)
+    assert detail.quality["missing_share"] == pytest.approx(0.1)
+    assert detail.quality["max_missing_share"] == 0.2
+    assert detail.quality["max_out_of_range_share"] == 0.1
+    assert detail.quality["max_unseen_category_share"] == 0.05
+    assert detail.quality["issues"] == [{"column": "age", "check": "missing"}]
+    assert "columns" not in detail.quality
+    assert detail.concept_drift is None
+    assert detail.prediction_drift == {"test": "ks", "drifted": False}
