@@ -59,19 +59,29 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def resolve(settings: Settings) -> Settings:
     """``settings`` with what the experiment family remembers (the model name, columns a
-    ``register_reference`` set), as the monitor sees them; the configured ones when the store
-    does not answer now (the service starts anyway and says 503 until it does)."""
-    from pipelines.errors import TrackingUnavailable
-    from pipelines.store import connect
+    ``register_reference`` set), as the monitor sees them. A tracking server that does not
+    answer now leaves the configured ones (the service starts anyway and answers 503 until
+    it does); a SQLite store that does not exist is refused (:class:`TrackingError`)."""
+    from pipelines.errors import TrackingError, TrackingUnavailable
+    from pipelines.store import connect, tracking_outage
     from pipelines.workflows.family import resolve_settings
 
+    remote = settings.tracking.uri.startswith(("http://", "https://"))
     try:
         store = connect(settings.tracking, create=False, purpose="serve")
-    except TrackingUnavailable as exc:
-        logger.warning("%s: serving with the configured settings; /health says 503 until "
-                       "the store answers", exc)
-        return settings
-    return resolve_settings(settings, store)
+        return resolve_settings(settings, store)
+    except TrackingError as exc:
+        if not (remote or isinstance(exc, TrackingUnavailable)):
+            raise
+        reason: BaseException = exc
+    except Exception as exc:
+        outage = tracking_outage(exc, settings.tracking.uri)
+        if outage is None:
+            raise
+        reason = outage
+    logger.warning("%s. Serving with the configured settings; /health answers 503 until the "
+                   "store answers", str(reason).rstrip("."))
+    return settings
 
 
 def urls(host: str, port: int) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -65,8 +66,15 @@ def story(tmp_path_factory: pytest.TempPathFactory,
     db = root / "store" / "mlflow.db"
     digest = _digest(db)
     service = ServiceProcess(settings, root / "service.log", token=TOKEN,
-                             args=["--set", f"service.mlflow_ui_url={UI}"]).start()
+                             args=["--set", f"service.mlflow_ui_url={UI}",
+                                   "--set", "service.refresh_seconds=2"]).start()
     try:
+        # reports a loaded machine could not download within the first read's budget come
+        # with the next reads
+        deadline = time.monotonic() + 120
+        while len(service.get("/drift/matrix").json.get("sequences", ())) < 6:
+            assert time.monotonic() < deadline, service.log()[-3000:]
+            time.sleep(0.5)
         yield Story(service, settings, cycles, db, digest)
     finally:
         service.stop()
@@ -321,6 +329,23 @@ def test_the_token_is_checked_before_the_query(story: Story) -> None:
     not_bearer = story.service.get("/batches", authorized=False,
                                    headers={"Authorization": f"Basic {TOKEN}"})
     _error(not_bearer, 401)
+
+
+def test_prometheus_metrics_need_the_token(story: Story) -> None:
+    pytest.importorskip("pipelines.service.prom")
+    _error(story.service.get("/metrics", authorized=False), 401)
+    reply = story.service.get("/metrics")
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    assert "churnmon_" in reply.text
+
+
+def test_the_dashboard_page_is_public(story: Story) -> None:
+    """The page holds no data (it asks the API, with the token): a browser can open it."""
+    pytest.importorskip("pipelines.service.dashboard")
+    reply = story.service.get("/", authorized=False)
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/html")
 
 
 def test_openapi_documents_every_route_and_is_public(story: Story) -> None:

@@ -68,6 +68,16 @@ def test_a_missing_store_is_one_line_and_exit_2(tmp_path: Path,
     assert not db.exists()  # never created: the service does not write
 
 
+def test_a_tracking_server_down_at_start_is_a_warning(settings: Settings,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The service may start before its tracking server: it serves 503 until it answers."""
+    uri = f"http://127.0.0.1:{free_port()}"
+    down = with_overrides(settings, {"tracking.uri": uri})
+    assert serve.resolve(down) == down
+    assert f"{uri} is unreachable" in caplog.text
+    assert "/health answers 503 until the store answers" in caplog.text
+
+
 def test_the_family_memory_names_the_model(settings: Settings) -> None:
     """What ``register_reference`` remembered (here: a model name) is what is served."""
     from pipelines.store import connect

@@ -18,7 +18,8 @@ dashboard's ``/`` and ``/static/...`` (the page fetches the data from the API wi
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime,
-# and those naming closures of create_app (the token check, the snapshot) must be objects.
+# and those naming objects local to create_app (the bearer scheme of the token check) must be
+# objects, not strings.
 import asyncio
 import logging
 import secrets
@@ -161,10 +162,9 @@ def create_app(settings: Settings, state: ServiceState | None = None) -> FastAPI
             return
         given = credentials.credentials.encode() if credentials is not None else b""
         if not secrets.compare_digest(given, expected):
-            raise ApiError(401, "missing or wrong bearer token: send 'Authorization: Bearer "
-                           "<token>' (service.token)" if credentials is None
-                           else "wrong bearer token",
-                           {"WWW-Authenticate": "Bearer"})
+            message = ("missing bearer token: send 'Authorization: Bearer <token>' "
+                       "(service.token)" if credentials is None else "wrong bearer token")
+            raise ApiError(401, message, {"WWW-Authenticate": "Bearer"})
 
     def current() -> Snapshot:
         try:
