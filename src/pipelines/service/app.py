@@ -37,10 +37,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.config import Settings
-from pipelines.errors import TrackingUnavailable
+from pipelines.errors import TrackingError, TrackingUnavailable
 from pipelines.service import queries
 from pipelines.service.snapshot import Snapshot
-from pipelines.service.state import ServiceState
+from pipelines.service.state import ServiceState, package_version
+from pipelines.store.views import ReportNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,9 @@ With `service.token` set (`CHURNMON_SERVICE__TOKEN`), send `Authorization: Beare
 with every request but `/health` (this page and `/openapi.json` are public).
 """
 
-#: Bounds of the ``limit`` parameters: lists a person pages through, and per-batch series.
-LIST_LIMIT = 1000
-SERIES_LIMIT = 5000
+#: Bounds of the ``limit`` parameters (the queries' own): lists, and per-batch series.
+LIST_LIMIT = queries.MAX_LIST
+SERIES_LIMIT = queries.MAX_HISTORY
 
 Status = Literal["ok", "warning", "critical", "failed"]
 Severity = Literal["info", "warning", "critical"]
@@ -93,19 +94,9 @@ class ApiError(Exception):
         self.status, self.message, self.headers = status, message, dict(headers or {})
 
 
-def package_version() -> str:
-    """The installed project's version (the OpenAPI page shows it)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("churn-monitoring")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
+    """As the queries write times: ISO 8601, UTC, milliseconds."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -295,8 +286,8 @@ def create_app(settings: Settings, state: ServiceState | None = None) -> FastAPI
     ) -> dict[str, Any]:
         snapshot = current()
         summary = answer(lambda s: queries.batch(s, key), snapshot)
-        report = await _bounded(live.report, str(summary["run_id"]),
-                                timeout=service.store_timeout_seconds)
+        report = await _report(live.report, str(summary["run_id"]),
+                               timeout=service.store_timeout_seconds)
         return answer(lambda s: queries.batch(s, key, report), snapshot)
 
     @api.get("/quality/history", tags=["verdicts"], summary="Data quality over batches")
@@ -330,20 +321,22 @@ def create_app(settings: Settings, state: ServiceState | None = None) -> FastAPI
     return app
 
 
-async def _bounded(call: Callable[[str], dict[str, Any]], arg: str, *, timeout: float
-                   ) -> dict[str, Any]:
-    """``call(arg)`` in a worker thread, given up (503) after ``timeout`` seconds (the thread
-    finishes on its own; an executor future, unlike anyio's, does not hold the request until
-    then)."""
+async def _report(read: Callable[[str], dict[str, Any]], run_id: str, *, timeout: float
+                  ) -> dict[str, Any] | None:
+    """The run's report, read in a worker thread and given up (503) after ``timeout`` seconds
+    (the state bounds it too; the thread ends on its own: an executor future, unlike anyio's
+    worker threads, lets the request go at once). None when the run has no report (a failed
+    run)."""
     loop = asyncio.get_running_loop()
     try:
-        return await asyncio.wait_for(loop.run_in_executor(None, call, arg), timeout)
+        return await asyncio.wait_for(loop.run_in_executor(None, read, run_id), timeout + 0.5)
     except TimeoutError as exc:
-        raise ApiError(503, f"the tracking store did not answer within {timeout:g} s") from exc
-    except TrackingUnavailable as exc:
+        raise ApiError(503, f"The MLflow store did not send the report of run {run_id} within "
+                       f"{timeout:g} s (service.store_timeout_seconds)") from exc
+    except ReportNotFound:
+        return None
+    except TrackingError as exc:
         raise ApiError(503, str(exc)) from exc
-    except queries.NotFound as exc:
-        raise ApiError(404, str(exc)) from exc
 
 
 def _optional(module: str) -> Any:

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 #: Reports kept in memory (the newest asked for).
 REPORT_CACHE_SIZE = 64
+#: Share of the store timeout a read may spend downloading new reports (a big store's are
+#: read over several refreshes, newest first, so each read ends in time).
+DETAILS_SHARE = 0.5
 PACKAGE = "churn-monitoring"
 
 
@@ -139,7 +142,8 @@ class ServiceState:
             store = self._open()
             with self._lock:
                 previous = self._snapshot
-            snapshot = read_snapshot(store, self.settings, previous)
+            snapshot = read_snapshot(store, self.settings, previous,
+                                     details_budget_seconds=self._timeout * DETAILS_SHARE)
         except Exception as exc:
             outage = tracking_outage(exc, self.settings.tracking.uri)
             self._failed(str(outage or exc))

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,12 @@ class ReportNotFound(MonitoringError, LookupError):
 
 # ----------------------------------------------------------------------------- the snapshot
 
-def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = None
-                  ) -> Snapshot:
+def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = None, *,
+                  details_budget_seconds: float | None = None) -> Snapshot:
     """Everything the service shows, read from ``store`` now. ``previous``: the last
-    snapshot, whose report details are reused for runs whose labels did not change.
+    snapshot, whose report details are reused for runs whose labels did not change;
+    ``details_budget_seconds``: how long new reports may be downloaded (the rest come with a
+    later read; default: all now).
     Raises :class:`TrackingError` (:class:`TrackingUnavailable` for an outage) when the
     store cannot be read."""
     started = time.monotonic()
@@ -84,7 +87,8 @@ def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = 
         run_type = next((r.data.tags[PROBLEM_TYPE_TAG] for r in runs
                          if r.data.tags.get(PROBLEM_TYPE_TAG)), None)  # newest first
         model = model_state(store, settings, run_type)
-        details = read_details(store, batches, previous)
+        details = read_details(store, batches, previous,
+                               budget_seconds=details_budget_seconds)
     except MlflowException as exc:
         outage = tracking_outage(exc, store.uri)
         if outage is not None:
@@ -266,10 +270,13 @@ def refused_files(inbox: Path) -> int:
 # ----------------------------------------------------------------------------- details
 
 def read_details(store: Store, batches: Iterable[BatchRecord],
-                 previous: Snapshot | None = None) -> dict[str, BatchDetail]:
+                 previous: Snapshot | None = None, *,
+                 budget_seconds: float | None = None) -> dict[str, BatchDetail]:
     """Each finished run's report details: from ``previous`` when it has them and the run's
-    labels registration did not change since, else downloaded (a few at a time). A report
-    that cannot be read leaves its run without details (logged)."""
+    labels registration did not change since, else downloaded (a few at a time, newest run
+    first). ``budget_seconds``: no download starts after that long; the runs left get their
+    details on a later read (they are not in this one's). A report that cannot be read
+    leaves its run without details (logged); an outage raises."""
     known = {b.run_id: b for b in previous.batches} if previous is not None else {}
     old = previous.details if previous is not None else {}
     details: dict[str, BatchDetail] = {}
@@ -283,13 +290,32 @@ def read_details(store: Store, batches: Iterable[BatchRecord],
             details[b.run_id] = old[b.run_id]
         else:
             wanted.append(b.run_id)
-    if wanted:
-        with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS,
-                                thread_name_prefix="report-reader") as pool:
-            for run_id, detail in zip(wanted, pool.map(lambda r: _detail_or_none(store, r),
-                                                       wanted), strict=True):
-                if detail is not None:
-                    details[run_id] = detail
+    if not wanted:
+        return details
+    wanted.reverse()  # newest first: what the dashboard shows first
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+    pool = ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="report-reader")
+    try:
+        futures = {run_id: pool.submit(_detail_or_none, store, run_id) for run_id in wanted}
+        for future in futures.values():
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                future.result(timeout=remaining)
+            except FutureTimeout:
+                break
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # the downloads under way end
+    left = 0
+    for run_id, future in futures.items():
+        if future.cancelled():
+            left += 1
+            continue
+        detail = future.result()  # an outage raises here
+        if detail is not None:
+            details[run_id] = detail
+    if left:
+        logger.info("%d monitoring reports left for the next read (budget %.1f s)", left,
+                    budget_seconds or 0.0)
     return details
 
 
