@@ -458,9 +458,9 @@ def latency_table(results: Sequence[Timed]) -> list[str]:
 
 
 def snapshot_times(root: Path, repeats: int = 3) -> dict[str, float]:
-    """The snapshot read in this process: the connection (the first in this process: engine
-    and lazy imports), cold reads (no previous snapshot: every run's report downloaded; the
-    first and the second) and warm reads (from the previous one; median of ``repeats``)."""
+    """The snapshot read in this process: the connection, a cold read (no previous snapshot:
+    every run's report downloaded) and warm reads (from the previous one; median of
+    ``repeats``)."""
     from pipelines.store import connect
     from pipelines.store.views import read_snapshot
 
@@ -468,17 +468,15 @@ def snapshot_times(root: Path, repeats: int = 3) -> dict[str, float]:
     began = time.perf_counter()
     store = connect(settings.tracking, create=False, purpose="serve")
     connected = time.perf_counter() - began
-    cold = []
-    for _ in range(2):
-        began = time.perf_counter()
-        snap = read_snapshot(store, settings)
-        cold.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    snap = read_snapshot(store, settings)
+    cold = time.perf_counter() - began
     warm = []
     for _ in range(repeats):
         began = time.perf_counter()
         snap = read_snapshot(store, settings, snap)
         warm.append(time.perf_counter() - began)
-    return {"connect": connected, "cold": cold[0], "cold_again": cold[1],
+    return {"connect": connected, "cold": cold,
             "warm": statistics.median(warm), "batches": len(snap.batches),
             "details": len(snap.details)}
 
@@ -490,9 +488,8 @@ def service_table(svc: Service, snap: dict[str, float], memory: dict[str, float]
         f"| start to first snapshot (/health 200) | {svc.first_snapshot_seconds:.1f} s "
         f"({health.get('batches', '?')} batches) |",
         f"| connection to the store (in this process) | {snap['connect']:.2f} s |",
-        f"| snapshot read, cold (no previous snapshot: every report downloaded), first "
-        f"(this process's lazy imports included), second | {snap['cold']:.2f} s, "
-        f"{snap['cold_again']:.2f} s "
+        f"| snapshot read, cold (no previous snapshot: every report downloaded) | "
+        f"{snap['cold']:.2f} s "
         f"({snap['batches']:,.0f} batches, {snap['details']:,.0f} reports) |",
         f"| snapshot read, warm (from the previous one; median of 3) | {snap['warm']:.2f} s |",
         f"| service memory after the requests | RSS {memory.get('VmRSS', float('nan')):.0f} MB, "
