@@ -235,9 +235,10 @@ def test_mlflow_run_serve_starts_the_service(tmp_path: Path, settings: Settings)
                 proc.wait(timeout=30)
     # the service got SIGTERM with `mlflow run` (one process group) and shut down (its last
     # lines went through `mlflow run`, stopped first: the outage test sees the clean exit)
-    assert "Shutting down" in log.read_text()
+    text = log.read_text()
+    assert "Shutting down" in text, text[-3000:]
     deadline = time.monotonic() + 30
     while _listening(port):
-        assert time.monotonic() < deadline, "the service outlived `mlflow run`"
+        assert time.monotonic() < deadline, ("the service outlived `mlflow run`", text[-3000:])
         time.sleep(0.5)
     shutil.rmtree(tmp_path / "mlruns", ignore_errors=True)
