@@ -233,11 +233,11 @@ def test_mlflow_run_serve_starts_the_service(tmp_path: Path, settings: Settings)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
-    # the service got SIGTERM with `mlflow run` (one process group) and shut down (its last
-    # lines went through `mlflow run`, stopped first: the outage test sees the clean exit)
-    assert "Shutting down" in log.read_text()
+    # the service got SIGTERM with `mlflow run` (one process group) and shuts down, maybe
+    # after `mlflow run` ended
     deadline = time.monotonic() + 30
-    while _listening(port):
-        assert time.monotonic() < deadline, "the service outlived `mlflow run`"
+    while _listening(port) or "Shutting down" not in log.read_text():
+        assert time.monotonic() < deadline, ("the service outlived `mlflow run`",
+                                             log.read_text()[-3000:])
         time.sleep(0.5)
     shutil.rmtree(tmp_path / "mlruns", ignore_errors=True)
