@@ -122,7 +122,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     import uvicorn
 
     from pipelines.service.app import create_app
+    from pipelines.service.redact import guard_logs, without_secrets
 
+    # the dashboard's ?token= and a store URI's credentials never reach the log
+    guard_logs("uvicorn.access", "uvicorn.error", "pipelines.serve",
+               "pipelines.service.state")
     service = settings.service
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(
@@ -130,7 +134,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         log_level="debug" if args.verbose else "info", timeout_graceful_shutdown=10))
     dashboard, docs = urls(service.host, service.port)
     logger.info("Serving %s (store %s, re-read every %g s): dashboard %s, API docs %s%s",
-                settings.tracking.registered_model_name, settings.tracking.uri,
+                settings.tracking.registered_model_name, without_secrets(settings.tracking.uri),
                 service.refresh_seconds, dashboard, docs,
                 "; token required (service.token)" if service.token else "")
     with _stopped_by_signal() as received:

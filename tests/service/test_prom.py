@@ -75,7 +75,7 @@ def test_a_snapshot_as_prometheus_metrics() -> None:
     m = "churn-model"
     assert _value(s, "churnmon_store_up") == 1
     assert _value(s, "churnmon_snapshot_age_seconds") == 3.0
-    assert _value(s, "churnmon_info", model=m, serving_version="2",
+    assert _value(s, "churnmon_model_info", model=m, serving_version="2",
                   problem_type="binary") == 1
     # the latest verdict is batch 4's (the failed and the running runs have none)
     assert {w: _value(s, "churnmon_batch_status", model=m, status=w)
@@ -97,14 +97,16 @@ def test_a_snapshot_as_prometheus_metrics() -> None:
     assert _value(s, "churnmon_batch_rows_per_second", model=m) == 2000.0
     assert _value(s, "churnmon_scoring_seconds_per_1000_rows", model=m) == 0.005
     assert _value(s, "churnmon_batch_freshness_seconds", model=m) == 3600.0
-    # counters: the store's counts (the running batch not yet)
-    assert {w: _value(s, "churnmon_batches_total", model=m, status=w)
+    # the one counter: batches ended so far (sequence numbers only grow); the rest gauges of
+    # what the store holds now (a verdict changes with late labels; rejected/ is emptied)
+    assert _value(s, "churnmon_batches_total", model=m) == 4  # the running batch not yet
+    assert {w: _value(s, "churnmon_batches_by_status", model=m, status=w)
             for w in ("ok", "warning", "critical", "failed")} == {
         "ok": 1, "warning": 1, "critical": 1, "failed": 1}
-    assert _value(s, "churnmon_refused_files_total", model=m) == 2
-    assert _value(s, "churnmon_notifications_failed_total", model=m) == 1
+    assert _value(s, "churnmon_refused_files", model=m) == 2
+    assert _value(s, "churnmon_notifications_failed", model=m) == 1
     assert {dict(k[1])["verdict"]: v for k, v in s.items()
-            if k[0] == "churnmon_retrainings_total"} == {
+            if k[0] == "churnmon_retrainings"} == {
         "promoted": 1, "rejected": 1, "failed": 1}
     families = {f.name: f.type for f in text_string_to_metric_families(body.decode())}
     assert families["churnmon_batches"] == "counter"
@@ -126,12 +128,12 @@ def test_an_empty_store_and_a_snapshot_kept_while_the_store_is_down() -> None:
     s = _samples(exposition(snap, {"ok": False}, now=NOW)[0])
     assert _value(s, "churnmon_store_up") == 0
     assert _value(s, "churnmon_snapshot_age_seconds") == 30  # from the snapshot itself
-    assert _value(s, "churnmon_info", model="m", serving_version="",
+    assert _value(s, "churnmon_model_info", model="m", serving_version="",
                   problem_type="binary") == 1
     assert {k[0] for k in s if k[0].startswith("churnmon_batch_status")} == {
         "churnmon_batch_status"}
     assert all(v == 0 for k, v in s.items() if k[0] in (
-        "churnmon_batch_status", "churnmon_batches_total", "churnmon_retrainings_total"))
+        "churnmon_batch_status", "churnmon_batches_total", "churnmon_retrainings"))
     assert not any(k[0] in ("churnmon_drift_share", "churnmon_seconds_since_last_batch",
                             "churnmon_performance", "churnmon_seconds_since_last_retraining")
                    for k in s)

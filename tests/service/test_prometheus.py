@@ -35,8 +35,8 @@ MANUAL = Path(__file__).resolve().parents[2] / "MONITORING.md"
 #: PromQL the manual suggests beside its rules (each must run).
 EXPRESSIONS = (
     'churnmon_performance{kind="realized"} < on(model, metric) churnmon_performance_limit',
-    'increase(churnmon_batches_total{status="failed"}[1d]) > 0',
-    'increase(churnmon_retrainings_total{verdict="promoted"}[7d])',
+    'churnmon_batches_by_status{status="failed"} > 0',
+    'increase(churnmon_batches_total[1d]) == 0',
     "topk(3, churnmon_cycle_phase_seconds)",
 )
 
@@ -161,22 +161,24 @@ def test_prometheus_scrapes_the_story(service: tuple[str, Settings, list[Any]],
         monitored = [b for c in cycles for b in c.batches if b.status == "monitored"]
         assert len(monitored) == 6
         expected = Counter(b.monitoring_status for b in monitored)
-        batches = _values(base, "churnmon_batches_total", "status")
+        batches = _values(base, "churnmon_batches_by_status", "status")
         assert batches == {s: float(expected[s]) for s in ("ok", "warning", "critical",
                                                            "failed")}
         assert sum(batches.values()) == 6
+        assert _values(base, "churnmon_batches_total", "model") == {
+            settings.tracking.registered_model_name: 6.0}  # the counter: sequence 6
         latest = monitored[-1].monitoring_status
         assert _values(base, "churnmon_batch_status", "status") == {
             s: float(s == latest) for s in ("ok", "warning", "critical")}
-        retrainings = _values(base, "churnmon_retrainings_total", "verdict")
+        retrainings = _values(base, "churnmon_retrainings", "verdict")
         assert retrainings["promoted"] == 1  # the story's promotion
         assert sum(retrainings.values()) == sum(1 for c in cycles if c.retraining)
-        (info,) = _query(base, "churnmon_info")
+        (info,) = _query(base, "churnmon_model_info")
         assert info["metric"]["serving_version"] == "2"  # the promoted retrained model
         assert info["metric"]["model"] == settings.tracking.registered_model_name
         assert info["metric"]["job"] == "churnmon"
         assert _values(base, "churnmon_store_up", "") == {"": 1.0}
-        assert _values(base, "churnmon_refused_files_total", "model") == {
+        assert _values(base, "churnmon_refused_files", "model") == {
             settings.tracking.registered_model_name: 1.0}
         phases = _values(base, "churnmon_cycle_phase_seconds", "phase")
         assert {"convert", "scoring", "mlflow_run", "registry", "notify"} <= set(phases)

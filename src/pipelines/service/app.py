@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -286,7 +287,8 @@ def create_app(settings: Settings, state: ServiceState | None = None) -> FastAPI
     ) -> dict[str, Any]:
         snapshot = current()
         summary = answer(lambda s: queries.batch(s, key), snapshot)
-        report = await _report(live.report, str(summary["run_id"]),
+        labels_at = str(summary.get("labels_registered_at") or "")  # the verdict its tags show
+        report = await _report(partial(live.report, labels_at=labels_at), str(summary["run_id"]),
                                timeout=service.store_timeout_seconds)
         return answer(lambda s: queries.batch(s, key, report), snapshot)
 

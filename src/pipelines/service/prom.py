@@ -111,7 +111,7 @@ def snapshot_metrics(snap: Snapshot, now: float) -> Iterator[Metric]:
     model = snap.model.name
     m = [model]
     serving = snap.model.serving.version if snap.model.serving else ""
-    info = _gauge("info", "The model monitored: its serving (champion) version and type.",
+    info = _gauge("model_info", "The model monitored: its serving (champion) version and type.",
                   ("model", "serving_version", "problem_type"))
     info.add_metric([model, serving, snap.model.problem_type], 1.0)
     yield info
@@ -190,27 +190,35 @@ def _ops_metrics(model: str, latest: BatchRecord) -> Iterator[Metric]:
 
 
 def _counters(snap: Snapshot, model: str) -> Iterator[Metric]:
-    """What the store has counted so far: batches by status, refused files, failed
-    notifications, retrainings by verdict."""
+    """What the store holds now: batches by their current verdict, refused files, failed
+    notifications, retrainings by verdict. Gauges, not counters: a verdict changes when
+    labels arrive, old batches leave the view (``service.max_batches``), an operator empties
+    ``rejected/``; a counter must never go down. The one true counter is the number of
+    batches ever monitored (the newest sequence number: it only grows)."""
     outcomes = Counter(o for o in map(batch_outcome, snap.batches) if o is not None)
-    batches = CounterMetricFamily(PREFIX + "batches", "Batches monitored, by status "
-                                  "(failed: the run failed).", labels=["model", "status"])
+    total = CounterMetricFamily(PREFIX + "batches", "Batches monitored so far (the newest "
+                                "ended batch's sequence number).", labels=["model"])
+    total.add_metric([model], float(max((b.sequence for b in snap.batches
+                                         if batch_outcome(b) is not None), default=0)))
+    yield total
+    batches = _gauge("batches_by_status", "Monitored batches in view by their current "
+                     "verdict (failed: the run failed).", ("model", "status"))
     for word in (*STATUSES, "failed"):
         batches.add_metric([model, word], float(outcomes[word]))
     yield batches
-    refused = CounterMetricFamily(PREFIX + "refused_files", "Batch files refused (moved to "
-                                  "the inbox's rejected/ folder).", labels=["model"])
+    refused = _gauge("refused_files", "Batch files in the inbox's rejected/ folder (refused, "
+                     "the reason beside each).", ("model",))
     refused.add_metric([model], float(snap.refused_files))
     yield refused
-    failed = CounterMetricFamily(PREFIX + "notifications_failed", "Batches whose "
-                                 "notification failed.", labels=["model"])
+    failed = _gauge("notifications_failed", "Batches in view whose notification failed.",
+                    ("model",))
     failed.add_metric([model], float(sum(1 for b in snap.batches if b.notification_failed)))
     yield failed
     verdicts = Counter(r.verdict or ("failed" if r.run_status in ("FAILED", "KILLED")
                                      else "running") for r in snap.retrainings)
-    retrainings = CounterMetricFamily(PREFIX + "retrainings", "Retraining runs, by verdict "
-                                      "(promoted, rejected, invalid_data, awaiting_approval; "
-                                      "failed, running).", labels=["model", "verdict"])
+    retrainings = _gauge("retrainings", "Retraining runs in view by verdict (promoted, "
+                         "rejected, invalid_data, awaiting_approval; failed, running).",
+                         ("model", "verdict"))
     for verdict in sorted(set(verdicts) | {"promoted", "rejected"}):
         retrainings.add_metric([model, verdict], float(verdicts[verdict]))
     yield retrainings

@@ -207,7 +207,8 @@ def health(state_health: Mapping[str, Any]) -> dict[str, Any]:
 
 def alerts(snap: Snapshot, *, limit: int = 50, min_severity: str = "warning") -> dict[str, Any]:
     """Alerts of every batch at ``min_severity`` or above, newest batch first. A batch whose
-    report could not be read gives its alert rules with its status as their severity."""
+    report could not be read (or names fewer rules than its tags) gives those rules with its
+    status as their severity and no message."""
     limit = _limit(limit)
     if min_severity not in SEVERITIES:
         raise BadQuery(f"min_severity must be one of {', '.join(SEVERITIES)}; "
@@ -216,12 +217,13 @@ def alerts(snap: Snapshot, *, limit: int = 50, min_severity: str = "warning") ->
     found: list[dict[str, Any]] = []
     for b in reversed(snap.batches):
         detail = snap.details.get(b.run_id)
-        if detail is not None:
-            records = [(a.rule, a.severity, a.message, a.value, a.threshold)
-                       for a in detail.alerts]
-        else:
-            severity = b.status if b.status in SEVERITIES else "info"
-            records = [(rule, severity, "", None, None) for rule in b.alert_rules]
+        records = ([(a.rule, a.severity, a.message, a.value, a.threshold)
+                    for a in detail.alerts] if detail is not None else [])
+        # rules the run's tags name that its report lacks (unread, or older than the tags)
+        told = {r[0] for r in records}
+        severity = b.status if b.status in SEVERITIES else "info"
+        records += [(rule, severity, "", None, None) for rule in b.alert_rules
+                    if rule not in told and rule != "none"]
         for rule, severity, message, value, threshold in records:
             rank = SEVERITIES.index(severity) if severity in SEVERITIES else 0
             if rank < floor:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pipelines.config import Settings
 from pipelines.errors import TrackingError, TrackingUnavailable
+from pipelines.service.redact import without_secrets
 from pipelines.service.snapshot import Snapshot
 from pipelines.store.client import Store, connect, tracking_outage
 from pipelines.store.views import read_report, read_snapshot
@@ -60,6 +61,7 @@ class ServiceState:
         self._snapshot: Snapshot | None = None
         self._error: str | None = None
         self._reader: threading.Thread | None = None
+        self._finished: threading.Thread | None = None  # the newest read that succeeded
         self._refresher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._reports: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -112,7 +114,7 @@ class ServiceState:
         reader.join(timeout=self._timeout)
         if reader.is_alive():
             self._failed(f"The MLflow store {self._where()} did not answer within "
-                         f"{self._timeout:g} s (service.store_timeout_seconds)")
+                         f"{self._timeout:g} s (service.store_timeout_seconds)", reader)
             return False
         with self._lock:
             return self._error is None
@@ -121,8 +123,13 @@ class ServiceState:
         uri = self.settings.tracking.uri
         return uri.split("@", 1)[-1] if "://" in uri and "@" in uri else uri  # no credentials
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, reader: threading.Thread | None = None) -> None:
+        """Note a failed read; ``reader``: a read that ran out of time, unless it ended (and
+        stored its snapshot) meanwhile."""
+        message = without_secrets(message)  # /health answers it without a token
         with self._lock:
+            if reader is not None and reader is self._finished:
+                return
             if self._error != message:
                 logger.warning("Store read failed: %s", message)
             self._error = message
@@ -154,6 +161,7 @@ class ServiceState:
             self._snapshot = snapshot
             self._error = None
             self._reads += 1
+            self._finished = threading.current_thread()
 
     # ------------------------------------------------------------------------- what requests see
 
@@ -169,27 +177,29 @@ class ServiceState:
                                       "yet")
         return snapshot
 
-    def report(self, run_id: str) -> dict[str, Any]:
+    def report(self, run_id: str, *, labels_at: str = "") -> dict[str, Any]:
         """The run's ``monitoring_report.json`` (the newest :data:`REPORT_CACHE_SIZE` kept),
         downloaded within ``store_timeout_seconds``. Raises
         :class:`pipelines.store.views.ReportNotFound` when the run has none,
         :class:`TrackingUnavailable` when the store does not answer in time."""
+        # labels registered (again) at ``labels_at``: the report written then, cached apart
+        key = f"{run_id}@{labels_at}" if labels_at else run_id
         with self._lock:
-            if run_id in self._reports:
-                self._reports.move_to_end(run_id)
-                return self._reports[run_id]
+            if key in self._reports:
+                self._reports.move_to_end(key)
+                return self._reports[key]
         result: dict[str, Any] = {}
 
         def download() -> None:
             try:
-                report = read_report(self._open(), run_id)
+                report = read_report(self._open(), run_id, labelled=bool(labels_at))
             except BaseException as exc:  # handed to the waiting request
                 result["error"] = exc
                 return
             result["report"] = report
             with self._lock:
-                self._reports[run_id] = report
-                self._reports.move_to_end(run_id)
+                self._reports[key] = report
+                self._reports.move_to_end(key)
                 while len(self._reports) > REPORT_CACHE_SIZE:
                     self._reports.popitem(last=False)
 

@@ -129,6 +129,9 @@ BATCH_ARTIFACT: Final = "batch/batch.parquet"
 #: Labels registered after the batch was monitored: (id, label) of the rows that have one.
 LATE_LABELS_ARTIFACT: Final = "batch/labels.parquet"
 MONITORING_REPORT_ARTIFACT: Final = "monitoring_report.json"
+#: The whole report again after labels were registered later (register_labels): the verdict
+#: the run's tags now show (the original report stays as it was).
+LABELLED_REPORT_ARTIFACT: Final = "monitoring_report_labelled.json"
 HTML_REPORT_ARTIFACT: Final = "report.html"
 DRIFT_TABLE_ARTIFACT: Final = "drift_table.json"
 QUALITY_TABLE_ARTIFACT: Final = "quality_table.json"

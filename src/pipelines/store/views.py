@@ -281,9 +281,12 @@ def read_details(store: Store, batches: Iterable[BatchRecord],
     old = previous.details if previous is not None else {}
     details: dict[str, BatchDetail] = {}
     wanted: list[str] = []
+    labelled: set[str] = set()
     for b in batches:
         if b.run_status != "FINISHED":
             continue
+        if b.labels_registered_at:
+            labelled.add(b.run_id)
         before = known.get(b.run_id)
         if (b.run_id in old and before is not None
                 and before.labels_registered_at == b.labels_registered_at):
@@ -296,7 +299,8 @@ def read_details(store: Store, batches: Iterable[BatchRecord],
     deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
     pool = ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="report-reader")
     try:
-        futures = {run_id: pool.submit(_detail_or_none, store, run_id) for run_id in wanted}
+        futures = {run_id: pool.submit(_detail_or_none, store, run_id, run_id in labelled)
+                   for run_id in wanted}
         for future in futures.values():
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
@@ -319,9 +323,9 @@ def read_details(store: Store, batches: Iterable[BatchRecord],
     return details
 
 
-def _detail_or_none(store: Store, run_id: str) -> BatchDetail | None:
+def _detail_or_none(store: Store, run_id: str, labelled: bool = False) -> BatchDetail | None:
     try:
-        return parse_detail(read_report(store, run_id))
+        return parse_detail(read_report(store, run_id, labelled=labelled))
     except ReportNotFound as exc:
         logger.warning("%s", exc)
         return None
@@ -330,27 +334,39 @@ def _detail_or_none(store: Store, run_id: str) -> BatchDetail | None:
         return None
 
 
-def read_report(store: Store, run_id: str) -> dict[str, Any]:
-    """The run's ``monitoring_report.json``. Raises :class:`ReportNotFound` when the run has
-    none, :class:`TrackingUnavailable` on an outage, :class:`TrackingError` otherwise."""
+def read_report(store: Store, run_id: str, *, labelled: bool = False) -> dict[str, Any]:
+    """The run's ``monitoring_report.json``; ``labelled`` (labels were registered after the
+    batch was monitored): the report written then, ``monitoring_report_labelled.json``, the
+    verdict the run's tags show now (the original when that one cannot be read). Raises
+    :class:`ReportNotFound` when the run has none, :class:`TrackingUnavailable` on an outage,
+    :class:`TrackingError` otherwise."""
+    if labelled:
+        try:
+            return _read_json_artifact(store, run_id, c.LABELLED_REPORT_ARTIFACT)
+        except ReportNotFound as exc:
+            logger.warning("%s; the report of the batch as monitored is used", exc)
+    return _read_json_artifact(store, run_id, c.MONITORING_REPORT_ARTIFACT)
+
+
+def _read_json_artifact(store: Store, run_id: str, artifact: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="churnmon-report-") as tmp:
         try:
-            path = store.client.download_artifacts(run_id, c.MONITORING_REPORT_ARTIFACT, tmp)
+            path = store.client.download_artifacts(run_id, artifact, tmp)
         except Exception as exc:
             outage = tracking_outage(exc, store.uri)
             if outage is not None:
                 raise outage from exc
             if isinstance(exc, (MlflowException, OSError)):
                 raise ReportNotFound(f"Run {run_id} has no readable "
-                                     f"{c.MONITORING_REPORT_ARTIFACT}: {exc}") from exc
+                                     f"{artifact}: {exc}") from exc
             raise
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ReportNotFound(f"Run {run_id}: {c.MONITORING_REPORT_ARTIFACT} cannot be "
+            raise ReportNotFound(f"Run {run_id}: {artifact} cannot be "
                                  f"read: {exc}") from exc
     if not isinstance(data, dict):
-        raise ReportNotFound(f"Run {run_id}: {c.MONITORING_REPORT_ARTIFACT} is not an object")
+        raise ReportNotFound(f"Run {run_id}: {artifact} is not an object")
     return data
 
 

@@ -290,7 +290,7 @@ def _backfill(settings: Settings, store: Store, run: Any, rows: pd.DataFrame,
              + f"; status {before} -> {after}."]
     lines += [f"- **{a.severity}** `{a.rule}`: {a.message}" for a in found]
     store.append_description(info.run_id, "\n".join(lines))
-    store.log_text_to(info.run_id, report.to_dict(), "monitoring_report_labelled.json")
+    store.log_text_to(info.run_id, report.to_dict(), c.LABELLED_REPORT_ARTIFACT)
     confusion = summary.confusion_table(report)
     if confusion is not None:  # JSON in MLflow's table layout, rewritten by later labels
         store.log_text_to(info.run_id, confusion.to_dict(orient="split", index=False),

@@ -452,8 +452,28 @@
   let lastAsOf = null;
   let timer = null;
 
+  // One poll at a time: a poll asked for while one is waiting for the API (a resize, a token
+  // typed) runs once that one ends, instead of starting a second timer chain.
+  let inFlight = false;
+  let again = false;
+
   async function poll() {
+    if (inFlight) { again = true; return; }
+    inFlight = true;
     clearTimeout(timer);
+    let resume = true;
+    try {
+      resume = await pollOnce();
+    } finally {
+      inFlight = false;
+    }
+    if (!resume) return;  // polling resumes once a token is given
+    const soon = again;
+    again = false;
+    timer = setTimeout(poll, soon ? 0 : REFRESH * 1000);
+  }
+
+  async function pollOnce() {
     try {
       const [models, retraining, alerts, history, matrix, quality, batches] = await Promise.all([
         api("/models"), api("/retraining/status"), api("/alerts?limit=30"),
@@ -481,7 +501,7 @@
         banner("This service needs a token: " + err.message);
         tokenForm.hidden = false;
         document.getElementById("token-input").focus();
-        return;  // polling resumes once a token is given
+        return false;
       }
       const stale = lastAsOf ? " Showing the data as of " + when(lastAsOf) + "." : "";
       if (err.status === 503) {
@@ -494,7 +514,7 @@
       }
       setText("poll", "· last try " + clock());
     }
-    timer = setTimeout(poll, REFRESH * 1000);
+    return true;
   }
 
   // Chart heights follow the layout (phone or desktop): redraw them when it switches.
