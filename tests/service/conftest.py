@@ -51,4 +51,10 @@ def story_store(tmp_path: Path, story_template: tuple[Path, list[Any]]
     """A store of its own that lived through the demo's story, and the cycles' results."""
     template, cycles = story_template
     copy_store(template, tmp_path / "store")
+    # MLflow caches each run's artifact repository by run id in the process: the copy's runs
+    # have the template's ids, so without this their artifacts would be read and written in
+    # the template's folder
+    from mlflow.tracking._tracking_service import utils
+
+    utils._artifact_repos_cache.clear()
     return make_settings(tmp_path / "store"), cycles

@@ -92,6 +92,21 @@ def test_a_second_read_reuses_the_reports_until_labels_come(
     assert all(third.details[r] is second.details[r] for r in second.details if r != labelled)
     assert third.batches[1].labels_registered_at == "2026-12-07T10:00:00+00:00"
 
+    # register_labels writes the verdict after the labels as monitoring_report_labelled.json
+    # (the original stays): that one is read, so its alerts and concept drift are served
+    after = read_report(store, labelled)
+    after["alerts"] = [*after["alerts"], {"rule": "concept_drift", "severity": "critical",
+                                          "message": "concept drift after labels",
+                                          "value": 0.1, "threshold": 0.05}]
+    after["concept_drift"] = {"detected": True, "unexplained_drop": 0.1}
+    store.log_text_to(labelled, after, c.LABELLED_REPORT_ARTIFACT)
+    store.client.set_tag(labelled, c.TAG_LABELS_AT, "2026-12-07T11:00:00+00:00")
+    fourth = read_snapshot(store, settings, third)
+    assert fourth.details[labelled].concept_drift == {"detected": True, "unexplained_drop": 0.1}
+    assert "concept drift after labels" in {
+        a["message"] for a in queries.alerts(fourth, min_severity="info")["alerts"]}
+    assert read_report(store, labelled, labelled=True)["concept_drift"]["detected"]
+
     budgeted = read_snapshot(store, settings, details_budget_seconds=0)
     assert len(budgeted.details) < 6  # the downloads under way when time ran out
     assert len(read_snapshot(store, settings, budgeted).details) == 6  # the rest
