@@ -578,8 +578,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in service_table(svc, snap, memory):
             say(line)
         over = [t.endpoint for t in results if t.quantile(0.95) > LIMIT_MS]
+        failed = [f"{t.endpoint}: {sum(n for code, n in t.statuses.items() if code != 200)}"
+                  for t in results if set(t.statuses) != {200}]
         say("")
         say(f"p95 above {LIMIT_MS:g} ms: {', '.join(over) if over else 'none'}")
+        say(f"answers other than 200: {'; '.join(failed) if failed else 'none'}"
+            + (f" (the service's log: {svc.log})" if failed else ""))
     return 0
 
 
