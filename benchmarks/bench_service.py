@@ -92,9 +92,11 @@ def store_settings(root: Path, overrides: dict[str, Any] | None = None) -> Any:
         **BASELINE, **(overrides or {})})
 
 
-def service_env(root: Path, refresh_seconds: float | None = None) -> dict[str, str]:
+def service_env(root: Path, refresh_seconds: float | None = None,
+                timeout_seconds: float | None = None) -> dict[str, str]:
     """The service's environment: this one without MLFLOW_* / CHURNMON_*, on the store
-    (re-read every ``refresh_seconds``; None: the default)."""
+    (re-read every ``refresh_seconds``, each read waited for ``timeout_seconds``; None: the
+    defaults)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CHURNMON_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "src"),
                                                     os.environ.get("PYTHONPATH", "")) if p)
@@ -102,6 +104,8 @@ def service_env(root: Path, refresh_seconds: float | None = None) -> dict[str, s
     env["CHURNMON_PATHS__OUTPUT_DIR"] = str(root / "monitoring")
     if refresh_seconds is not None:
         env["CHURNMON_SERVICE__REFRESH_SECONDS"] = f"{refresh_seconds:g}"
+    if timeout_seconds is not None:
+        env["CHURNMON_SERVICE__STORE_TIMEOUT_SECONDS"] = f"{timeout_seconds:g}"
     return env
 
 
@@ -327,7 +331,8 @@ class Service:
 
 @contextlib.contextmanager
 def service(root: Path, *, wait_seconds: float,
-            refresh_seconds: float | None = None) -> Iterator[Service]:
+            refresh_seconds: float | None = None,
+            timeout_seconds: float | None = None) -> Iterator[Service]:
     """``python -m pipelines.serve`` on a free port over the store under ``root``, waited for
     until ``/health`` answers 200 (its first snapshot read), stopped (SIGTERM) afterwards."""
     import requests
@@ -338,8 +343,9 @@ def service(root: Path, *, wait_seconds: float,
                "--port", str(port)]
     started = time.perf_counter()
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=service_env(root, refresh_seconds), cwd=root,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        env = service_env(root, refresh_seconds, timeout_seconds)
+        process = subprocess.Popen(command, env=env, cwd=root, stdout=out,
+                                   stderr=subprocess.STDOUT)
     svc = Service(process, f"http://127.0.0.1:{port}", log)
     try:
         while True:
@@ -522,6 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh-seconds", type=float,
                    help="the service's service.refresh_seconds (default: its own, 10 s; a "
                    "large value times the requests without the background re-reads)")
+    p.add_argument("--store-timeout-seconds", type=float,
+                   help="the service's service.store_timeout_seconds (default: its own, 5 s)")
     p.add_argument("--populate-only", action="store_true", help="stop after populating")
     p.add_argument("--verbose", action="store_true", help="the project's log lines too")
     return p
@@ -561,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
         say("")
         say(f"starting the service over {populated.batches_after:,} batches")
         with service(root, wait_seconds=args.wait,
-                     refresh_seconds=args.refresh_seconds) as svc:
+                     refresh_seconds=args.refresh_seconds,
+                     timeout_seconds=args.store_timeout_seconds) as svc:
             results = measure_service(svc, populated.batches_after, args.requests)
             memory = svc.memory_mb()
         snap = snapshot_times(root)
@@ -571,7 +580,9 @@ def main(argv: list[str] | None = None) -> int:
                    else "the default")
         say(f"load average after measuring: {load:.2f} on {os.cpu_count()} cores; "
             f"{args.requests} requests per endpoint, one keep-alive session, timed in the "
-            f"client; the service re-reading the store every {refresh}")
+            f"client; the service re-reading the store every {refresh}"
+            + (f", store timeout {args.store_timeout_seconds:g} s"
+               if args.store_timeout_seconds is not None else ""))
         for line in latency_table(results):
             say(line)
         say("")
