@@ -281,3 +281,36 @@ def test_parse_detail_keeps_what_the_service_shows() -> None:
     assert "columns" not in detail.quality
     assert detail.concept_drift is None
     assert detail.prediction_drift == {"test": "ks", "drifted": False}
+
+
+def test_a_read_longer_than_the_timeout_is_no_outage_while_the_store_answers(
+        story_store: tuple[Settings, list[Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store too large to read within store_timeout_seconds answers page after page: the
+    read goes on (the previous snapshot served meanwhile); one that stops answering for the
+    timeout is an outage."""
+    import pipelines.service.state as state_module
+
+    root = Path(story_store[0].tracking.uri.removeprefix("sqlite:///")).parent
+    settings = make_settings(root, **{"service.store_timeout_seconds": 0.5,
+                                      "service.refresh_seconds": 3600})
+    real = state_module.read_snapshot
+    answering = {"on": True}
+
+    def slow(store: Any, settings: Settings, previous: Any = None, **kw: Any) -> Any:
+        for _ in range(8):  # 1.6 s: three times the timeout
+            time.sleep(0.2)
+            if answering["on"]:
+                kw["progress"]()
+        return real(store, settings, previous, **kw)
+
+    monkeypatch.setattr(state_module, "read_snapshot", slow)
+    state = ServiceState(settings)
+    assert state.refresh()  # slow, answering: read to its end
+    first = state.snapshot()
+    assert len(first.batches) == 6
+    answering["on"] = False
+    started = time.monotonic()
+    assert not state.refresh()  # silent for the timeout: the store is down
+    assert time.monotonic() - started < 1.5
+    with pytest.raises(TrackingUnavailable, match="did not answer within 0.5 s"):
+        state.snapshot()

@@ -3,9 +3,11 @@
 :class:`ServiceState` reads a :class:`Snapshot` (:func:`pipelines.store.views.read_snapshot`)
 every ``service.refresh_seconds`` in a thread of its own; requests only ever look at the newest
 snapshot, so none waits on MLflow (except one batch's report, itself bounded). A read runs in a
-worker thread and is waited for ``service.store_timeout_seconds`` at most: past that, or when
-the read fails, the state says the store is unavailable until a read succeeds again (a slow read
-still lands when it ends). Never two reads at once; never a write to the store.
+worker thread; when the store has not answered any part of it (a page of runs, a report) for
+``service.store_timeout_seconds``, or the read fails, the state says the store is unavailable
+until a read succeeds again (a slow read still lands when it ends). A large store that keeps
+answering is read as long as it takes, the previous snapshot served meanwhile. Never two reads
+at once; never a write to the store.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class ServiceState:
         self._error: str | None = None
         self._reader: threading.Thread | None = None
         self._finished: threading.Thread | None = None  # the newest read that succeeded
+        self._answered_at = time.monotonic()  # when the store last answered a part of a read
         self._refresher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._reports: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -111,11 +114,19 @@ class ServiceState:
                 reader = threading.Thread(target=self._read, name="snapshot-reader", daemon=True)
                 self._reader = reader
                 reader.start()
-        reader.join(timeout=self._timeout)
-        if reader.is_alive():
-            self._failed(f"The MLflow store {self._where()} did not answer within "
-                         f"{self._timeout:g} s (service.store_timeout_seconds)", reader)
-            return False
+        # a large store takes longer than the timeout to read, answering all along (a page of
+        # runs, a report at a time): that is no outage. Given up only after the timeout
+        # without an answer; meanwhile requests get the previous snapshot.
+        while True:
+            reader.join(timeout=self._timeout)
+            if not reader.is_alive():
+                break
+            with self._lock:
+                quiet = time.monotonic() - self._answered_at
+            if quiet >= self._timeout:
+                self._failed(f"The MLflow store {self._where()} did not answer within "
+                             f"{self._timeout:g} s (service.store_timeout_seconds)", reader)
+                return False
         with self._lock:
             return self._error is None
 
@@ -144,13 +155,19 @@ class ServiceState:
                 self._store = store
         return store
 
+    def _answered(self) -> None:
+        with self._lock:
+            self._answered_at = time.monotonic()
+
     def _read(self) -> None:
+        self._answered()  # the read starts: the store's time to answer counts from here
         try:
             store = self._open()
             with self._lock:
                 previous = self._snapshot
             snapshot = read_snapshot(store, self.settings, previous,
-                                     details_budget_seconds=self._timeout * DETAILS_SHARE)
+                                     details_budget_seconds=self._timeout * DETAILS_SHARE,
+                                     progress=self._answered)
         except Exception as exc:
             outage = tracking_outage(exc, self.settings.tracking.uri)
             self._failed(str(outage or exc))

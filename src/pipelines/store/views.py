@@ -15,7 +15,7 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 #: Reports downloaded at once on a read that meets new runs.
 DOWNLOAD_THREADS = 4
 #: Search page size (MLflow's maximum per call for runs).
-PAGE_SIZE = 1000
+PAGE_SIZE = 200
 #: Retraining runs and audit events a snapshot keeps (newest).
 RETRAININGS_KEPT = 200
 AUDIT_KEPT = 200
@@ -65,11 +65,13 @@ class ReportNotFound(MonitoringError, LookupError):
 # ----------------------------------------------------------------------------- the snapshot
 
 def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = None, *,
-                  details_budget_seconds: float | None = None) -> Snapshot:
+                  details_budget_seconds: float | None = None,
+                  progress: Callable[[], None] | None = None) -> Snapshot:
     """Everything the service shows, read from ``store`` now. ``previous``: the last
     snapshot, whose report details are reused for runs whose labels did not change;
     ``details_budget_seconds``: how long new reports may be downloaded (the rest come with a
-    later read; default: all now).
+    later read; default: all now); ``progress``: called each time the store answered a part
+    (a page of runs, a report), so a caller can tell a large store from one that hangs.
     Raises :class:`TrackingError` (:class:`TrackingUnavailable` for an outage) when the
     store cannot be read."""
     started = time.monotonic()
@@ -78,7 +80,7 @@ def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = 
     try:
         monitoring_id = store.experiment_id(tracking.monitoring_experiment, create=False) or ""
         retraining_id = store.experiment_id(tracking.retraining_experiment, create=False) or ""
-        runs = monitoring_runs(store, monitoring_id, settings.service.max_batches)
+        runs = monitoring_runs(store, monitoring_id, settings.service.max_batches, progress)
         batches = tuple(sorted((batch_record(r) for r in runs),
                                key=lambda b: (b.sequence, b.started_at)))
         retrainings = tuple(retraining_record(r)
@@ -88,7 +90,7 @@ def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = 
                          if r.data.tags.get(PROBLEM_TYPE_TAG)), None)  # newest first
         model = model_state(store, settings, run_type)
         details = read_details(store, batches, previous,
-                               budget_seconds=details_budget_seconds)
+                               budget_seconds=details_budget_seconds, progress=progress)
     except MlflowException as exc:
         outage = tracking_outage(exc, store.uri)
         if outage is not None:
@@ -111,7 +113,8 @@ def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = 
         mlflow_ui_url=settings.service.mlflow_ui_url)
 
 
-def monitoring_runs(store: Store, experiment_id: str, max_runs: int) -> list[Run]:
+def monitoring_runs(store: Store, experiment_id: str, max_runs: int,
+                    progress: Callable[[], None] | None = None) -> list[Run]:
     """The newest ``max_runs`` monitoring runs of ``experiment_id`` (any status), newest
     first, following page tokens."""
     if not experiment_id:
@@ -124,6 +127,8 @@ def monitoring_runs(store: Store, experiment_id: str, max_runs: int) -> list[Run
             order_by=["attributes.start_time DESC"],
             max_results=min(PAGE_SIZE, max_runs - len(runs)), page_token=token)
         runs.extend(page)
+        if progress is not None:
+            progress()
         token = page.token
         if not token:
             break
@@ -271,7 +276,8 @@ def refused_files(inbox: Path) -> int:
 
 def read_details(store: Store, batches: Iterable[BatchRecord],
                  previous: Snapshot | None = None, *,
-                 budget_seconds: float | None = None) -> dict[str, BatchDetail]:
+                 budget_seconds: float | None = None,
+                 progress: Callable[[], None] | None = None) -> dict[str, BatchDetail]:
     """Each finished run's report details: from ``previous`` when it has them and the run's
     labels registration did not change since, else downloaded (a few at a time, newest run
     first). ``budget_seconds``: no download starts after that long; the runs left get their
@@ -307,6 +313,8 @@ def read_details(store: Store, batches: Iterable[BatchRecord],
                 future.result(timeout=remaining)
             except FutureTimeout:
                 break
+            if progress is not None:
+                progress()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # the downloads under way end
     left = 0
