@@ -104,29 +104,28 @@ class ServiceState:
     # ------------------------------------------------------------------------- reads
 
     def refresh(self) -> bool:
-        """One read of the store, waited for ``store_timeout_seconds`` at most (a read
-        still under way is waited for instead of starting another). True when it succeeded
-        in time."""
+        """One read of the store (a read still under way is waited for instead of starting
+        another), given up once the store has not answered any part of it for
+        ``store_timeout_seconds``. True when it succeeded."""
         with self._lock:
             self._last_attempt_at = time.time()
             reader = self._reader
             if reader is None or not reader.is_alive():
                 reader = threading.Thread(target=self._read, name="snapshot-reader", daemon=True)
                 self._reader = reader
+                self._answered_at = time.monotonic()  # the store's time to answer starts now
                 reader.start()
         # a large store takes longer than the timeout to read, answering all along (a page of
         # runs, a report at a time): that is no outage. Given up only after the timeout
         # without an answer; meanwhile requests get the previous snapshot.
-        while True:
-            reader.join(timeout=self._timeout)
-            if not reader.is_alive():
-                break
+        while reader.is_alive():
             with self._lock:
-                quiet = time.monotonic() - self._answered_at
-            if quiet >= self._timeout:
+                remaining = self._timeout - (time.monotonic() - self._answered_at)
+            if remaining <= 0:
                 self._failed(f"The MLflow store {self._where()} did not answer within "
                              f"{self._timeout:g} s (service.store_timeout_seconds)", reader)
                 return False
+            reader.join(timeout=remaining)
         with self._lock:
             return self._error is None
 
@@ -160,7 +159,6 @@ class ServiceState:
             self._answered_at = time.monotonic()
 
     def _read(self) -> None:
-        self._answered()  # the read starts: the store's time to answer counts from here
         try:
             store = self._open()
             with self._lock:
