@@ -291,14 +291,14 @@ def test_a_read_longer_than_the_timeout_is_no_outage_while_the_store_answers(
     import pipelines.service.state as state_module
 
     root = Path(story_store[0].tracking.uri.removeprefix("sqlite:///")).parent
-    settings = make_settings(root, **{"service.store_timeout_seconds": 0.5,
+    settings = make_settings(root, **{"service.store_timeout_seconds": 3.0,
                                       "service.refresh_seconds": 3600})
     real = state_module.read_snapshot
     answering = {"on": True}
 
     def slow(store: Any, settings: Settings, previous: Any = None, **kw: Any) -> Any:
-        for _ in range(8):  # 1.6 s: three times the timeout
-            time.sleep(0.2)
+        for _ in range(10):  # 6 s: twice the timeout, answering every 0.6 s
+            time.sleep(0.6)
             if answering["on"]:
                 kw["progress"]()
         return real(store, settings, previous, **kw)
@@ -310,5 +310,5 @@ def test_a_read_longer_than_the_timeout_is_no_outage_while_the_store_answers(
     assert len(first.batches) == 6
     answering["on"] = False
     assert not state.refresh()  # silent for the timeout: given up before the read ends
-    with pytest.raises(TrackingUnavailable, match="did not answer within 0.5 s"):
+    with pytest.raises(TrackingUnavailable, match="did not answer within 3 s"):
         state.snapshot()

@@ -161,6 +161,7 @@ class ServiceState:
     def _read(self) -> None:
         try:
             store = self._open()
+            self._answered()  # connected (a first connection can take a while)
             with self._lock:
                 previous = self._snapshot
             snapshot = read_snapshot(store, self.settings, previous,

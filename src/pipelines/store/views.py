@@ -77,18 +77,23 @@ def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = 
     started = time.monotonic()
     taken_at = time.time()
     tracking = settings.tracking
+    answered = progress or (lambda: None)
     try:
         monitoring_id = store.experiment_id(tracking.monitoring_experiment, create=False) or ""
         retraining_id = store.experiment_id(tracking.retraining_experiment, create=False) or ""
+        answered()
         runs = monitoring_runs(store, monitoring_id, settings.service.max_batches, progress)
         batches = tuple(sorted((batch_record(r) for r in runs),
                                key=lambda b: (b.sequence, b.started_at)))
         retrainings = tuple(retraining_record(r)
                             for r in retraining_runs(store, retraining_id, RETRAININGS_KEPT))
+        answered()
         events = tuple(audit_event(e) for e in history(store, limit=AUDIT_KEPT))
+        answered()
         run_type = next((r.data.tags[PROBLEM_TYPE_TAG] for r in runs
                          if r.data.tags.get(PROBLEM_TYPE_TAG)), None)  # newest first
         model = model_state(store, settings, run_type)
+        answered()
         details = read_details(store, batches, previous,
                                budget_seconds=details_budget_seconds, progress=progress)
     except MlflowException as exc:
