@@ -170,6 +170,8 @@ class ServiceState:
         except Exception as exc:
             outage = tracking_outage(exc, self.settings.tracking.uri)
             self._failed(str(outage or exc))
+            with self._lock:  # the next read connects afresh (a restored file, a new server)
+                self._store = None
             return
         with self._lock:
             if self._error is not None:
