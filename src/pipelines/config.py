@@ -259,6 +259,28 @@ class MonitoringSettings(_Section):
         return value
     """Log each batch (ids, features, labels, scores) as a Parquet artifact of its run;
     retraining reads labelled batches back from there."""
+    # drift that matters (issue 24): impact ranking, consecutive drift, importance stability
+    impact_ranking: bool = True
+    """Rank the drifted features by their impact on the model's output (quantile mapping on
+    a sample; in-memory engine with a model that scores in-process; MONITORING.md, "Drift
+    that matters")."""
+    impact_max_rows: Annotated[int, Interval(int, 100, None)] = 20_000
+    """Rows (a seeded sample of the batch) scored once per drifted feature for the ranking."""
+    impact_harmless: Annotated[float, NON_NEGATIVE] = 0.005
+    """Binary and multiclass: an impact below this (probability points; multiclass: total
+    variation of the mean class probabilities) is called harmless."""
+    impact_harmless_sd: Annotated[float, NON_NEGATIVE] = 0.02
+    """Regression: an impact below this many standard deviations of the reference's
+    predictions is called harmless."""
+    impact_seed: Annotated[int, NON_NEGATIVE_INT] = 0
+    consecutive_drift: bool = True
+    """Compare each batch with the previous monitored batch too (report and metrics)."""
+    consecutive_drift_alerts: bool = False
+    """Raise a ``consecutive_drift`` warning for features that changed suddenly."""
+    importance_on_batch: bool = False
+    """With labels: permutation importance on the batch, compared with the champion's."""
+    importance_top_k: Annotated[int, POSITIVE_INT] = 5
+    """How many of the most important features the importance comparison lists."""
 
 
 class RetrainingSettings(_Section):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from pipelines.monitoring import plots, summary
+from pipelines.monitoring import matters, plots, summary
 from pipelines.monitoring.alerts import ScoreDrift
 from pipelines.monitoring.report import MonitoringReport
 from pipelines.problems import Problem, problem
@@ -351,7 +351,8 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
     features = summary.feature_table(report)
     features = features.assign(drifted=features["verdict"].eq("drifted"))
     feature_html = _table(features, {"statistic", "pvalue", "pvalue_adj", "effect",
-                                     "missing_share"}, "drifted", "drifted")
+                                     "missing_share", "impact", "impact_share",
+                                     "psi_vs_previous"}, "drifted", "drifted")
     quality = summary.quality_table(report)
     quality = quality.assign(has_issue=quality["issues"].ne(""))
     quality_html = _table(quality, {"missing_share", "reference_missing_share",
@@ -382,6 +383,7 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
 <section id="performance"><h2>Performance</h2>{_performance(report)}{
 _typed_figures(report, kind, images)}
 {_img(history, "performance over batches") if history else ""}</section>
+{matters.html_section(report)}
 <section id="features"><h2>Feature drift</h2>
 <p>Every feature, drifted first, by adjusted p-value ({html.escape(str(correction))}
 correction over {len(report.feature_drift)} tests); effect: PSI, over quantile bins for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,10 @@ from pipelines.monitoring.quality import QualityReport
 from pipelines.problems import problem
 from pipelines.stats import FeatureDrift
 from pipelines.stats.estimation import Estimate
+
+if TYPE_CHECKING:  # drift that matters (issue 24): objects with their own to_dict/metrics
+    from pipelines.monitoring.consecutive import ConsecutiveDrift
+    from pipelines.monitoring.impact import ImpactRanking
 
 _KEY_SAFE = re.compile(r"[^0-9A-Za-z_\-. /]")
 
@@ -57,6 +61,11 @@ class MonitoringReport:
     (``{"classes": [...], "counts": [[...]]}``, rows the true class)."""
     output_drift_detail: tuple[dict[str, Any], ...] = ()
     """Multiclass: each class's probability drift (``class`` plus a ScoreDrift's fields)."""
+    impact: ImpactRanking | None = None
+    """The drifted features ranked by their impact on the model's output
+    (:mod:`pipelines.monitoring.impact`); None when not asked for."""
+    consecutive: ConsecutiveDrift | None = None
+    """This batch against the previous one (:mod:`pipelines.monitoring.consecutive`)."""
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -81,6 +90,10 @@ class MonitoringReport:
             extra["tables"] = self.tables
         if self.output_drift_detail:
             extra["output_drift_detail"] = list(self.output_drift_detail)
+        if self.impact is not None:
+            extra["impact"] = self.impact.to_dict()
+        if self.consecutive is not None:
+            extra["consecutive_drift"] = self.consecutive.to_dict()
         return to_jsonable({
             "batch_id": self.batch_id,
             "problem_type": self.problem_type,
@@ -175,5 +188,9 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
         if report.problem_type == "binary":
             m["expected_roc_auc"] = report.concept_drift.expected_auc
         m["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
+    if report.impact is not None:  # drift that matters (issue 24)
+        m.update({f"impact/{safe_name(f.feature)}": f.shift for f in report.impact.features})
+    if report.consecutive is not None:
+        m.update(report.consecutive.metrics())
     finite = {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
     return {**finite, **chart_metrics(finite, report.problem_type)}

@@ -155,9 +155,37 @@ def feature_table(report: MonitoringReport) -> pd.DataFrame:
     if table.empty:
         return table
     table["_order"] = table["verdict"].eq("stable")
-    return (table.sort_values(["_order", "pvalue_adj", "effect"], ascending=[True, True, False],
-                              kind="stable")
-            .drop(columns="_order").reset_index(drop=True))
+    table = (table.sort_values(["_order", "pvalue_adj", "effect"], ascending=[True, True, False],
+                               kind="stable")
+             .drop(columns="_order").reset_index(drop=True))
+    return _with_drift_that_matters(table, report)
+
+
+def _with_drift_that_matters(table: pd.DataFrame, report: MonitoringReport) -> pd.DataFrame:
+    """Issue 24: with an impact ranking, its columns (``impact``, ``impact_share``,
+    ``harmless``) and the drifted features in its order, largest impact first; with a
+    consecutive comparison, ``psi_vs_previous`` and ``consecutive_label``. Unchanged
+    without either."""
+    impact, consecutive = report.impact, report.consecutive
+    if impact is not None and impact.computed:
+        ranked = impact.by_feature()
+        table["impact"] = [ranked[f].shift if f in ranked else math.nan
+                           for f in table["feature"]]
+        table["impact_share"] = [ranked[f].share if f in ranked else math.nan
+                                 for f in table["feature"]]
+        table["harmless"] = [ranked[f].harmless if f in ranked else None
+                             for f in table["feature"]]
+        order = {name: i for i, name in enumerate(ranked)}
+        table["_rank"] = [order.get(f, len(order)) for f in table["feature"]]
+        table = (table.sort_values("_rank", kind="stable").drop(columns="_rank")
+                 .reset_index(drop=True))
+    if consecutive is not None and consecutive.computed:
+        against = {f.feature: f for f in consecutive.features}
+        table["psi_vs_previous"] = [against[f].psi if f in against else math.nan
+                                    for f in table["feature"]]
+        table["consecutive_label"] = [against[f].label if f in against else ""
+                                      for f in table["feature"]]
+    return table
 
 
 def confusion_table(report: MonitoringReport) -> pd.DataFrame | None:

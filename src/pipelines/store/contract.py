@@ -135,6 +135,12 @@ LABELLED_REPORT_ARTIFACT: Final = "monitoring_report_labelled.json"
 HTML_REPORT_ARTIFACT: Final = "report.html"
 DRIFT_TABLE_ARTIFACT: Final = "drift_table.json"
 QUALITY_TABLE_ARTIFACT: Final = "quality_table.json"
+#: Drift that matters (issue 24): the batch's feature counts on the reference's bins (the next
+#: batch's consecutive drift compares with them), the champion's feature importances (beside
+#: the reference context of its training run) and a candidate's comparison with them.
+FEATURE_COUNTS_ARTIFACT: Final = "consecutive/feature_counts.json"
+IMPORTANCE_ARTIFACT: Final = "reference/importance.json"
+IMPORTANCE_STABILITY_ARTIFACT: Final = "importance_stability.json"
 #: A run's description (Markdown, shown on the run page); a model version's is its own field.
 TAG_DESCRIPTION: Final = "mlflow.note.content"
 DESCRIPTION_LIMIT: Final = 8000  # MLflow's limit on a tag value
