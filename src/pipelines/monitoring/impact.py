@@ -276,6 +276,9 @@ def rank_impact(
     :func:`reference_output_mean`; ``scale``: regression, the reference predictions'
     standard deviation (the unit of the shifts)."""
     drifted = [f for f in drift if f.drifted]
+    if not drifted:
+        return ImpactRanking(computed=True, problem_type=problem_type,
+                             harmless_below=harmless_below, note="no drifted feature")
     positions = sample_rows(len(frame), max_rows, seed)
     sample = frame if positions is None else frame.iloc[positions]
     sample = sample.reset_index(drop=True)
