@@ -36,7 +36,8 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     assert REQUIRED_METRICS <= set(m)
     # per-feature evidence is in drift_table.json, not charts; the reference's values are
     # reference_<metric>; the chart view's first section repeats the headline numbers
-    assert {k.split("/")[0] for k in m if "/" in k} == {"health", "ops"}
+    sections = {k.split("/")[0] for k in m if "/" in k}  # issue 24: impact/, consecutive/
+    assert {"health", "ops"} <= sections <= {"health", "ops", "impact", "consecutive"}
     assert m["health/roc_auc"] == m["roc_auc"]
     assert m["health/status_level"] == m["status_level"]
     assert "reference_roc_auc" in m
@@ -66,8 +67,8 @@ def _check_run(client: MlflowClient, run_id: str, drifted: set[str]) -> None:
     table = json.loads(Path(client.download_artifacts(run_id, "drift_table.json")).read_text())
     rows = [dict(zip(table["columns"], r, strict=True)) for r in table["data"]]
     assert {r["feature"] for r in rows[:len(drifted)]} == drifted  # drifted first ...
-    adjusted = [r["pvalue_adj"] for r in rows[:len(drifted)]]
-    assert adjusted == sorted(adjusted)  # ... strongest evidence first
+    impacts = [abs(r["impact"]) for r in rows[:len(drifted)]]
+    assert impacts == sorted(impacts, reverse=True)  # ... largest impact on the score first
     assert {r["verdict"] for r in rows[:len(drifted)]} == {"drifted"}
     assert "batch" in arts
     assert {"plots/score_distribution.png", "plots/performance_over_time.png"} <= plots

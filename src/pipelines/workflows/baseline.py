@@ -34,6 +34,7 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.models import metric_text, type_tags
+from pipelines.workflows import importance
 from pipelines.workflows.family import remember
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def train_baseline(settings: Settings, store: Store | None = None) -> BaselineRe
     context = ReferenceContext.fit(reference, schema, ref_scores,
                                    n_bins=settings.monitoring.psi_bins,
                                    decision_threshold=settings.training.decision_threshold)
+    importances = importance.importances_of(best.estimator, best.flavor, reference, schema,
+                                            settings.training.random_state)
     tracking = settings.tracking
     tags = {c.TAG_STEP: c.STEP_TRAIN, "model_type": best.name, "data.source": source,
             PROBLEM_TYPE_TAG: schema.problem_type}
@@ -86,6 +89,7 @@ def train_baseline(settings: Settings, store: Store | None = None) -> BaselineRe
         store.log_dataset(reference, source, "reference", schema.target, context="reference")
         info = log_model(store, best, schema, split.test.head(50))
         log_reference(store, reference, schema, ref_scores, context)
+        importance.record(store, importances)  # issue 24: importance stability
         version = register_model(store, info.model_uri, tags={
             "source_run_id": run.info.run_id, "model_type": best.name,
             f"test_{primary}": readable(outcome.test_metrics[primary]),

@@ -81,6 +81,7 @@ from pipelines.store import contract as c
 from pipelines.store.audit import record as record_audit
 from pipelines.store.models import metric_text, type_tags
 from pipelines.store.searches import labelled_batch_runs
+from pipelines.workflows import importance
 
 logger = logging.getLogger(__name__)
 
@@ -441,6 +442,7 @@ def _log_candidate(job: _Job, ev: _Evaluated, parts: _Parts) -> None:
                            **_prefixed(ev.metrics, "holdout_")})
         info = log_model(store, ev.candidate, parts.schema, parts.train.head(50))
         log_reference(store, parts.holdout, parts.schema, ev.scores, context)
+        _importance_stability(job, ev, parts)
         ev.run_id, ev.model_uri = run.info.run_id, info.model_uri
 
 
@@ -597,6 +599,20 @@ class _Comparison:
     paired: DeLongResult | PairedTest | None = None
     """DeLong (binary), paired t-test on squared errors (regression), paired bootstrap of
     macro F1 (multiclass); None when it could not be computed."""
+
+
+def _importance_stability(job: _Job, ev: _Evaluated, parts: _Parts) -> None:
+    """Issue 24: the candidate's importances, recorded with it, against the champion's."""
+    seed = job.settings.training.random_state
+    mine = importance.importances_of(ev.candidate.estimator, ev.candidate.flavor,
+                                     parts.holdout, parts.schema, seed)
+    importance.record(job.store, mine)
+    try:
+        champion = importance.champion_importances(job.store, job.champion, parts.holdout, seed)
+        importance.log_stability(job.store, champion, mine,
+                                 job.settings.monitoring.importance_top_k)
+    except Exception as exc:  # noqa: BLE001 (a comparison beside the candidate)
+        logger.warning("Importance stability of candidate %s: %s", ev.candidate.name, exc)
 
 
 def _fit_and_compare(job: _Job, parts: _Parts) -> _Comparison:
