@@ -16,13 +16,15 @@ from pipelines.monitoring.report import report_metrics
 from pipelines.store import connect
 from pipelines.workflows.engines import monitor_counted
 from pipelines.workflows.monitor import monitor_batch
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow
 
 
 def test_impact_order_metrics_and_consecutive_drift_through_the_monitor(
         trained_store, tmp_path: Path) -> None:
-    settings, _ = trained_store
+    _, _ = trained_store  # its store, with the champion's permutation importance on batches
+    settings = make_settings(tmp_path / "store", **{"monitoring.importance_on_batch": True})
     client = connect(settings.tracking).client
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -64,6 +66,10 @@ def test_impact_order_metrics_and_consecutive_drift_through_the_monitor(
     assert m["consecutive/n_sudden"] == 3.0
     assert m["consecutive/drift_share"] == pytest.approx(consecutive.drift_share)
     assert set(report_metrics(report)) <= set(m)
+    # the champion's importances (recorded at training) against its importance on the batch
+    stability = report.tables["importance_stability"]
+    assert stability["champion_top"] and -1.0 <= m["importance/spearman"] <= 1.0
+    assert m["importance/top_k_overlap"] == pytest.approx(stability["top_k_overlap"])
     table = json.loads(Path(client.download_artifacts(second.run_id,
                                                       "drift_table.json")).read_text())
     rows = [dict(zip(table["columns"], r, strict=True)) for r in table["data"]]

@@ -282,6 +282,15 @@ def test_retraining_after_concept_drift_learns_the_new_regime(
                                  first_day="2026-01-04")
     summary = retrain(settings, reason="concept drift")
     assert summary.decision == "promoted", summary.message
+    # issue 24: each candidate's importances recorded with it and compared with the champion's
+    client = connect(settings.tracking).client
+    for candidate in summary.candidates:
+        run = client.get_run(candidate["run_id"])
+        assert -1.0 <= run.data.metrics["importance/spearman"] <= 1.0
+        assert {a.path for a in client.list_artifacts(candidate["run_id"])} >= {
+            "importance_stability.json"}
+        assert "reference/importance.json" in {
+            a.path for a in client.list_artifacts(candidate["run_id"], "reference")}
 
     fresh = generate_batch("concept_drift", 20000, 999)  # a seed no step trained on
     champion = load_champion(connect(settings.tracking))

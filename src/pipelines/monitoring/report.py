@@ -192,5 +192,9 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
         m.update({f"impact/{safe_name(f.feature)}": f.shift for f in report.impact.features})
     if report.consecutive is not None:
         m.update(report.consecutive.metrics())
+    stability = report.tables.get("importance_stability")
+    if stability:  # the champion's importances on this labelled batch against its own
+        m["importance/spearman"] = stability.get("spearman")
+        m["importance/top_k_overlap"] = stability.get("top_k_overlap")
     finite = {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
     return {**finite, **chart_metrics(finite, report.problem_type)}

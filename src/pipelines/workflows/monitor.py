@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -52,6 +52,7 @@ from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_n
 from pipelines.monitoring.timing import AFTER_RUN_PHASES, Stopwatch, ops_metrics
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
 from pipelines.problems import PROBLEM_TYPE_TAG, problem
+from pipelines.retraining.importance import compare_importances
 from pipelines.stats import CategoricalReference, NumericReference
 from pipelines.store import (
     Champion,
@@ -71,6 +72,7 @@ from pipelines.store.searches import (
     latest_monitoring_run,
     monitoring_history,
 )
+from pipelines.workflows import importance
 from pipelines.workflows.family import resolve_settings
 
 logger = logging.getLogger(__name__)
@@ -320,8 +322,30 @@ class Monitor:
                                                          self.policy.drift, report.feature_drift)
                            if previous is not None else consecutive.not_computed(reason))
                 kept = FeatureCounts.of(counts, profile, report.feature_drift, report.batch_id)
+        if m.importance_on_batch and prepared is not None and prepared.labels is not None:
+            with timer("importance"):
+                stability = self._batch_importance(prepared)
+            if stability is not None:
+                report = replace(report, tables={**report.tables,
+                                                 "importance_stability": stability})
         return (attach(report, impact=ranking, consecutive=against,
                        consecutive_alerts=m.consecutive_drift_alerts), kept)
+
+    def _batch_importance(self, prepared: PreparedBatch) -> dict[str, Any] | None:
+        """The champion's permutation importance on this labelled batch against its
+        importances at registration (``importance_on_batch``)."""
+        seed = self.settings.monitoring.impact_seed
+        frame = prepared.frame
+        try:
+            recorded = importance.champion_importances(self.store, self.champion, frame, seed)
+            now = importance.batch_importances(self.champion, frame, seed)
+        except Exception as exc:  # noqa: BLE001 (an add-on to the verdict)
+            logger.warning("Importance on batch %s: %s", prepared.batch.batch_id, exc)
+            return None
+        if recorded is None or now is None:
+            return None
+        comparison = compare_importances(recorded, now, self.settings.monitoring.importance_top_k)
+        return {**comparison.to_dict(), "batch": now.to_dict()}
 
     def _impact(self, report: MonitoringReport, prepared: PreparedBatch | None) -> ImpactRanking:
         """The impact ranking of the batch's drifted features, or why there is none."""
