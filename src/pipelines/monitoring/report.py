@@ -57,6 +57,9 @@ class MonitoringReport:
     (``{"classes": [...], "counts": [[...]]}``, rows the true class)."""
     output_drift_detail: tuple[dict[str, Any], ...] = ()
     """Multiclass: each class's probability drift (``class`` plus a ScoreDrift's fields)."""
+    slices: Any = None
+    """The batch per slice (:class:`~pipelines.monitoring.slices.SliceReport`), None when
+    ``monitoring.slices`` is empty."""
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -81,6 +84,8 @@ class MonitoringReport:
             extra["tables"] = self.tables
         if self.output_drift_detail:
             extra["output_drift_detail"] = list(self.output_drift_detail)
+        if self.slices is not None:
+            extra["slices"] = self.slices.to_dict()
         return to_jsonable({
             "batch_id": self.batch_id,
             "problem_type": self.problem_type,
@@ -175,5 +180,7 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
         if report.problem_type == "binary":
             m["expected_roc_auc"] = report.concept_drift.expected_auc
         m["concept_drift_unexplained_drop"] = report.concept_drift.unexplained_drop
+    if report.slices is not None:  # slice/<key>/<metric>: a handful per slice
+        m.update(report.slices.metrics())
     finite = {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
     return {**finite, **chart_metrics(finite, report.problem_type)}

@@ -29,11 +29,13 @@ from pipelines.data.chunks import batch_files, files_digest, iter_chunks
 from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
 from pipelines.errors import ConfigError, DataError, SchemaError
 from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
+from pipelines.monitoring.slices import count_slices
 from pipelines.monitoring.timing import Stopwatch
 from pipelines.store import Store, connect
 from pipelines.store.scoring import external_scores
 from pipelines.workflows.family import resolve_settings
 from pipelines.workflows.monitor import BatchInfo, Monitor, MonitorOutcome, batch_scores
+from pipelines.workflows.slices import SliceCounts
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +44,11 @@ _TABLE_NAME = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}")
 
 
 def count_file(monitor: Monitor, path: Path, chunk_rows: int, batch_id: str,
-               timer: Stopwatch | None = None) -> tuple[BatchCounts, str]:
+               timer: Stopwatch | None = None,
+               slices: SliceCounts | None = None) -> tuple[BatchCounts, str]:
     """The counts of a batch file read chunk by chunk, and what scored it; ``timer`` is told
-    the time of each phase (read, convert, scoring, counting), added up over the chunks."""
+    the time of each phase (read, convert, scoring, counting), added up over the chunks.
+    ``slices``: filled with each slice's counts when the monitor has slices."""
     timer = timer or Stopwatch()
     profile = monitor.counts_profile
     counts, scored_by, start = profile.empty(), "", 0
@@ -65,6 +69,10 @@ def count_file(monitor: Monitor, path: Path, chunk_rows: int, batch_id: str,
                                              monitor.settings.data.prediction_column)
         with timer("counting"):
             counts = counts + count_chunk(profile, prepared, scores)
+        if slices is not None and monitor.slice_set is not None:
+            with timer("slices"):
+                count_slices(monitor.slice_set, monitor.slice_counts_profiles, prepared,
+                             scores, slices.counts, slices.rows)
         logger.debug("counted rows %d-%d of %s", start + 1, end, path)
         start = end
     return counts, scored_by
@@ -201,13 +209,19 @@ def monitor_counted(settings: Settings, source: str, engine: str, *,
                      source=source, digest=files_digest(path) if local else None,
                      file_name=path.name if local and path.is_file() else None)
     timer = Stopwatch()  # the run's ops/ metrics: the counting's phases and the cycle's total
+    slices = SliceCounts() if monitor.slice_set is not None else None
     if engine == "chunked":
         if not local:
             raise DataError(f"Data file {source} does not exist (the chunked engine reads "
                             "local files; use the spark engine for tables and URLs).")
         counts, scored_by = count_file(monitor, path, settings.engine.chunk_rows,
-                                       info.batch_id, timer)
+                                       info.batch_id, timer, slices)
     else:
+        if slices is not None:
+            logger.warning("The spark engine does not compute slices yet: %s judged as a "
+                           "whole only (use the chunked or memory engine for slices).", source)
+            slices = None
         with timer("spark"):  # read, scored and counted by Spark: one phase
             counts, scored_by = count_spark(monitor, store, source)
-    return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by, timer=timer)
+    return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by, timer=timer,
+                              slices=slices)
