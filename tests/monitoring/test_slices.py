@@ -5,6 +5,9 @@ data with a known rule: the model's score is the true probability of churn."""
 
 from __future__ import annotations
 
+import html
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,20 +156,24 @@ def test_the_degraded_slice_alerts_while_the_batch_stays_ok(
     ctx, _ = reference
     frame, score = _rows(5_000, 1, degrade="d")
     whole = evaluate_batch(prepare_batch(Batch(frame, "b", "t"), SCHEMA), score, ctx, POLICY)
-    assert whole.status == "ok" and not whole.alerts  # the whole batch holds
+    assert whole.status == "ok"
+    assert not whole.alerts
     report, _ = _judge(ctx, slice_set, frame, score)
     assert report.slices is not None
     assert report.slices.in_alert == ("plan=d",)
     (alert,) = [a for a in report.alerts if a.rule.startswith("slice")]
-    assert alert.rule == "slice_performance" and alert.severity == "critical"
+    assert alert.rule == "slice_performance"
+    assert alert.severity == "critical"
     rows = int((frame["plan"] == "d").sum())
     assert f"on plan=d ({rows:,} rows) while 0.8" in alert.message
     assert alert.message.startswith("ROC-AUC 0.5")
-    assert report.status == "critical" and report.retraining_recommended
+    assert report.status == "critical"
+    assert report.retraining_recommended
     assert alert.message in report.verdict.reasons
     table = {r["slice"]: r for r in report.slices.table()}
     assert table["plan=d"]["roc_auc"] < 0.6 < 0.8 < table["plan=d"]["estimated_roc_auc"]
-    assert table["plan=a"]["status"] == "judged" and table["plan=a"]["roc_auc"] > 0.8
+    assert table["plan=a"]["status"] == "judged"
+    assert table["plan=a"]["roc_auc"] > 0.8
     metrics = report_metrics(report)
     assert metrics["slice/plan_eq_d/roc_auc"] == table["plan=d"]["roc_auc"]
     assert metrics["slice/tenure_gt_24/rows"] == float((frame["tenure"] > 24).sum())
@@ -189,7 +196,8 @@ def test_a_covariate_shift_of_one_slice_is_a_slice_drift_warning(
     report, _ = _judge(ctx, slice_set, frame, score)
     drift = [a for a in report.alerts if a.rule == "slice_drift"]
     assert [a.columns for a in drift] == [("plan=c",)]
-    assert "x1" in drift[0].message and "x2" in drift[0].message
+    assert "x1" in drift[0].message
+    assert "x2" in drift[0].message
     assert not [a for a in report.alerts if a.rule == "slice_performance"]
 
 
@@ -233,7 +241,8 @@ def test_chunked_slices_equal_the_in_memory_ones(
     chunked = with_slices(whole, evaluate_slices_from_counts(
         counts, rows, profiles, slice_set, POLICY, whole), POLICY)
     a, b = memory.slices, chunked.slices
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     assert b.in_alert == a.in_alert == ("plan=d",)
     assert [x.rule for x in b.alerts] == [x.rule for x in a.alerts]
     for m, c in zip(a.results, b.results, strict=True):
@@ -248,3 +257,74 @@ def test_chunked_slices_equal_the_in_memory_ones(
                 assert -1e-12 <= fm.statistic - fc.statistic < 1e-3
             else:
                 assert fc.statistic == pytest.approx(fm.statistic, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_a_monitored_batch_logs_its_slices_and_the_chunked_engine_agrees(
+        trained_store: tuple[Any, Any], tmp_path: Any) -> None:
+    """End to end on the trained churn model: one contract type's labels stop following the
+    customers (shuffled within it), the batch as a whole holds; the run names the slice in
+    its alert, tag, metrics, slice table and HTML report; the chunked engine says the same."""
+    import warnings
+
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.data.generator import generate_batch
+    from pipelines.store import connect
+    from pipelines.store.contract import (
+        HTML_REPORT_ARTIFACT,
+        SLICE_TABLE_ARTIFACT,
+        TAG_SLICES_IN_ALERT,
+    )
+    from pipelines.workflows.engines import monitor_counted
+    from pipelines.workflows.monitor import monitor_batch
+    from tests.conftest import make_settings
+
+    assert trained_store[0]  # the fixture copied the trained store to tmp_path/store
+    settings = make_settings(tmp_path / "store", **{
+        "monitoring.slices": ["contract", "tenure_months > 24"], "engine.chunk_rows": 6_000})
+    frame = generate_batch("no_drift", 12_000, seed=41)
+    rng = np.random.default_rng(41)
+    bad = (frame["contract"] == "one-year").to_numpy()
+    frame.loc[bad, "churn"] = rng.permutation(frame.loc[bad, "churn"].to_numpy())
+    path = tmp_path / "b.parquet"
+    frame.to_parquet(path)
+    store = connect(settings.tracking)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = monitor_batch(settings, path, store=store)
+        chunked = monitor_counted(settings, str(path), "chunked", store=store)
+    report = memory.report
+    assert report.slices is not None
+    keys = [r.key for r in report.slices.results]  # by frequency in the reference
+    assert sorted(keys) == ["contract=month-to-month", "contract=one-year",
+                            "contract=two-year", "tenure_months > 24"]
+    # the degraded contract type, and the long-tenure customers, many of whom hold it
+    assert [k for k in report.slices.in_alert if k.startswith("contract")] == [
+        "contract=one-year"]
+    assert not [a for a in report.alerts if a.rule in ("performance", "concept_drift")]
+    alert = next(a for a in report.alerts if a.rule == "slice_performance")
+    assert f"on contract=one-year ({int(bad.sum()):,} rows) while" in alert.message
+    assert report.retraining_recommended
+    in_alert = ",".join(report.slices.in_alert)
+    client = MlflowClient(settings.tracking.uri)
+    run = client.get_run(memory.run_id)
+    assert run.data.tags[TAG_SLICES_IN_ALERT] == in_alert
+    assert run.data.metrics["slice/contract_eq_one-year/rows"] == int(bad.sum())
+    assert run.data.metrics["slice/contract_eq_one-year/roc_auc"] < 0.7
+    assert {"slice/tenure_months_gt_24/drift_share",
+            "slice/contract_eq_two-year/estimated_roc_auc"} <= set(run.data.metrics)
+    table = json.loads(Path(client.download_artifacts(
+        memory.run_id, SLICE_TABLE_ARTIFACT, str(tmp_path))).read_text())
+    assert [row[0] for row in table["data"]] == keys
+    page = Path(client.download_artifacts(memory.run_id, HTML_REPORT_ARTIFACT,
+                                           str(tmp_path))).read_text()
+    assert '<section id="slices"><h2>Slices</h2>' in page
+    assert f"Slices in alert: {html.escape(', '.join(report.slices.in_alert))}." in page
+    other = chunked.report
+    assert other.slices is not None
+    assert (other.status, other.slices.in_alert) == (report.status, report.slices.in_alert)
+    for m, c in zip(report.slices.results, other.slices.results, strict=True):
+        assert (c.key, c.rows, c.drifted_features) == (m.key, m.rows, m.drifted_features)
+        assert c.metric == pytest.approx(m.metric, abs=1e-3)
+    assert client.get_run(chunked.run_id).data.tags[TAG_SLICES_IN_ALERT] == in_alert
