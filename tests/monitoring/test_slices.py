@@ -260,11 +260,12 @@ def test_chunked_slices_equal_the_in_memory_ones(
 
 
 @pytest.mark.slow
-def test_a_monitored_batch_logs_its_slices_and_the_chunked_engine_agrees(
+def test_a_monitored_batch_logs_its_slices_and_the_counted_engines_agree(
         trained_store: tuple[Any, Any], tmp_path: Any) -> None:
     """End to end on the trained churn model: one contract type's labels stop following the
     customers (shuffled within it), the batch as a whole holds; the run names the slice in
-    its alert, tag, metrics, slice table and HTML report; the chunked engine says the same."""
+    its alert, tag, metrics, slice table and HTML report; the chunked and Spark engines
+    (local mode) say the same."""
     import warnings
 
     from mlflow.tracking import MlflowClient
@@ -276,13 +277,14 @@ def test_a_monitored_batch_logs_its_slices_and_the_chunked_engine_agrees(
         SLICE_TABLE_ARTIFACT,
         TAG_SLICES_IN_ALERT,
     )
-    from pipelines.workflows.engines import monitor_counted
+    from pipelines.workflows.engines import monitor_counted, spark_session
     from pipelines.workflows.monitor import monitor_batch
     from tests.conftest import make_settings
 
     assert trained_store[0]  # the fixture copied the trained store to tmp_path/store
     settings = make_settings(tmp_path / "store", **{
-        "monitoring.slices": ["contract", "tenure_months > 24"], "engine.chunk_rows": 6_000})
+        "monitoring.slices": ["contract", "tenure_months > 24"], "engine.chunk_rows": 6_000,
+        "engine.spark_master": "local[2]"})
     frame = generate_batch("no_drift", 12_000, seed=41)
     rng = np.random.default_rng(41)
     bad = (frame["contract"] == "one-year").to_numpy()
@@ -294,6 +296,11 @@ def test_a_monitored_batch_logs_its_slices_and_the_chunked_engine_agrees(
         warnings.simplefilter("ignore")
         memory = monitor_batch(settings, path, store=store)
         chunked = monitor_counted(settings, str(path), "chunked", store=store)
+        spark = spark_session(settings.engine)
+        try:
+            on_spark = monitor_counted(settings, str(path), "spark", store=store)
+        finally:
+            spark.stop()
     report = memory.report
     assert report.slices is not None
     keys = [r.key for r in report.slices.results]  # by frequency in the reference
@@ -321,10 +328,12 @@ def test_a_monitored_batch_logs_its_slices_and_the_chunked_engine_agrees(
                                            str(tmp_path))).read_text()
     assert '<section id="slices"><h2>Slices</h2>' in page
     assert f"Slices in alert: {html.escape(', '.join(report.slices.in_alert))}." in page
-    other = chunked.report
-    assert other.slices is not None
-    assert (other.status, other.slices.in_alert) == (report.status, report.slices.in_alert)
-    for m, c in zip(report.slices.results, other.slices.results, strict=True):
-        assert (c.key, c.rows, c.drifted_features) == (m.key, m.rows, m.drifted_features)
-        assert c.metric == pytest.approx(m.metric, abs=1e-3)
-    assert client.get_run(chunked.run_id).data.tags[TAG_SLICES_IN_ALERT] == in_alert
+    for outcome in (chunked, on_spark):
+        other = outcome.report
+        assert other.slices is not None
+        assert (other.status, other.slices.in_alert) == (report.status,
+                                                         report.slices.in_alert)
+        for m, c in zip(report.slices.results, other.slices.results, strict=True):
+            assert (c.key, c.rows, c.drifted_features) == (m.key, m.rows, m.drifted_features)
+            assert c.metric == pytest.approx(m.metric, abs=1e-3)
+        assert client.get_run(outcome.run_id).data.tags[TAG_SLICES_IN_ALERT] == in_alert

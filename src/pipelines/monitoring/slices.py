@@ -212,14 +212,24 @@ def slice_masks(slices: Sequence[Slice], columns: Mapping[str, Any]) -> dict[str
 
 
 def subset_batch(batch: PreparedBatch, mask: np.ndarray, key: str) -> PreparedBatch:
-    """The rows of ``batch`` where ``mask`` holds, as a batch of their own."""
-    frame = batch.frame.loc[mask]
+    """The rows of ``batch`` where ``mask`` holds, as a batch of their own: its converted
+    features and labels taken once; its frame is made of these (the id and timestamp
+    columns left out: duplicate ids are the whole batch's finding)."""
+    rows = np.flatnonzero(mask)
+    numeric = {k: v[rows] for k, v in batch.numeric.items()}
+    categorical = {k: v.take(rows).reset_index(drop=True) for k, v in batch.categorical.items()}
+    frame = pd.DataFrame({**numeric, **categorical}, copy=False)
     return PreparedBatch(
         batch=Batch(frame, f"{batch.batch.batch_id}[{key}]", f"{batch.batch.source} [{key}]"),
-        schema=batch.schema,
-        numeric={k: v[mask] for k, v in batch.numeric.items()},
-        categorical={k: v.loc[mask] for k, v in batch.categorical.items()},
-        labels=None if batch.labels is None else batch.labels[mask])
+        schema=batch.schema, numeric=numeric, categorical=categorical,
+        labels=None if batch.labels is None else batch.labels[rows])
+
+
+def _verdict_only(policy: MonitoringPolicy) -> MonitoringPolicy:
+    """``policy`` without the further drift statistics (Wasserstein, Cramér's V): a slice's
+    row shows the verdict's tests and effects, and these cost as much as the tests."""
+    return replace(policy, drift=replace(policy.drift, numeric_statistics=(),
+                                         categorical_statistics=()))
 
 
 def slice_context(whole: ReferenceContext, frame: pd.DataFrame,
@@ -565,6 +575,7 @@ def evaluate_slices(batch: PreparedBatch, scores: np.ndarray, slice_set: SliceSe
 
     masks = slice_masks(slice_set.slices, batch)
     outputs = np.asarray(scores, dtype=np.float64)
+    judged = _verdict_only(policy)
     sub_reports: dict[str, Any] = {}
     rows: dict[str, int] = {}
     for s in slice_set.slices:
@@ -574,7 +585,7 @@ def evaluate_slices(batch: PreparedBatch, scores: np.ndarray, slice_set: SliceSe
         if context is None or rows[s.key] < slice_set.min_rows:
             continue
         sub_reports[s.key] = evaluate_batch(subset_batch(batch, mask, s.key), outputs[mask],
-                                            context, policy)
+                                            context, judged)
     return _slice_report(sub_reports, rows, slice_set, policy, whole)
 
 
@@ -588,7 +599,7 @@ def evaluate_slices_from_counts(counts: Mapping[str, Any], rows: Mapping[str, in
     from pipelines.monitoring.engine import evaluate_counts
 
     sub_reports = {
-        s.key: evaluate_counts(counts[s.key], profiles[s.key], context, policy,
+        s.key: evaluate_counts(counts[s.key], profiles[s.key], context, _verdict_only(policy),
                                batch_id=f"{whole.batch_id}[{s.key}]")
         for s in slice_set.slices
         if (context := slice_set.contexts[s.key]) is not None

@@ -18,6 +18,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from pipelines.data.chunks import batch_files, files_digest, iter_chunks
 from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
 from pipelines.errors import ConfigError, DataError, SchemaError
 from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
-from pipelines.monitoring.slices import count_slices
+from pipelines.monitoring.slices import SliceSet, count_slices
 from pipelines.monitoring.timing import Stopwatch
 from pipelines.store import Store, connect
 from pipelines.store.scoring import external_scores
@@ -126,30 +127,41 @@ def read_spark_batch(spark: Any, source: str) -> Any:
 
 
 def _partition_counter(profile: CountsProfile, schema: FeatureSchema, score_column: str,
-                       source: str, drop: tuple[str, ...]
+                       source: str, drop: tuple[str, ...],
+                       slices: tuple[SliceSet, dict[str, CountsProfile]] | None = None,
                        ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The function each Spark partition runs: its rows to one row of counts (JSON), or the
-    bad-input message that refuses the batch."""
+    bad-input message that refuses the batch; with ``slices`` (the slices without their
+    reference contexts, and each slice's bins), each slice's counts and rows as well."""
 
     def count(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         part, error = profile.empty(), ""
+        by_slice = SliceCounts()
         for frame in frames:
             if frame.empty:
                 continue
             try:
                 scores = external_scores(frame, score_column, source)
                 batch = Batch(frame.drop(columns=list(drop)), "partition", source)
-                part = part + count_chunk(profile, prepare_batch(batch, schema), scores)
+                prepared = prepare_batch(batch, schema)
+                part = part + count_chunk(profile, prepared, scores)
+                if slices is not None:
+                    count_slices(slices[0], slices[1], prepared, scores, by_slice.counts,
+                                 by_slice.rows)
             except DataError as exc:
                 error = str(exc)
                 break
-        yield pd.DataFrame({"counts": [part.to_json()], "error": [error]})
+        yield pd.DataFrame({"counts": [part.to_json()], "error": [error],
+                            "slices": [by_slice.to_json()]})
 
     return count
 
 
-def count_spark(monitor: Monitor, store: Store, source: str) -> tuple[BatchCounts, str]:
-    """The counts of a batch read and scored by Spark, and what scored it."""
+def count_spark(monitor: Monitor, store: Store, source: str,
+                slices: SliceCounts | None = None) -> tuple[BatchCounts, str]:
+    """The counts of a batch read and scored by Spark, and what scored it; ``slices``:
+    filled with each slice's counts (summed over the partitions) when the monitor has
+    slices."""
     from pipelines.store.spark import positive_class_column
 
     schema = monitor.champion.schema
@@ -170,12 +182,19 @@ def count_spark(monitor: Monitor, store: Store, source: str) -> tuple[BatchCount
             store, spark, monitor.champion.model_uri, schema.features, sample))
         score_column, drop = SCORE_COLUMN, (SCORE_COLUMN,)
         scored_by = f"champion v{monitor.champion.version} (spark_udf)"
-    counter = _partition_counter(monitor.counts_profile, schema, score_column, source, drop)
-    rows = frame.mapInPandas(counter, "counts string, error string").collect()
+    shipped = None
+    if slices is not None and monitor.slice_set is not None:  # the contexts stay here
+        shipped = (replace(monitor.slice_set, contexts={}), monitor.slice_counts_profiles)
+    counter = _partition_counter(monitor.counts_profile, schema, score_column, source, drop,
+                                 shipped)
+    rows = frame.mapInPandas(counter, "counts string, error string, slices string").collect()
     errors = [r["error"] for r in rows if r["error"]]
     if errors:
         raise DataError(errors[0])
     logger.info("Spark: %d partition(s) of %s counted", len(rows), source)
+    if shipped is not None and slices is not None:
+        for r in rows:
+            slices.add(SliceCounts.from_json(r["slices"]))
     return total(monitor.counts_profile, [BatchCounts.from_json(r["counts"]) for r in rows]), \
         scored_by
 
@@ -217,11 +236,7 @@ def monitor_counted(settings: Settings, source: str, engine: str, *,
         counts, scored_by = count_file(monitor, path, settings.engine.chunk_rows,
                                        info.batch_id, timer, slices)
     else:
-        if slices is not None:
-            logger.warning("The spark engine does not compute slices yet: %s judged as a "
-                           "whole only (use the chunked or memory engine for slices).", source)
-            slices = None
         with timer("spark"):  # read, scored and counted by Spark: one phase
-            counts, scored_by = count_spark(monitor, store, source)
+            counts, scored_by = count_spark(monitor, store, source, slices)
     return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by, timer=timer,
                               slices=slices)

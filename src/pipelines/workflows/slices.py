@@ -5,6 +5,7 @@ logs of them (one table artifact, a tag). The statistics are
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -64,3 +65,20 @@ class SliceCounts:
 
     counts: dict[str, BatchCounts] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: SliceCounts) -> None:
+        """Add ``other``'s counts and rows (another partition's) to these."""
+        for key, n in other.rows.items():
+            self.rows[key] = self.rows.get(key, 0) + n
+        for key, part in other.counts.items():
+            self.counts[key] = part if key not in self.counts else self.counts[key] + part
+
+    def to_json(self) -> str:
+        return json.dumps({"rows": self.rows,
+                           "counts": {k: c.to_json() for k, c in self.counts.items()}})
+
+    @classmethod
+    def from_json(cls, text: str) -> SliceCounts:
+        data = json.loads(text)
+        return cls(counts={k: BatchCounts.from_json(v) for k, v in data["counts"].items()},
+                   rows={k: int(v) for k, v in data["rows"].items()})
