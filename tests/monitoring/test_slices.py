@@ -18,6 +18,7 @@ from pipelines.config import MonitoringSettings
 from pipelines.data.batch import Batch, PreparedBatch, prepare_batch
 from pipelines.data.schema import FeatureSchema
 from pipelines.errors import ConfigError
+from pipelines.monitoring import summary
 from pipelines.monitoring.counts import CountsProfile
 from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
 from pipelines.monitoring.policy import MonitoringPolicy
@@ -170,6 +171,8 @@ def test_the_degraded_slice_alerts_while_the_batch_stays_ok(
     assert report.status == "critical"
     assert report.retraining_recommended
     assert alert.message in report.verdict.reasons
+    assert summary.run_name(report, 7).endswith(" slice")  # the cause the run's name gives
+    assert summary.headline({a.rule for a in report.alerts}, 0, 4) == "a slice degraded"
     table = {r["slice"]: r for r in report.slices.table()}
     assert table["plan=d"]["roc_auc"] < 0.6 < 0.8 < table["plan=d"]["estimated_roc_auc"]
     assert table["plan=a"]["status"] == "judged"
