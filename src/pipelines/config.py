@@ -241,6 +241,28 @@ class MonitoringSettings(_Section):
     """Further drift statistics per categorical feature, besides chi-square and PSI
     (Cramér's V by default, for information)."""
     store_batch: bool = True
+    slices: tuple[str, ...] = ()
+    """Segments judged on their own: a column name (one slice per value, the
+    ``max_slice_values`` most frequent in the reference, the rest pooled as ``other``) or a
+    comparison ``"tenure_months > 24"`` / ``"contract_type == 'monthly'"`` (== != < <= > >=,
+    parsed, never evaluated). See MONITORING.md, "Slices"."""
+    max_slice_values: Annotated[int, POSITIVE_INT] = 10
+    """A column slice's values judged one by one; the rarer ones are pooled as ``other``."""
+    min_slice_rows: Annotated[int, POSITIVE_INT] = 200
+    """A slice with fewer rows in the batch or the reference is reported, not judged."""
+
+    @field_validator("slices")
+    @classmethod
+    def _slice_syntax(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Every slice parses now (its column is checked against the model's features when
+        the champion is loaded)."""
+        from pipelines.monitoring.slices import parse_slices
+
+        try:
+            parse_slices(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("numeric_statistics", "categorical_statistics")
     @classmethod

@@ -389,7 +389,7 @@ _typed_figures(report, kind, images)}
 correction over {len(report.feature_drift)} tests); effect: PSI, over quantile bins for
 numeric features, over the categories for categorical ones.{note}</p>
 {feature_html}</section>
-<section id="distributions"><h2>Distributions of drifted features</h2>
+{_slices_section(report)}<section id="distributions"><h2>Distributions of drifted features</h2>
 <div class="figs">{drift_figs}</div></section>
 {scores}<section id="quality"><h2>Data quality</h2>
 <p>{len(report.quality.issues)} issue(s); duplicate ids: {dupes}.</p>
@@ -397,3 +397,25 @@ numeric features, over the categories for categorical ones.{note}</p>
 <p style="color:#777;font-size:12px">{foot}</p>
 </main></body></html>
 """
+
+
+def _slices_section(report: MonitoringReport) -> str:
+    """The slice x metric table (``monitoring.slices``): empty without slices."""
+    slices = report.slices
+    if slices is None:
+        return ""
+    primary = slices.primary
+    frame = pd.DataFrame(slices.table())
+    frame = frame.assign(in_alert=frame["slice"].isin(slices.in_alert))
+    frame = frame.rename(columns={"prediction_drift_pvalue_adjusted": "score drift p (adj.)",
+                                  "prediction_drift_psi": "score PSI"})
+    frame = frame.drop(columns=["prediction_drifted"])
+    numeric = {primary, f"estimated_{primary}", f"reference_{primary}", "drift_share",
+               "score drift p (adj.)", "score PSI"}
+    notes = "".join(f"<p>{html.escape(n)}</p>" for n in slices.notes)
+    return (f'<section id="slices"><h2>Slices</h2><p>Each slice against the reference rows '
+            f"of the same slice; feature p-values adjusted across features and slices "
+            f"together ({html.escape(str(report.settings.get('correction', '')))}), the same "
+            f"effect floor; {html.escape(primary)} realized with labels, estimated without. "
+            f"Slices in alert: {html.escape(', '.join(slices.in_alert) or 'none')}.</p>"
+            f"{notes}{_table(frame, numeric, 'drifted', 'in_alert')}</section>\n")

@@ -66,6 +66,9 @@ class MonitoringReport:
     (:mod:`pipelines.monitoring.impact`); None when not asked for."""
     consecutive: ConsecutiveDrift | None = None
     """This batch against the previous one (:mod:`pipelines.monitoring.consecutive`)."""
+    slices: Any = None
+    """The batch per slice (:class:`~pipelines.monitoring.slices.SliceReport`), None when
+    ``monitoring.slices`` is empty."""
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -94,6 +97,8 @@ class MonitoringReport:
             extra["impact"] = self.impact.to_dict()
         if self.consecutive is not None:
             extra["consecutive_drift"] = self.consecutive.to_dict()
+        if self.slices is not None:
+            extra["slices"] = self.slices.to_dict()
         return to_jsonable({
             "batch_id": self.batch_id,
             "problem_type": self.problem_type,
@@ -196,5 +201,7 @@ def report_metrics(report: MonitoringReport) -> dict[str, float]:
     if stability:  # the champion's importances on this labelled batch against its own
         m["importance/spearman"] = stability.get("spearman")
         m["importance/top_k_overlap"] = stability.get("top_k_overlap")
+    if report.slices is not None:  # slice/<key>/<metric>: a handful per slice
+        m.update(report.slices.metrics())
     finite = {k: float(v) for k, v in m.items() if v is not None and np.isfinite(v)}
     return {**finite, **chart_metrics(finite, report.problem_type)}

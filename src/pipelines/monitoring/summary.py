@@ -16,6 +16,7 @@ from pipelines.problems import problem
 
 #: The headline of a verdict: the most telling alert first.
 _HEADLINE_ORDER = ("concept_drift", "performance", "performance_estimated", "drift_share",
+                   "slice_performance", "slice_performance_estimated", "slice_drift",
                    "feature_drift", "prediction_drift", "target_drift", "data_quality",
                    "low_sample")
 
@@ -54,6 +55,8 @@ def headline(rules: set[str], n_drifted: int, n_features: int,
         "target_drift": "label drift",
         "feature_drift": f"{n_drifted} feature{'s' if n_drifted != 1 else ''} drifted",
         "low_sample": "low sample",
+        "slice_performance": "a slice degraded", "slice_drift": "a slice drifted",
+        "slice_performance_estimated": "a slice estimated degraded",
         **_TYPE_WORDS.get(problem_type, _TYPE_WORDS["binary"]),
     }
     for rule in _HEADLINE_ORDER:
@@ -80,7 +83,8 @@ _STATUS_WORDS = {"ok": "ok", "warning": "WARN", "critical": "CRIT"}
 _CAUSE_WORDS = (("drift_share", "drift"), ("concept_drift", "concept"),
                 ("feature_drift", "drift"), ("data_quality", "quality"),
                 ("prediction_drift", "scores"), ("target_drift", "labels"),
-                ("low_sample", "few rows"))
+                ("low_sample", "few rows"), ("slice_performance", "slice"),
+                ("slice_drift", "slice"), ("slice_performance_estimated", "slice"))
 #: The output-drift cause per type: a regression model's outputs are predictions, a
 #: multiclass model's drift is in its predicted-class shares.
 _OUTPUT_CAUSE = {"binary": "scores", "regression": "preds", "multiclass": "classes"}

@@ -34,6 +34,8 @@ TAG_CHAMPION_VERSION: Final = "champion_version"
 TAG_CHAMPION_MODEL: Final = "champion_model"
 TAG_ALERTS: Final = "alerts"
 TAG_DRIFTED_FEATURES: Final = "drifted_features"
+#: The slices in alert on a monitoring run (``monitoring.slices``), comma-separated or none.
+TAG_SLICES_IN_ALERT: Final = "slices_in_alert"
 #: Earliest and latest time in the batch's timestamp column (ISO 8601), when it has one.
 TAG_BATCH_TIME_START: Final = "batch.time_start"
 TAG_BATCH_TIME_END: Final = "batch.time_end"
@@ -134,6 +136,8 @@ MONITORING_REPORT_ARTIFACT: Final = "monitoring_report.json"
 LABELLED_REPORT_ARTIFACT: Final = "monitoring_report_labelled.json"
 HTML_REPORT_ARTIFACT: Final = "report.html"
 DRIFT_TABLE_ARTIFACT: Final = "drift_table.json"
+#: One row per slice of the batch (``monitoring.slices``): rows, metric, drift.
+SLICE_TABLE_ARTIFACT: Final = "slices.json"
 QUALITY_TABLE_ARTIFACT: Final = "quality_table.json"
 #: Drift that matters (issue 24): the batch's feature counts on the reference's bins (the next
 #: batch's consecutive drift compares with them), the champion's feature importances (beside

@@ -18,6 +18,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from pipelines.data.chunks import batch_files, files_digest, iter_chunks
 from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
 from pipelines.errors import ConfigError, DataError, SchemaError
 from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
+from pipelines.monitoring.slices import SliceSet, count_slices
 from pipelines.monitoring.timing import Stopwatch
 from pipelines.store import Store, connect
 from pipelines.store.scoring import external_scores
 from pipelines.workflows.family import resolve_settings
 from pipelines.workflows.monitor import BatchInfo, Monitor, MonitorOutcome, batch_scores
+from pipelines.workflows.slices import SliceCounts
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +45,11 @@ _TABLE_NAME = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}")
 
 
 def count_file(monitor: Monitor, path: Path, chunk_rows: int, batch_id: str,
-               timer: Stopwatch | None = None) -> tuple[BatchCounts, str]:
+               timer: Stopwatch | None = None,
+               slices: SliceCounts | None = None) -> tuple[BatchCounts, str]:
     """The counts of a batch file read chunk by chunk, and what scored it; ``timer`` is told
-    the time of each phase (read, convert, scoring, counting), added up over the chunks."""
+    the time of each phase (read, convert, scoring, counting), added up over the chunks.
+    ``slices``: filled with each slice's counts when the monitor has slices."""
     timer = timer or Stopwatch()
     profile = monitor.counts_profile
     counts, scored_by, start = profile.empty(), "", 0
@@ -65,6 +70,10 @@ def count_file(monitor: Monitor, path: Path, chunk_rows: int, batch_id: str,
                                              monitor.settings.data.prediction_column)
         with timer("counting"):
             counts = counts + count_chunk(profile, prepared, scores)
+        if slices is not None and monitor.slice_set is not None:
+            with timer("slices"):
+                count_slices(monitor.slice_set, monitor.slice_counts_profiles, prepared,
+                             scores, slices.counts, slices.rows)
         logger.debug("counted rows %d-%d of %s", start + 1, end, path)
         start = end
     return counts, scored_by
@@ -118,30 +127,41 @@ def read_spark_batch(spark: Any, source: str) -> Any:
 
 
 def _partition_counter(profile: CountsProfile, schema: FeatureSchema, score_column: str,
-                       source: str, drop: tuple[str, ...]
+                       source: str, drop: tuple[str, ...],
+                       slices: tuple[SliceSet, dict[str, CountsProfile]] | None = None,
                        ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The function each Spark partition runs: its rows to one row of counts (JSON), or the
-    bad-input message that refuses the batch."""
+    bad-input message that refuses the batch; with ``slices`` (the slices without their
+    reference contexts, and each slice's bins), each slice's counts and rows as well."""
 
     def count(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         part, error = profile.empty(), ""
+        by_slice = SliceCounts()
         for frame in frames:
             if frame.empty:
                 continue
             try:
                 scores = external_scores(frame, score_column, source)
                 batch = Batch(frame.drop(columns=list(drop)), "partition", source)
-                part = part + count_chunk(profile, prepare_batch(batch, schema), scores)
+                prepared = prepare_batch(batch, schema)
+                part = part + count_chunk(profile, prepared, scores)
+                if slices is not None:
+                    count_slices(slices[0], slices[1], prepared, scores, by_slice.counts,
+                                 by_slice.rows)
             except DataError as exc:
                 error = str(exc)
                 break
-        yield pd.DataFrame({"counts": [part.to_json()], "error": [error]})
+        yield pd.DataFrame({"counts": [part.to_json()], "error": [error],
+                            "slices": [by_slice.to_json()]})
 
     return count
 
 
-def count_spark(monitor: Monitor, store: Store, source: str) -> tuple[BatchCounts, str]:
-    """The counts of a batch read and scored by Spark, and what scored it."""
+def count_spark(monitor: Monitor, store: Store, source: str,
+                slices: SliceCounts | None = None) -> tuple[BatchCounts, str]:
+    """The counts of a batch read and scored by Spark, and what scored it; ``slices``:
+    filled with each slice's counts (summed over the partitions) when the monitor has
+    slices."""
     from pipelines.store.spark import positive_class_column
 
     schema = monitor.champion.schema
@@ -162,12 +182,19 @@ def count_spark(monitor: Monitor, store: Store, source: str) -> tuple[BatchCount
             store, spark, monitor.champion.model_uri, schema.features, sample))
         score_column, drop = SCORE_COLUMN, (SCORE_COLUMN,)
         scored_by = f"champion v{monitor.champion.version} (spark_udf)"
-    counter = _partition_counter(monitor.counts_profile, schema, score_column, source, drop)
-    rows = frame.mapInPandas(counter, "counts string, error string").collect()
+    shipped = None
+    if slices is not None and monitor.slice_set is not None:  # the contexts stay here
+        shipped = (replace(monitor.slice_set, contexts={}), monitor.slice_counts_profiles)
+    counter = _partition_counter(monitor.counts_profile, schema, score_column, source, drop,
+                                 shipped)
+    rows = frame.mapInPandas(counter, "counts string, error string, slices string").collect()
     errors = [r["error"] for r in rows if r["error"]]
     if errors:
         raise DataError(errors[0])
     logger.info("Spark: %d partition(s) of %s counted", len(rows), source)
+    if shipped is not None and slices is not None:
+        for r in rows:
+            slices.add(SliceCounts.from_json(r["slices"]))
     return total(monitor.counts_profile, [BatchCounts.from_json(r["counts"]) for r in rows]), \
         scored_by
 
@@ -201,13 +228,15 @@ def monitor_counted(settings: Settings, source: str, engine: str, *,
                      source=source, digest=files_digest(path) if local else None,
                      file_name=path.name if local and path.is_file() else None)
     timer = Stopwatch()  # the run's ops/ metrics: the counting's phases and the cycle's total
+    slices = SliceCounts() if monitor.slice_set is not None else None
     if engine == "chunked":
         if not local:
             raise DataError(f"Data file {source} does not exist (the chunked engine reads "
                             "local files; use the spark engine for tables and URLs).")
         counts, scored_by = count_file(monitor, path, settings.engine.chunk_rows,
-                                       info.batch_id, timer)
+                                       info.batch_id, timer, slices)
     else:
         with timer("spark"):  # read, scored and counted by Spark: one phase
-            counts, scored_by = count_spark(monitor, store, source)
-    return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by, timer=timer)
+            counts, scored_by = count_spark(monitor, store, source, slices)
+    return monitor.run_counts(counts, info, engine=engine, scored_by=scored_by, timer=timer,
+                              slices=slices)

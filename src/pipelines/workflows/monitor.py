@@ -49,6 +49,7 @@ from pipelines.monitoring.matters import attach
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport, report_metrics, safe_name
+from pipelines.monitoring.slices import evaluate_slices, evaluate_slices_from_counts, with_slices
 from pipelines.monitoring.timing import AFTER_RUN_PHASES, Stopwatch, ops_metrics
 from pipelines.notify import Notification, Notifier, broadcast, notifiers_for
 from pipelines.problems import PROBLEM_TYPE_TAG, problem
@@ -74,6 +75,7 @@ from pipelines.store.searches import (
 )
 from pipelines.workflows import importance
 from pipelines.workflows.family import resolve_settings
+from pipelines.workflows.slices import SliceCounts, load_slice_set, log_slice_table, slice_tags
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +243,7 @@ class Monitor:
                                                      problem_type=self.problem_type)
         self.experiment = experiment or settings.tracking.monitoring_experiment
         self.notifiers = notifiers_for(settings) if notifiers is None else notifiers
+        self.slice_set = load_slice_set(self.store, self.champion, self.reference, settings)
 
     def evaluate(self, batch: Batch, timer: Stopwatch | None = None
                  ) -> tuple[MonitoringReport, PreparedBatch, np.ndarray]:
@@ -260,6 +263,10 @@ class Monitor:
                      "reference_run_id": self.champion.run_id},
             timer=timer,
         )
+        if self.slice_set is not None:
+            with timer("slices"):
+                report = with_slices(report, evaluate_slices(
+                    prepared, scores, self.slice_set, self.policy, report), self.policy)
         return report, prepared, scores
 
     def run(self, batch: Batch, extra_tags: dict[str, str] | None = None) -> MonitorOutcome:
@@ -273,9 +280,10 @@ class Monitor:
                          extra_tags, timer)
 
     def evaluate_counts(self, counts: BatchCounts, info: BatchInfo, *, engine: str,
-                        scored_by: str) -> MonitoringReport:
-        """The verdict on a batch reduced to counts (chunked and Spark engines)."""
-        return evaluate_counts(
+                        scored_by: str, slices: SliceCounts | None = None) -> MonitoringReport:
+        """The verdict on a batch reduced to counts (chunked and Spark engines); ``slices``:
+        the counts and rows per slice when slices are configured."""
+        report = evaluate_counts(
             counts, self.counts_profile, self.reference, self.policy, batch_id=info.batch_id,
             settings=self.settings.monitoring.model_dump(),
             context={"source": info.source, "scored_by": scored_by, "engine": engine,
@@ -283,15 +291,29 @@ class Monitor:
                      "champion_version": self.champion.version,
                      "champion_model": self.champion.name,
                      "reference_run_id": self.champion.run_id})
+        if self.slice_set is not None and slices is not None:
+            report = with_slices(report, evaluate_slices_from_counts(
+                slices.counts, slices.rows, self.slice_counts_profiles, self.slice_set,
+                self.policy, report), self.policy)
+        return report
+
+    @cached_property
+    def slice_counts_profiles(self) -> dict[str, CountsProfile]:
+        """Each judged slice's reference as bins (built once, on first use)."""
+        contexts = {} if self.slice_set is None else self.slice_set.contexts
+        return {key: CountsProfile.from_context(ctx, self.settings.engine.ks_bins)
+                for key, ctx in contexts.items() if ctx is not None}
 
     def run_counts(self, counts: BatchCounts, info: BatchInfo, *, engine: str,
-                   scored_by: str, timer: Stopwatch | None = None) -> MonitorOutcome:
+                   scored_by: str, timer: Stopwatch | None = None,
+                   slices: SliceCounts | None = None) -> MonitorOutcome:
         """Evaluate and log a batch reduced to counts: the same run, report and notification
         as :meth:`run`, figures drawn from the counts, the rows themselves not stored.
         ``timer``: the one that timed the counting (its phases are the run's too)."""
         timer = timer or Stopwatch()
         with timer("statistics"):
-            report = self.evaluate_counts(counts, info, engine=engine, scored_by=scored_by)
+            report = self.evaluate_counts(counts, info, engine=engine, scored_by=scored_by,
+                                          slices=slices)
         report, kept = self.drift_that_matters(report, counts=counts, timer=timer)
         return self._log(report, info, Evidence(counts=counts, feature_counts=kept),
                          {c.TAG_ENGINE: engine}, timer)
@@ -428,7 +450,8 @@ class Monitor:
         with timer("mlflow run"):
             previous = latest_monitoring_run(self.store, self.experiment)
             sequence = int(previous.data.tags.get(c.TAG_SEQUENCE, "0")) + 1 if previous else 1
-            tags = {**report_tags(report, self.champion, sequence), **(extra_tags or {})}
+            tags = {**report_tags(report, self.champion, sequence), **slice_tags(report),
+                    **(extra_tags or {})}
             tags[c.TAG_DESCRIPTION] = self._description(report, previous)
             tags[c.TAG_RUN_COLOR] = c.STATUS_COLORS[report.status]
             if info.digest:
@@ -471,6 +494,7 @@ class Monitor:
                 confusion = summary.confusion_table(report)
                 if confusion is not None:
                     self.store.log_table(confusion, CONFUSION_TABLE_ARTIFACT)
+                log_slice_table(self.store, report)
             with timer("plots"):  # the wait for the distribution figures, and the trend
                 images = {**drawing.result(), **self._trend_figure(experiment_id)}
             with timer("artifacts"):
