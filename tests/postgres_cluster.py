@@ -1,24 +1,40 @@
-"""A throw-away PostgreSQL cluster for the tests: ``initdb`` into a temporary folder, ``pg_ctl``
-on a free port of 127.0.0.1 (password authentication, no Unix socket outside the folder), removed
-afterwards. The binaries are Debian's ``postgresql`` package (``/usr/lib/postgresql/<ver>/bin``,
-installed by ``.ci/run``); where they are missing the tests that need them skip saying so.
+"""A throw-away PostgreSQL cluster for the tests, and its fixtures (a pytest plugin loaded
+by tests/conftest.py, so any test file may ask for them): ``initdb`` into a temporary folder,
+``pg_ctl`` on a free port of 127.0.0.1 (password authentication, no Unix socket outside the
+folder), removed afterwards. The binaries are Debian's ``postgresql`` package
+(``/usr/lib/postgresql/<ver>/bin``, installed by ``.ci/run``); where they are missing the tests
+that need them skip saying so.
 
 Run as root, ``initdb`` refuses to start: the cluster then runs as the ``postgres`` system user
 (which Debian's package creates), its folder owned by that user.
+
+Fixtures: ``pg_cluster`` (one cluster per session and pytest-xdist worker), ``pg_empty`` and
+``pg_trained`` (template databases made once: MLflow's empty schema; a trained baseline),
+``pg_database`` (a URI: a fresh empty store of its own per test) and ``pg_store`` (settings on a
+copy of the trained template: ``CREATE DATABASE ... TEMPLATE`` takes a fraction of a second).
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from pipelines.config import Settings
+
+EMPTY, TRAINED = "mlflow_empty", "mlflow_trained"
+_numbers = itertools.count(1)
 USER = "churnmon"
 PASSWORD = "pg-secret-7f3a"  # the tests grep for it: it must never show in anything written
 #: Speed over durability: the cluster is thrown away after the session.
@@ -143,3 +159,82 @@ def running_cluster(free_port: Callable[[], int]) -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    from tests.conftest import free_port
+
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    yield from running_cluster(free_port)
+
+
+@pytest.fixture(scope="session")
+def pg_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The artifact folder of the session's template databases (their experiments point
+    here; each test's runs get folders of their own under it)."""
+    return tmp_path_factory.mktemp("pg-artifacts")
+
+
+@pytest.fixture(scope="session")
+def pg_empty(pg_cluster: PostgresCluster, pg_artifacts: Path) -> str:
+    """The name of a database holding MLflow's empty, fully migrated schema."""
+    from mlflow.tracking import MlflowClient
+
+    uri = pg_cluster.create_database(EMPTY)
+    cwd = Path.cwd()
+    os.chdir(pg_artifacts)  # MLflow's Default experiment points at ./mlruns: keep it in here
+    try:
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    finally:
+        os.chdir(cwd)
+    return EMPTY
+
+
+def pg_settings(uri: str, root: Path, artifacts: Path, **overrides: Any) -> Settings:
+    """The tests' settings (tiny models, reports under ``root``) on the PostgreSQL store
+    ``uri``, artifacts under ``artifacts``."""
+    from tests.conftest import make_settings
+
+    root.mkdir(parents=True, exist_ok=True)
+    return make_settings(root, **{"tracking.uri": uri, "tracking.artifact_root": str(artifacts),
+                                  **overrides})
+
+
+@pytest.fixture(scope="session")
+def pg_trained(pg_cluster: PostgresCluster, pg_empty: str, pg_artifacts: Path) -> tuple[str, Any]:
+    """A baseline trained once per session into a template database: (its name, the result)."""
+    from pipelines.workflows.baseline import train_baseline
+
+    uri = pg_cluster.create_database(TRAINED, template=pg_empty)
+    root = Path(tempfile.mkdtemp(prefix="pg-trained-", dir=pg_artifacts))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train_baseline(pg_settings(uri, root, pg_artifacts))
+    return TRAINED, result
+
+
+def new_database(cluster: PostgresCluster, template: str) -> str:
+    """A fresh database copied from ``template``; its URI."""
+    return cluster.create_database(f"t{os.getpid()}_{next(_numbers)}", template=template)
+
+
+@pytest.fixture
+def pg_store(pg_cluster: PostgresCluster, pg_trained: tuple[str, Any], pg_artifacts: Path,
+             tmp_path: Path) -> tuple[Settings, Any]:
+    """Settings on a PostgreSQL database of its own holding the session's trained baseline,
+    and the baseline's result."""
+    name, result = pg_trained
+    uri = new_database(pg_cluster, name)
+    return pg_settings(uri, tmp_path / "store", pg_artifacts), result
+
+
+@pytest.fixture
+def pg_database(pg_cluster: PostgresCluster, pg_empty: str) -> str:
+    """The URI of a fresh PostgreSQL store of its own (MLflow's empty schema)."""
+    return new_database(pg_cluster, pg_empty)
