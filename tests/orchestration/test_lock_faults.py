@@ -113,8 +113,9 @@ def race_store(request: pytest.FixtureRequest, settings, tmp_path: Path):
 
 def test_contenders_racing_for_a_stale_lock_never_overlap(race_store, tmp_path: Path) -> None:
     """Fault 3: three processes take over a stale lock at the same instant, in each of 20
-    trials (10 against a server or PostgreSQL); never two at once (a loser that comes after the winner
-    released may hold it next), and nobody releases or overwrites another holder's lock."""
+    trials (10 against a server or PostgreSQL); never two at once (a loser that comes after
+    the winner released may hold it next), and nobody releases or overwrites another holder's
+    lock."""
     settings, trials = race_store
     store = connect(settings.tracking)
     contenders = 3

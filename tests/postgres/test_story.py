@@ -1,12 +1,25 @@
 """The whole loop on a PostgreSQL backend store: a trained baseline, orchestrator cycles on
 simulated batches (stable, concept drift), a retraining whose winner waits for approval, the
 approval, a rollback, late labels back-filled onto a finished run; the audit trail of it all;
-artifacts in a local folder; the database password nowhere in the logs or files written."""
+artifacts in a local folder; the database password nowhere in the logs or files written. Then
+a compact part of it (one cycle, the approval) behind `mlflow server --backend-store-uri
+postgresql+psycopg://...` with proxied artifacts.
+
+Both tests share the session's cluster and trained template (tests/postgres_cluster.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +36,7 @@ from pipelines.workflows.labels import register_labels
 from pipelines.workflows.monitor import Monitor
 from pipelines.workflows.orchestrate import run_cycle
 from pipelines.workflows.rollback import rollback
+from tests.conftest import PASSTHROUGH_ENV, free_port, make_settings
 from tests.postgres_cluster import PASSWORD
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -96,3 +110,69 @@ def test_the_whole_loop_runs_on_postgresql(pg_store, pg_artifacts: Path, tmp_pat
     for path in [*tmp_path.rglob("*"), *local.parent.parent.rglob("*")]:
         if path.is_file() and path.stat().st_size < 5_000_000:
             assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+@contextmanager
+def _server(backend: str, folder: Path) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1 with ``backend`` as its backend store and proxied
+    artifacts under ``folder``; yields its URI once it answers /health."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", backend, "--artifacts-destination", str(folder / "artifacts"),
+         "--workers", "1"],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV})
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(uri + "/health", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, (folder / "server.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+        yield uri
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+def test_a_cycle_and_its_approval_behind_mlflow_server_on_postgresql(
+        pg_store, tmp_path: Path) -> None:
+    direct, _ = pg_store
+    with _server(direct.tracking.uri, tmp_path / "server") as uri:
+        settings = make_settings(tmp_path / "client", **{
+            "tracking.uri": uri, "promotion.mode": "approval", "promotion.actor": "alice"})
+        store = connect(settings.tracking)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cycle = run_cycle(settings, SimulatedSource("concept_drift", rows=3000, seed=12),
+                              store=store)
+        assert cycle.decision == "retrain", cycle.message
+        assert cycle.retraining["decision"] == "awaiting_approval", cycle.retraining
+        result = approve(with_overrides(settings, {"promotion.actor": "bob"}), store=store)
+        assert result is not None
+        assert result.action == "approved"
+        # the monitoring experiment was made through the server: its artifacts are proxied
+        run = store.client.get_run(cycle.batches[0].run_id)
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+        served = tmp_path / "server" / "artifacts"
+        assert any(p.name.startswith("monitoring_report") for p in served.rglob("*.json"))
+    # what the server wrote is in PostgreSQL
+    store = connect(direct.tracking)
+    assert _aliases(store) == {"champion": "2", "previous-champion": "1", "challenger": None}
+    assert [e["action"] for e in history(store)][:2] == ["approve", "approve"]
+    assert PASSWORD not in (tmp_path / "server" / "server.log").read_text()
