@@ -1,11 +1,12 @@
-"""The whole loop on a PostgreSQL backend store: a trained baseline, orchestrator cycles on
-simulated batches (stable, concept drift), a retraining whose winner waits for approval, the
-approval, a rollback, late labels back-filled onto a finished run; the audit trail of it all;
-artifacts in a local folder; the database password nowhere in the logs or files written. Then
-a compact part of it (one cycle, the approval) behind `mlflow server --backend-store-uri
-postgresql+psycopg://...` with proxied artifacts.
+"""The whole loop on a PostgreSQL backend store, directly and behind `mlflow server
+--backend-store-uri postgresql+psycopg://...`: a trained baseline (the session's template,
+tests/postgres_cluster.py), orchestrator cycles on simulated batches (stable, concept drift), a
+retraining whose winner waits for approval; then, through a server in front of the same
+database, a cycle and the approval; then directly again a rollback and late labels
+back-filled onto a finished run; the audit trail of it all; artifacts in a local folder; the
+database password nowhere in the logs or the files written.
 
-Both tests share the session's cluster and trained template (tests/postgres_cluster.py).
+One test, so that the retraining (the slow part) is done once for both ways in.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ from pipelines.workflows.labels import register_labels
 from pipelines.workflows.monitor import Monitor
 from pipelines.workflows.orchestrate import run_cycle
 from pipelines.workflows.rollback import rollback
-from tests.conftest import PASSTHROUGH_ENV, free_port, make_settings
+from tests.conftest import PASSTHROUGH_ENV, free_port
 from tests.postgres_cluster import PASSWORD
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.server,
+              pytest.mark.subprocess]
 
 
 def _aliases(store) -> dict[str, str | None]:
@@ -47,8 +49,8 @@ def _aliases(store) -> dict[str, str | None]:
             for a in ("champion", "previous-champion", "challenger")}
 
 
-def test_the_whole_loop_runs_on_postgresql(pg_store, pg_artifacts: Path, tmp_path: Path,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_the_whole_loop_on_postgresql_directly_and_behind_mlflow_server(
+        pg_store, pg_artifacts: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings, _ = pg_store
     settings = with_overrides(settings, {"promotion.mode": "approval",
                                          "promotion.actor": "alice"})
@@ -75,11 +77,25 @@ def test_the_whole_loop_runs_on_postgresql(pg_store, pg_artifacts: Path, tmp_pat
     assert any(p.name.startswith("monitoring_report") for p in local.rglob("*.json"))
     assert run.data.tags["orchestrator.decision"] == "retrain"
 
-    result = approve(with_overrides(settings, {"promotion.actor": "bob"}), reason="looks right",
-                     store=store)
-    assert result is not None
-    assert result.action == "approved"
+    # behind `mlflow server` on the same database: a cycle, then the approval
+    with _server(settings.tracking.uri, tmp_path / "server") as uri:
+        served = with_overrides(settings, {"tracking.uri": uri, "promotion.actor": "bob"})
+        through = connect(served.tracking)
+        assert _aliases(through) == {"champion": "1", "previous-champion": None,
+                                     "challenger": "2"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cycle = run_cycle(served, SimulatedSource("no_drift", rows=1000, seed=14),
+                              store=through)
+        assert cycle.decision == "nothing_to_do", cycle.message
+        result = approve(served, reason="looks right", store=through)
+        assert result is not None
+        assert result.action == "approved"
+    assert PASSWORD not in (tmp_path / "server" / "server.log").read_text()
     assert _aliases(store) == {"champion": "2", "previous-champion": "1", "challenger": None}
+    served_run = store.client.get_run(cycle.batches[0].run_id)  # written through the server
+    assert served_run.data.tags["orchestrator.decision"] == "nothing_to_do"
+    assert Path(served_run.info.artifact_uri.removeprefix("file://")).is_dir()
     assert rollback(settings, store, reason="v2 misbehaves") == ("2", "1")
     assert _aliases(store) == {"champion": "1", "previous-champion": "2", "challenger": None}
 
@@ -147,32 +163,3 @@ def _server(backend: str, folder: Path) -> Iterator[str]:
                 proc.wait(timeout=30)
         log.close()
 
-
-@pytest.mark.server
-@pytest.mark.subprocess
-def test_a_cycle_and_its_approval_behind_mlflow_server_on_postgresql(
-        pg_store, tmp_path: Path) -> None:
-    direct, _ = pg_store
-    with _server(direct.tracking.uri, tmp_path / "server") as uri:
-        settings = make_settings(tmp_path / "client", **{
-            "tracking.uri": uri, "promotion.mode": "approval", "promotion.actor": "alice"})
-        store = connect(settings.tracking)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cycle = run_cycle(settings, SimulatedSource("concept_drift", rows=3000, seed=12),
-                              store=store)
-        assert cycle.decision == "retrain", cycle.message
-        assert cycle.retraining["decision"] == "awaiting_approval", cycle.retraining
-        result = approve(with_overrides(settings, {"promotion.actor": "bob"}), store=store)
-        assert result is not None
-        assert result.action == "approved"
-        # the monitoring experiment was made through the server: its artifacts are proxied
-        run = store.client.get_run(cycle.batches[0].run_id)
-        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-        served = tmp_path / "server" / "artifacts"
-        assert any(p.name.startswith("monitoring_report") for p in served.rglob("*.json"))
-    # what the server wrote is in PostgreSQL
-    store = connect(direct.tracking)
-    assert _aliases(store) == {"champion": "2", "previous-champion": "1", "challenger": None}
-    assert [e["action"] for e in history(store)][:2] == ["approve", "approve"]
-    assert PASSWORD not in (tmp_path / "server" / "server.log").read_text()
