@@ -14,12 +14,12 @@ SPARK_STAMP := $(VENV)/.installed-spark
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[test,ui]"
+	$(BIN)/python -m pip install -e ".[test,ui,postgres]"
 	touch $(STAMP)
 
 # the tests also cover the Spark engine: PySpark (an optional extra) comes with them
 $(SPARK_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -e ".[test,ui,spark]"
+	$(BIN)/python -m pip install -e ".[test,ui,postgres,spark]"
 	touch $(SPARK_STAMP)
 
 install: $(STAMP)

@@ -30,6 +30,8 @@ import pytest
 
 from pipelines.config import Settings, load_settings
 
+pytest_plugins = ("tests.postgres_cluster",)  # the PostgreSQL fixtures (pg_cluster, pg_store...)
+
 #: Small, fast training settings for tests (the product defaults are larger).
 FAST_TRAINING: dict[str, Any] = {
     "data.demo_rows": 3000,

@@ -32,7 +32,7 @@ HANDLED = (signal.SIGTERM, signal.SIGINT)
 
 #: Packages whose interruption could leave a database connection in a transaction or a run
 #: half ended (by module name, not file path: a project may live in a folder named mlflow).
-UNSAFE_MODULES = ("mlflow", "sqlalchemy", "sqlite3")
+UNSAFE_MODULES = ("mlflow", "sqlalchemy", "sqlite3", "psycopg")
 RECHECK_SECONDS = 0.02
 
 

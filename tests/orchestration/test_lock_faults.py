@@ -90,12 +90,20 @@ RACE = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("server", marks=pytest.mark.server)])
+@pytest.fixture(params=["sqlite", pytest.param("server", marks=pytest.mark.server),
+                        pytest.param("postgres", marks=pytest.mark.postgres)])
 def race_store(request: pytest.FixtureRequest, settings, tmp_path: Path):
-    """The store the race runs on: the test's SQLite file, or a real `mlflow server` on
-    127.0.0.1 in front of its own SQLite file."""
+    """The store the race runs on: the test's SQLite file, a real `mlflow server` on
+    127.0.0.1 in front of its own SQLite file, or a database of its own in the session's
+    throw-away PostgreSQL cluster (tests/postgres_cluster.py)."""
     if request.param == "sqlite":
         yield settings, 20
+        return
+    if request.param == "postgres":
+        from tests.conftest import make_settings
+
+        uri = request.getfixturevalue("pg_database")
+        yield make_settings(tmp_path / "client", **{"tracking.uri": uri}), 10
         return
     from tests.conftest import make_settings, mlflow_server
 
@@ -105,8 +113,9 @@ def race_store(request: pytest.FixtureRequest, settings, tmp_path: Path):
 
 def test_contenders_racing_for_a_stale_lock_never_overlap(race_store, tmp_path: Path) -> None:
     """Fault 3: three processes take over a stale lock at the same instant, in each of 20
-    trials (10 against a server); never two at once (a loser that comes after the winner
-    released may hold it next), and nobody releases or overwrites another holder's lock."""
+    trials (10 against a server or PostgreSQL); never two at once (a loser that comes after
+    the winner released may hold it next), and nobody releases or overwrites another holder's
+    lock."""
     settings, trials = race_store
     store = connect(settings.tracking)
     contenders = 3

@@ -43,7 +43,7 @@ from pipelines.errors import (
     TrackingError,
     TrackingUnavailable,
 )
-from pipelines.store import contract, landing
+from pipelines.store import contract, database, landing
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,11 @@ _OUTAGE_TYPES: tuple[type[BaseException], ...] = (
     requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
     TimeoutError)
 _GATEWAY_ERROR = re.compile(r"failed with error code (50[234])")
-_SHORT_REASONS = (re.compile(r"\[Errno -?\d+\] ([^'\")]+)"),
+#: A database server (PostgreSQL) that went away: refused, dropped or shut down connections.
+_DATABASE_GONE = re.compile(r"(Connection refused|server closed the connection unexpectedly|"
+                            r"terminating connection due to administrator command|"
+                            r"the database system is (?:shutting down|starting up))")
+_SHORT_REASONS = (_DATABASE_GONE, re.compile(r"\[Errno -?\d+\] ([^'\")]+)"),
                   re.compile(r"(Remote end closed connection without response)"),
                   re.compile(r"(Read timed out)"), _GATEWAY_ERROR)
 
@@ -211,11 +215,12 @@ def tracking_outage(exc: BaseException, uri: str | None = None) -> TrackingUnava
             db = _sqlite_path(uri)
             ms = _busy_timeout_ms(str(db)) if db is not None else None
             waited = f" for {ms / 1000:g} s" if ms is not None else ""
-            return StoreLocked(f"The MLflow store {uri} stayed locked by another writer"
-                               f"{waited} (tracking.sqlite_busy_timeout_seconds)")
+            return StoreLocked(f"The MLflow store {database.masked(uri)} stayed locked by "
+                               f"another writer{waited} (tracking.sqlite_busy_timeout_seconds)")
     for cause in _chain(exc):
         text = str(cause)
-        if isinstance(cause, _OUTAGE_TYPES) or _GATEWAY_ERROR.search(text):
+        if isinstance(cause, _OUTAGE_TYPES) or _GATEWAY_ERROR.search(text) \
+                or _DATABASE_GONE.search(text):
             everything = " ".join(str(e) for e in _chain(exc))
             short = next((m.group(1) for pattern in _SHORT_REASONS
                           if (m := pattern.search(everything))),
@@ -223,8 +228,8 @@ def tracking_outage(exc: BaseException, uri: str | None = None) -> TrackingUnava
             if short.isdigit():
                 short = f"HTTP {short}"
             uri = uri or mlflow.get_tracking_uri()
-            return TrackingUnavailable(f"The MLflow tracking server {uri} stopped answering "
-                                       f"({short.strip().lower()})")
+            return TrackingUnavailable(f"The MLflow tracking server {database.masked(uri)} "
+                                       f"stopped answering ({short.strip().lower()})")
     return None
 
 
@@ -252,6 +257,11 @@ def connect(tracking: TrackingSettings, *, create: bool = True, purpose: str = "
     if uri.startswith(("http://", "https://")):
         _probe_server(uri, tracking.request_timeout_seconds)
         _bound_http_calls(tracking.request_timeout_seconds)
+    if database.database_kind(uri):  # PostgreSQL: the right driver, and the server answers
+        uri = database.driver_uri(uri)
+        database.probe(uri, tracking.request_timeout_seconds)
+        if uri != tracking.uri:
+            tracking = tracking.model_copy(update={"uri": uri})
     try:
         store = Store(tracking, MlflowClient(tracking_uri=uri, registry_uri=uri))
         store.client.search_experiments(max_results=1)
@@ -259,7 +269,8 @@ def connect(tracking: TrackingSettings, *, create: bool = True, purpose: str = "
         locked = tracking_outage(exc, uri)
         if isinstance(locked, StoreLocked):
             raise locked from exc
-        raise TrackingError(f"MLflow tracking store {uri} cannot be used: {exc}") from exc
+        raise TrackingError(f"MLflow tracking store {database.masked(uri)} cannot be used: "
+                            f"{exc}") from exc
     store.use()
     return store
 
@@ -286,9 +297,13 @@ class Store:
     # ------------------------------------------------------------------------- experiments
 
     def artifact_location(self) -> str | None:
-        """Artifact root for new experiments: beside the SQLite file; the server's otherwise."""
+        """Artifact root for new experiments: beside the SQLite file; ``tracking.artifact_root``
+        (a folder relative to the working directory, or a URI) on a database server's store;
+        the tracking server's otherwise."""
         db = _sqlite_path(self.uri)
         if db is None:
+            if database.database_kind(self.uri):
+                return database.artifact_root_uri(self.tracking.artifact_root)
             return None
         root = Path(self.tracking.artifact_root)
         if not root.is_absolute():

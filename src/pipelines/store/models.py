@@ -29,6 +29,7 @@ from pipelines.errors import ModelNotFoundError, TrackingError
 from pipelines.problems import PROBLEM_TYPE_TAG, Problem
 from pipelines.retraining.candidates import FittedCandidate, Flavor, model_outputs
 from pipelines.store.client import Store
+from pipelines.store.database import masked
 from pipelines.store.family import remembered_settings
 from pipelines.store.registry import alias_version
 from pipelines.store.scoring import (
@@ -309,7 +310,7 @@ def missing_champion_advice(store: Store, alias: str) -> str:
     is registered at all (train the demo baseline or register your own model's reference)."""
     tracking = store.tracking
     name, family = tracking.registered_model_name, tracking.experiment_prefix
-    where = f"No model behind {name}@{alias} in {tracking.uri}."
+    where = f"No model behind {name}@{alias} in {masked(tracking.uri)}."
     remembered = remembered_settings(store).get("tracking.registered_model_name")
     if remembered and remembered != name:
         return (f"{where} Family {family} remembers the model {remembered!r} (registered "

@@ -42,6 +42,7 @@ from pipelines.service.snapshot import (
 from pipelines.store import contract as c
 from pipelines.store.audit import history
 from pipelines.store.client import Store, tracking_outage
+from pipelines.store.database import masked
 from pipelines.store.registry import alias_version
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def read_snapshot(store: Store, settings: Settings, previous: Snapshot | None = 
         outage = tracking_outage(exc, store.uri)
         if outage is not None:
             raise outage from exc
-        raise TrackingError(f"Cannot read the MLflow store {store.uri}: {exc}") from exc
+        raise TrackingError(f"Cannot read the MLflow store {masked(store.uri)}: {exc}") from exc
     except TrackingError:
         raise
     except Exception as exc:

@@ -26,6 +26,7 @@ from pipelines.data.schema import FeatureSchema
 from pipelines.errors import ConfigError, TrackingError
 from pipelines.store import Store, connect
 from pipelines.store import contract as c
+from pipelines.store.database import masked
 from pipelines.store.family import remember_settings, remembered_settings
 
 logger = logging.getLogger(__name__)
@@ -63,8 +64,9 @@ def settings_for_experiment(settings: Settings, experiment: str, *,
     name = store.experiment_name(experiment)  # an unknown id raises TrackingError
     if store.experiment_id(name, create=False) is None:
         raise TrackingError(
-            f"No experiment named {name!r} in {store.uri}: give the pipeline experiment's id "
-            f"or name (e.g. {settings.tracking.pipeline_experiment!r}), or leave it out.")
+            f"No experiment named {name!r} in {masked(store.uri)}: give the pipeline "
+            f"experiment's id or name (e.g. {settings.tracking.pipeline_experiment!r}), or "
+            "leave it out.")
     prefix = family_prefix(name)
     if prefix is None:
         raise ConfigError(

@@ -1,0 +1,65 @@
+"""Opening a PostgreSQL store: the URI MLflow needs (driver), the URI as it may be shown
+(password masked), and a server that is down named in one line at once (no cluster needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import pytest
+
+from pipelines.cli import run_cli
+from pipelines.config import load_settings
+from pipelines.errors import TrackingError
+from pipelines.history import main as history_main
+from pipelines.store import connect
+from pipelines.store.database import artifact_root_uri, database_kind, driver_uri, masked
+from tests.conftest import free_port
+
+SECRET = "s3cr3t-pw"
+
+
+@pytest.mark.parametrize(("uri", "shown"), [
+    (f"postgresql+psycopg://mlflow:{SECRET}@db:5432/mlflow",
+     "postgresql+psycopg://mlflow:***@db:5432/mlflow"),
+    (f"postgresql://mlflow:{SECRET}@db/mlflow?sslmode=require",
+     "postgresql://mlflow:***@db/mlflow?sslmode=require"),
+    (f"http://alice:{SECRET}@mlflow.internal:5000", "http://alice:***@mlflow.internal:5000"),
+    ("postgresql+psycopg://mlflow@db/mlflow", "postgresql+psycopg://mlflow@db/mlflow"),
+    ("sqlite:///mlflow.db", "sqlite:///mlflow.db"),
+])
+def test_uris_are_shown_without_their_password(uri: str, shown: str) -> None:
+    assert masked(uri) == shown
+
+
+def test_the_uri_mlflow_opens_and_where_artifacts_go(tmp_path) -> None:
+    assert database_kind("postgresql+psycopg://u@h/d") == "postgresql"
+    assert database_kind("sqlite:///mlflow.db") is None
+    assert database_kind("http://h:5000") is None
+    bare = "postgresql://u:p@h:5432/d"
+    expected = bare if importlib.util.find_spec("psycopg2") else "postgresql+psycopg://u:p@h:5432/d"
+    assert driver_uri(bare) == expected
+    assert driver_uri("sqlite:///x.db") == "sqlite:///x.db"
+    assert artifact_root_uri("s3://bucket/mlflow") == "s3://bucket/mlflow"
+    assert artifact_root_uri("mlartifacts") == (tmp_path / "mlartifacts").as_uri()
+
+
+def test_a_server_that_is_down_is_named_at_once_without_the_password(
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()  # nothing listens there
+    uri = f"postgresql+psycopg://churnmon:{SECRET}@127.0.0.1:{port}/mlflow"
+    settings = load_settings(env={}, overrides={"tracking.uri": uri})
+    with pytest.raises(TrackingError, match=rf"postgresql server 127\.0\.0\.1:{port} of the "
+                       rf"MLflow store postgresql\+psycopg://churnmon:\*\*\*@127\.0\.0\.1:"
+                       rf"{port}/mlflow is unreachable \(connection refused\)") as raised:
+        connect(settings.tracking)
+    assert SECRET not in str(raised.value)
+
+    with caplog.at_level(logging.DEBUG):
+        code = run_cli(history_main, ["--tracking-uri", uri])
+    assert code == 2
+    out = capsys.readouterr()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert f"127.0.0.1:{port}" in errors[0]
+    assert SECRET not in caplog.text + out.out + out.err
