@@ -360,6 +360,8 @@ class ServiceSettings(_Section):
 class PathSettings(_Section):
     output_dir: NonEmpty = "monitoring"
     inbox_dir: NonEmpty = "monitoring/inbox"
+    """The orchestrator's inbox: a folder, or ``s3://bucket/prefix/`` on S3-compatible object
+    storage (MONITORING.md, "Object storage")."""
 
     @property
     def output(self) -> Path:
