@@ -109,7 +109,8 @@ class TrackingSettings(_Section):
     uri: NonEmpty = "sqlite:///mlflow.db"
     """Tracking + registry URI. Default: an embedded SQLite file in the working directory."""
     artifact_root: NonEmpty = "mlartifacts"
-    """Artifact folder for experiments created on a local (SQLite) store, beside the DB."""
+    """Artifact folder for experiments created on a local (SQLite) store, beside the DB; or a
+    URI such as ``s3://bucket/mlartifacts`` (any store but a tracking server)."""
     experiment_prefix: ExperimentPrefix = "ChurnPrediction"
     registered_model_name: ModelName = "churn-model"
     champion_alias: Alias = "champion"

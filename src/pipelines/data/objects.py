@@ -18,11 +18,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines.data.io import SUPPORTED_SUFFIXES, shown
+from pipelines.config import DataSettings
+from pipelines.data.batch import Batch
+from pipelines.data.io import SUPPORTED_SUFFIXES, one_line, shown
+from pipelines.data.sources import BatchSource, Pending, read_batch_file
 from pipelines.errors import ConfigError, DataError, ObjectStoreError
 
 logger = logging.getLogger(__name__)
@@ -189,3 +192,34 @@ def fetched(uri: str, client: Any = None) -> Iterator[Path]:
                          local / f"part-{n:05d}{Path(key).suffix.lower()}")
         logger.info("Fetched %s (%d object(s)) into a temporary folder", shown(uri), len(keys))
         yield local
+
+
+def object_source(uri: str, data: DataSettings, batch_id: str | None = None) -> BatchSource:
+    """The batch object at ``uri`` as a source (``monitor_performance --batch s3://...``)."""
+    return ObjectSource(uri, data, batch_id)
+
+
+@dataclass
+class ObjectSource(BatchSource):
+    """One batch object on S3-compatible storage, read from a temporary local copy; the
+    batch's source is the URI, its id the object's name without suffix."""
+
+    uri: str
+    data: DataSettings
+    batch_id: str | None = None
+
+    def read_with(self, data: DataSettings) -> None:
+        self.data = data
+
+    def pending(self) -> Iterator[Pending]:
+        name = ObjectUri.parse(self.uri).name
+        with fetched(self.uri) as local:
+            def load() -> Batch:
+                try:
+                    batch = read_batch_file(local, self.data, batch_id=self.batch_id or
+                                            one_line(Path(name).stem))
+                except DataError as exc:  # name the object, not the temporary copy
+                    raise DataError(str(exc).replace(shown(local), shown(self.uri))) from exc
+                return replace(batch, source=self.uri, file_name=name)
+
+            yield Pending(name, load)

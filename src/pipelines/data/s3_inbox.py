@@ -253,7 +253,7 @@ class S3Inbox:
 
     def fetch(self, claim: Claim, folder: Path) -> Path:
         """Download the claimed object into ``folder``; records its ETag and SHA-256."""
-        local = folder / f"{uuid.uuid4().hex}{_suffix(claim.item.name)}"
+        local = folder / f"churnmon-s3-{uuid.uuid4().hex}{_suffix(claim.item.name)}"
         claim.digest, claim.read_etag = download(self.client, self.bucket, claim.item.key,
                                                  local)
         claim.local = local
@@ -402,21 +402,21 @@ class S3InboxSource(BatchSource):
         self.inbox.hold(token)
 
     def pending(self) -> Iterator[Pending]:
-        with tempfile.TemporaryDirectory(prefix="churnmon-s3-inbox-") as tmp:
-            for item in self.inbox.pending():
-                claim = self.inbox.claim(item)
-                if claim is None:
-                    continue
-                try:
-                    self.inbox.fetch(claim, Path(tmp))
-                except DataError:  # gone meanwhile (archived by another claimant)
-                    self.inbox.release(claim)
-                    continue
-                except Exception as exc:  # the store failed mid-read: retried next cycle
-                    yield Pending(item.name, _raise(exc), handle=claim)
-                    continue
-                yield Pending(item.name, lambda c=claim: self._read(c), digest=claim.digest,
-                              handle=claim)
+        folder = Path(tempfile.gettempdir())  # each copy removed when its batch is settled
+        for item in self.inbox.pending():
+            claim = self.inbox.claim(item)
+            if claim is None:
+                continue
+            try:
+                self.inbox.fetch(claim, folder)
+            except DataError:  # gone meanwhile (archived by another claimant)
+                self.inbox.release(claim)
+                continue
+            except Exception as exc:  # the store failed mid-read: retried next cycle
+                yield Pending(item.name, _raise(exc), handle=claim)
+                continue
+            yield Pending(item.name, lambda c=claim: self._read(c), digest=claim.digest,
+                          handle=claim)
 
     def _read(self, claim: Claim) -> Batch:
         assert claim.local is not None

@@ -286,7 +286,12 @@ class Store:
     # ------------------------------------------------------------------------- experiments
 
     def artifact_location(self) -> str | None:
-        """Artifact root for new experiments: beside the SQLite file; the server's otherwise."""
+        """Artifact root for new experiments: beside the SQLite file; the server's otherwise.
+        A URI root (``s3://bucket/prefix``) is used as it is by any store but a tracking
+        server (which keeps its own ``--artifacts-destination``)."""
+        root_uri = self.tracking.artifact_root.strip()
+        if "://" in root_uri and not self.uri.startswith(("http://", "https://")):
+            return root_uri.rstrip("/")
         db = _sqlite_path(self.uri)
         if db is None:
             return None
