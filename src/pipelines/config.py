@@ -110,7 +110,8 @@ class TrackingSettings(_Section):
     """Tracking + registry URI. Default: an embedded SQLite file in the working directory."""
     artifact_root: NonEmpty = "mlartifacts"
     """Artifact folder for experiments created on a local (SQLite) store, beside the DB; on a
-    database server (PostgreSQL) relative to the working directory, or a URI."""
+    database server (PostgreSQL) relative to the working directory; or a URI such as
+    ``s3://bucket/mlartifacts`` (any store but a tracking server)."""
     experiment_prefix: ExperimentPrefix = "ChurnPrediction"
     registered_model_name: ModelName = "churn-model"
     champion_alias: Alias = "champion"
@@ -405,6 +406,8 @@ class ServiceSettings(_Section):
 class PathSettings(_Section):
     output_dir: NonEmpty = "monitoring"
     inbox_dir: NonEmpty = "monitoring/inbox"
+    """The orchestrator's inbox: a folder, or ``s3://bucket/prefix/`` on S3-compatible object
+    storage (MONITORING.md, "Object storage")."""
 
     @property
     def output(self) -> Path:

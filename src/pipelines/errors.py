@@ -58,6 +58,11 @@ class RetrainingRefused(MonitoringError):
     """Retraining was refused (invalid data, cooldown, another run holds the lock)."""
 
 
+class ObjectStoreError(MonitoringError, RuntimeError):
+    """An S3-compatible object store cannot be reached or used (endpoint, bucket,
+    credentials, permissions)."""
+
+
 class Interrupted(BaseException):  # noqa: N818 (like KeyboardInterrupt)
     """SIGTERM or SIGINT arrived: raised in the main thread so that every ``with`` block
     unwinds (the open run marked FAILED, the batch file returned, the lock released). A

@@ -3,6 +3,7 @@
 Usage::
 
     python -m pipelines.monitor_performance --batch FILE [--batch-id ID]
+    python -m pipelines.monitor_performance --batch s3://bucket/key.parquet   # any engine
     python -m pipelines.monitor_performance --batch FILE_OR_FOLDER --engine chunked
     python -m pipelines.monitor_performance --batch PATH_OR_TABLE --engine spark
     python src/pipelines/monitor_performance.py [PIPELINE_EXPERIMENT]   # a simulated batch
@@ -53,7 +54,8 @@ from pipelines.errors import ConfigError
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = step_parser("monitor_performance", __doc__, prog)
     add_experiment_argument(p)
-    p.add_argument("--batch", help="CSV or Parquet batch; without it a batch is simulated")
+    p.add_argument("--batch", help="CSV or Parquet batch (a file or an s3:// object, "
+                   "downloaded first); without it a batch is simulated")
     p.add_argument("--batch-id", help="batch id (default: the file name)")
     p.add_argument("--scenario", default="no_drift", choices=SCENARIOS,
                    help="scenario of the simulated batch")
@@ -80,10 +82,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
         monitor_counted(settings, args.batch, engine, batch_id=batch_id)
         return 0
+    from pipelines.data.objects import is_object_uri, object_source
     from pipelines.data.sources import BatchSource, FileSource, SimulatedSource
     from pipelines.workflows.monitor import monitor_source
 
     source: BatchSource = (
+        object_source(args.batch, settings.data, batch_id) if is_object_uri(args.batch) else
         FileSource(Path(args.batch), settings.data, batch_id) if args.batch else
         SimulatedSource(args.scenario, rows=args.rows, seed=args.seed, batch_id=batch_id))
     monitor_source(settings, source)

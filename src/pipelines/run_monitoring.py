@@ -3,7 +3,7 @@
 Usage::
 
     python -m pipelines.run_monitoring --source simulate --scenario covariate_shift
-    python -m pipelines.run_monitoring --source inbox      # every file in paths.inbox_dir
+    python -m pipelines.run_monitoring --source inbox      # every file in paths.inbox_dir (or s3://)
     python src/pipelines/run_monitoring.py [PIPELINE_EXPERIMENT]
     churnmon run --source inbox
     mlflow run . -e run_monitoring -P source=inbox --env-manager local
@@ -68,10 +68,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     setup_logging(args.verbose)
     settings = settings_for_family(args)
-    from pipelines.data.sources import BatchSource, InboxSource, SimulatedSource
+    from pipelines.data.sources import BatchSource, SimulatedSource, inbox_source
     from pipelines.workflows.orchestrate import run_cycle
 
-    source: BatchSource = (InboxSource(settings.paths.inbox, settings.data)
+    source: BatchSource = (inbox_source(settings.paths.inbox_dir, settings.data,
+                                        lease_seconds=settings.retraining.lock_lease_seconds)
                            if args.source == "inbox" else
                            SimulatedSource(args.scenario, rows=args.rows, seed=args.seed))
     cycle = run_cycle(settings, source, force=args.force)

@@ -108,6 +108,10 @@ class BatchSource(ABC):
         """Told, before :meth:`pending`, the data time of the newest batch monitored so far
         (None: none yet); a source that makes batches up continues from there."""
 
+    def hold(self, token: str) -> None:  # noqa: B027
+        """Told, before :meth:`pending`, the lease token of the orchestrator lock the caller
+        holds (its epoch); a source shared between orchestrators claims with it."""
+
 
 @dataclass
 class FileSource(BatchSource):
@@ -187,6 +191,18 @@ class InboxSource(BatchSource):
                              shown(self.inbox.processing))
                 return
             logger.error("Batch %s set aside in %s: %s", name, shown(aside), why)
+
+
+def inbox_source(location: str | Path, data: DataSettings, *,
+                 lease_seconds: float = 120.0) -> BatchSource:
+    """The inbox at ``location`` (``paths.inbox_dir``): a local folder
+    (:class:`InboxSource`), or ``s3://bucket/prefix/`` on S3-compatible object storage
+    (:class:`~pipelines.data.s3_inbox.S3InboxSource`, claims leased for ``lease_seconds``)."""
+    if str(location).startswith("s3://"):
+        from pipelines.data.s3_inbox import S3InboxSource
+
+        return S3InboxSource(str(location), data, lease_seconds=lease_seconds)
+    return InboxSource(Path(location), data)
 
 
 def _unreadable(path: Path) -> tuple[str | None, str | None]:

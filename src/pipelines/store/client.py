@@ -298,8 +298,12 @@ class Store:
 
     def artifact_location(self) -> str | None:
         """Artifact root for new experiments: beside the SQLite file; ``tracking.artifact_root``
-        (a folder relative to the working directory, or a URI) on a database server's store;
-        the tracking server's otherwise."""
+        (a folder relative to the working directory) on a database server's store; a URI root
+        (``s3://bucket/prefix``) as it is on any store but a tracking server (which keeps its
+        own ``--artifacts-destination``); the tracking server's otherwise."""
+        root_uri = self.tracking.artifact_root.strip()
+        if "://" in root_uri and not self.uri.startswith(("http://", "https://")):
+            return root_uri.rstrip("/")
         db = _sqlite_path(self.uri)
         if db is None:
             if database.database_kind(self.uri):

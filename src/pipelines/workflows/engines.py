@@ -27,6 +27,7 @@ import pandas as pd
 from pipelines.config import EngineSettings, Settings
 from pipelines.data.batch import Batch, prepare_batch
 from pipelines.data.chunks import batch_files, files_digest, iter_chunks
+from pipelines.data.objects import ObjectUri, fetched, is_object_uri
 from pipelines.data.schema import SCORE_COLUMN, FeatureSchema
 from pipelines.errors import ConfigError, DataError, SchemaError
 from pipelines.monitoring.counts import BatchCounts, CountsProfile, count_chunk, total
@@ -213,10 +214,18 @@ def check_counts_engine(engine: str, problem_type: str) -> None:
 
 def monitor_counted(settings: Settings, source: str, engine: str, *,
                     batch_id: str | None = None, experiment: str | None = None,
-                    store: Store | None = None) -> MonitorOutcome:
-    """Monitor the batch at ``source`` with the ``chunked`` or ``spark`` engine."""
+                    store: Store | None = None, origin: str | None = None) -> MonitorOutcome:
+    """Monitor the batch at ``source`` with the ``chunked`` or ``spark`` engine. An
+    ``s3://`` object (or a prefix ending with ``/`` of Parquet parts) is downloaded into a
+    temporary folder first and monitored from there (``origin``: where it came from)."""
     if engine not in ("chunked", "spark"):
         raise ConfigError(f"engine must be chunked or spark here, got {engine!r}")
+    if is_object_uri(source):
+        with fetched(source) as local:
+            name = ObjectUri.parse(source).name
+            return monitor_counted(settings, str(local), engine,
+                                   batch_id=batch_id or Path(name).stem or name,
+                                   experiment=experiment, store=store, origin=source)
     store = store or connect(settings.tracking)
     settings = resolve_settings(settings, store)  # the model and columns the family knows
     name = store.experiment_name(experiment) if experiment else None
@@ -225,8 +234,9 @@ def monitor_counted(settings: Settings, source: str, engine: str, *,
     path = Path(source)
     local = path.exists()
     info = BatchInfo(batch_id=batch_id or (path.stem if local else source.rsplit("/", 1)[-1]),
-                     source=source, digest=files_digest(path) if local else None,
-                     file_name=path.name if local and path.is_file() else None)
+                     source=origin or source, digest=files_digest(path) if local else None,
+                     file_name=(ObjectUri.parse(origin).name if origin else path.name)
+                     if local and path.is_file() else None)
     timer = Stopwatch()  # the run's ops/ metrics: the counting's phases and the cycle's total
     slices = SliceCounts() if monitor.slice_set is not None else None
     if engine == "chunked":

@@ -308,6 +308,7 @@ def run_cycle(
             logger.warning("Orchestrator %s", cycle.message)
             _notify_cycle(settings, cycle, lock_since=lock.since, now=now)
             return cycle
+        source.hold(cycle_tags[c.TAG_CYCLE_LOCK])  # a shared inbox's claims carry the epoch
         try:
             recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
                                           tags=cycle_tags, fence=lock.ensure_held)
