@@ -77,7 +77,7 @@ def remember_url(url: str | None) -> None:
         return
     parts = urllib.parse.urlsplit(url)
     tail = url[len(f"{parts.scheme}://{parts.netloc}"):] if parts.netloc else url
-    remember(url, tail if tail not in ("", "/") else None)
+    remember(tail if tail not in ("", "/") else url)  # the host stays readable
 
 
 def forget_all() -> None:
@@ -103,7 +103,7 @@ def _known() -> list[str]:
         if name == "CHURNMON_NOTIFICATIONS__WEBHOOK_URL" and raw:
             parts = urllib.parse.urlsplit(raw)
             tail = raw[len(f"{parts.scheme}://{parts.netloc}"):] if parts.netloc else ""
-            values.update(v for v in (raw, tail) if len(v) > 1)
+            values.add(tail if len(tail) > 1 else raw)
         elif len(raw) >= MIN_SECRET_LENGTH:
             values.add(raw)
     return sorted(values, key=len, reverse=True)  # a longer value before its parts
