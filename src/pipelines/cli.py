@@ -80,7 +80,18 @@ def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = 
     }
     overrides.update({k: v for k, v in named.items() if v not in (None, "")})
     overrides.update({k: v for k, v in (extra or {}).items() if v not in (None, "")})
-    return load_settings(args.config or None, overrides)
+    settings = load_settings(args.config or None, overrides)
+    remember_settings_secrets(settings)
+    return settings
+
+
+def remember_settings_secrets(settings: Settings) -> None:
+    """Mask the configured secrets in everything written from now on: the webhook URL's path
+    and query, a password in the tracking URI (:mod:`pipelines.redact`)."""
+    from pipelines.redact import remember, remember_url
+
+    remember_url(settings.notifications.webhook_url)
+    remember(settings.tracking.uri)
 
 
 def settings_for_family(args: argparse.Namespace) -> Settings:
@@ -111,6 +122,9 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    from pipelines.redact import guard_handlers
+
+    guard_handlers()  # every record written through the root's handlers: secrets masked
     for noisy in ("alembic", "mlflow.store", "matplotlib", "git"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # its "Retrying ..." lines during an outage would bury the one line that says what happened
@@ -148,7 +162,12 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         return EXIT_BAD_INPUT
     except Exception as exc:
         from pipelines.store import tracking_outage
+        from pipelines.store.auth import permission_refusal
 
+        refused = permission_refusal(exc)
+        if refused is not None:  # a 403 / 401 met midway: one line, exit 2
+            logger.error("%s: %s", type(refused).__name__, refused)
+            return EXIT_BAD_INPUT
         outage = tracking_outage(exc)
         if outage is None:
             raise

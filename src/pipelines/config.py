@@ -525,12 +525,28 @@ def _rule(err: Any) -> str:
     return str(err["msg"]).removeprefix("Input should be ")
 
 
+#: Credentials are never configuration: a key named like one is refused with this hint.
+CREDENTIALS_HINT = ("credentials are never read from the configuration; set "
+                    "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+                    "MLFLOW_TRACKING_TOKEN) in the environment, as MLflow's client reads them")
+_CREDENTIAL_WORDS = ("password", "passwd", "username", "user", "token", "secret",
+                     "credential", "credentials", "api_key", "access_key")
+
+
+def _is_credential_key(key: str) -> bool:
+    name = key.rsplit(".", 1)[-1].lower()
+    return any(name == w or name.endswith("_" + w) for w in _CREDENTIAL_WORDS)
+
+
 def _format_validation_error(exc: ValidationError, sources: Mapping[str, str]) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
         key = ".".join(loc[:2]) if loc else "<settings>"
         where = sources.get(key, "defaults")
+        if err["type"] == "extra_forbidden" and _is_credential_key(key):
+            lines.append(f"- key {key!r} (from {where}): {CREDENTIALS_HINT}")
+            continue
         if err["type"] == "extra_forbidden" and key in REPLACED_KEYS:
             lines.append(f"- key {key!r} (from {where}) was removed: {REPLACED_KEYS[key]}.")
             continue

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 
 class MonitoringError(Exception):
-    """Root of every error raised by this project."""
+    """Root of every error raised by this project. Its text never shows a secret (a password
+    in a URI, a token, a webhook's path: :func:`pipelines.redact.without_secrets`)."""
+
+    def __str__(self) -> str:
+        from pipelines.redact import without_secrets
+
+        return without_secrets(super().__str__())
 
 
 class ConfigError(MonitoringError, ValueError):
@@ -47,6 +53,13 @@ class StoreLocked(TrackingUnavailable):
 
 class ModelNotFoundError(TrackingError, LookupError):
     """No model version behind the requested registered model / alias."""
+
+
+class PermissionDenied(MonitoringError, PermissionError):
+    """The tracking server refused the authenticated user (HTTP 403, or 401: not
+    authenticated) an action on the registered model or an experiment: the message names the
+    user, the permission needed and the resource. Checked before anything changes; nothing
+    was changed. Exit code 2: an admin must grant the permission first."""
 
 
 class ApprovalRefused(MonitoringError):

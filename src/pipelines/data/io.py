@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import DataError
+from pipelines.redact import without_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +186,9 @@ def to_jsonable(value: Any) -> Any:
 
 
 def json_text(data: Any) -> str:
-    """``data`` as indented strict JSON (see :func:`to_jsonable`)."""
-    return json.dumps(to_jsonable(data), indent=2, allow_nan=False)
+    """``data`` as indented strict JSON (see :func:`to_jsonable`), secrets masked
+    (:func:`pipelines.redact.without_secrets`): every JSON report is written from this."""
+    return without_secrets(json.dumps(to_jsonable(data), indent=2, allow_nan=False))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:

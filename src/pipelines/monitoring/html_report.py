@@ -16,6 +16,7 @@ from pipelines.monitoring import matters, plots, summary
 from pipelines.monitoring.alerts import ScoreDrift
 from pipelines.monitoring.report import MonitoringReport
 from pipelines.problems import Problem, problem
+from pipelines.redact import without_secrets_in_page
 
 _BANNER = {"ok": "#1e7d32", "warning": "#b26a00", "critical": "#b71c1c"}
 
@@ -370,7 +371,7 @@ def render(report: MonitoringReport, *, title: str, images: Mapping[str, bytes],
     scores = (_outputs_section(report, kind, images) if kind.name != "binary" else
               _scores_section(report, score))
     foot = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in (links or {}).items())
-    return f"""<!DOCTYPE html>
+    return without_secrets_in_page(f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><style>{_CSS}</style></head>
@@ -396,7 +397,7 @@ numeric features, over the categories for categorical ones.{note}</p>
 {quality_html}</section>
 <p style="color:#777;font-size:12px">{foot}</p>
 </main></body></html>
-"""
+""")  # the text masked, the images left whole
 
 
 def _slices_section(report: MonitoringReport) -> str:

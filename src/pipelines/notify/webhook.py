@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.notify import SEVERITY_RANK, Notification
+from pipelines.redact import redact_value, remember_url
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class WebhookNotifier:
                  timeout: float = 5.0, retries: int = 2, backoff: float = 1.0) -> None:
         self.url, self.format, self.min_severity = url, format, min_severity
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        remember_url(url)  # its path and query never appear in what is written or sent
 
     @classmethod
     def from_settings(cls, config: Any) -> WebhookNotifier:
@@ -52,7 +54,7 @@ class WebhookNotifier:
         if SEVERITY_RANK[notification.severity] < SEVERITY_RANK[self.min_severity]:
             return
         payload = (slack_payload if self.format == "slack" else generic_payload)(notification)
-        body = json.dumps(payload).encode()
+        body = json.dumps(redact_value(payload)).encode()  # no secret leaves in a message
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             if attempt:

@@ -56,7 +56,13 @@ def run_name(action: str, moves: list[AliasMove], champion_alias: str) -> str:
 
 
 def default_actor(configured: str = "") -> str:
-    """``promotion.actor`` when set, else ``<user>@<host>``."""
+    """The user the tracking server authenticates (``MLFLOW_TRACKING_USERNAME``) when set,
+    else ``promotion.actor`` when set, else ``<user>@<host>``."""
+    from pipelines.store.auth import authenticated_user
+
+    authenticated = authenticated_user()
+    if authenticated:
+        return authenticated
     if configured:
         return configured
     try:

@@ -43,6 +43,7 @@ from pipelines.errors import (
     TrackingError,
     TrackingUnavailable,
 )
+from pipelines.redact import redact_mapping, without_secrets
 from pipelines.store import contract, database, landing
 
 logger = logging.getLogger(__name__)
@@ -269,8 +270,13 @@ def connect(tracking: TrackingSettings, *, create: bool = True, purpose: str = "
         locked = tracking_outage(exc, uri)
         if isinstance(locked, StoreLocked):
             raise locked from exc
+        from pipelines.store.auth import permission_refusal
+
+        refused = permission_refusal(exc, tracking.registered_model_name)
+        if refused is not None:  # 401: no or wrong credentials in the environment
+            raise refused from exc
         raise TrackingError(f"MLflow tracking store {database.masked(uri)} cannot be used: "
-                            f"{exc}") from exc
+                            f"{without_secrets(str(exc))}") from exc
     store.use()
     return store
 
@@ -384,7 +390,7 @@ class Store:
         ``MLFLOW_RUN_ID`` in the experiment given to ``mlflow run --experiment-name``.
         """
         self.use()
-        tags = {k: str(v) for k, v in (tags or {}).items()}
+        tags = redact_mapping(tags or {})
         if nested:
             parent = mlflow.active_run()
             if parent is None:
@@ -450,10 +456,10 @@ class Store:
         for key, value in params.items():
             if key not in have:
                 fresh[key] = value
-            elif have[key] != str(value):
+            elif have[key] != without_secrets(str(value)):
                 fresh[f"resolved.{key}"] = value
         if fresh:
-            mlflow.log_params(fresh)
+            mlflow.log_params(redact_mapping(fresh))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Finite values only, in as few calls as MLflow allows."""
@@ -485,7 +491,7 @@ class Store:
 
     def set_tags(self, tags: Mapping[str, Any], run_id: str | None = None) -> None:
         """Tags on the active run, or on ``run_id`` (which may be finished)."""
-        text = {k: str(v) for k, v in tags.items()}
+        text = redact_mapping(tags)
         if run_id is None:
             self.use()
             mlflow.set_tags(text)
@@ -540,7 +546,7 @@ class Store:
             head = (name or "").split(" ", 1)[0]
             failed_name = f"{head} FAILED {short}" if head else f"FAILED {short}"
             self.client.set_tag(run_id, contract.TAG_FAILURE_REASON,
-                                reason[:contract.TAG_LIMIT])
+                                without_secrets(reason)[:contract.TAG_LIMIT])
             self.client.set_tag(run_id, contract.TAG_RUN_NAME, failed_name[:250])
         except Exception as exc:  # noqa: BLE001 (the run's status still gets set)
             logger.warning("Could not record why run %s failed: %s", run_id,

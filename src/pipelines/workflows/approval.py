@@ -33,6 +33,7 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.audit import record as record_audit
+from pipelines.store.auth import require_permission
 from pipelines.workflows.orchestrate import orchestrator_lock
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def approve(settings: Settings, *, reason: str = "", version: str | None = None,
     """Promote the challenger; None when a cycle holds the lock. Raises
     :class:`ApprovalRefused` when the champion changed since the comparison."""
     store = store or connect(settings.tracking, create=False, purpose="approve")
+    require_permission(store, "approve")  # before the lock: a refusal changes nothing
     actor = default_actor(settings.promotion.actor)
     with _decision(settings, store, version, "Approval") as held:
         if held is None:
@@ -138,6 +140,7 @@ def reject(settings: Settings, *, reason: str = "", version: str | None = None,
     """Discard the challenger (its alias goes; the version stays, tagged with the reason);
     None when a cycle holds the lock."""
     store = store or connect(settings.tracking, create=False, purpose="reject")
+    require_permission(store, "reject")  # before the lock: a refusal changes nothing
     actor = default_actor(settings.promotion.actor)
     with _decision(settings, store, version, "Rejection") as held:
         if held is None:

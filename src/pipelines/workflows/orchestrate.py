@@ -36,6 +36,7 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.audit import history, last_recorded_version, record_missing
+from pipelines.store.auth import permission_refusal, require_permission
 from pipelines.store.searches import (
     abandoned_runs,
     find_processed_batch,
@@ -112,6 +113,10 @@ def _process(monitor: Monitor, store: Store, source: BatchSource, pending: Pendi
         _settle(source, pending, "refused", message)
         return BatchResult(pending.name, "refused", message=message)
     except Exception as exc:  # kept for retry, reported, the cycle goes on with the next batch
+        refused = permission_refusal(exc, store.tracking.registered_model_name)
+        if refused is not None:  # the next batch would be refused too: stop, one line
+            _settle(source, pending, "failed", one_line(str(refused)))
+            raise refused from exc
         outage = tracking_outage(exc, store.uri)
         reason = one_line(outage if outage else f"{type(exc).__name__}: {exc}")
         _settle(source, pending, "failed", reason)
@@ -279,6 +284,7 @@ def retrain_under_lock(settings: Settings, *, reason: str, store: Store | None =
     like a cycle's: never at the same time as a cycle, and a crash mid-way is cleaned up and
     recovered by the next cycle. Returns its summary, or None when the lock is busy."""
     store = store or connect(settings.tracking)
+    require_permission(store, "retrain")  # before the lock: a refusal changes nothing
     settings = resolve_settings(settings, store)  # the model and columns the family knows
     with orchestrator_lock(settings, store) as (lock, tags):
         if not lock.acquired:
@@ -313,6 +319,9 @@ def run_cycle(
             recovery = recover_retraining(settings, store, now=now, retrain_fn=retrain_fn,
                                           tags=cycle_tags, fence=lock.ensure_held)
         except Exception as exc:  # recovery must not stop this cycle's batches
+            refused = permission_refusal(exc, store.tracking.registered_model_name)
+            if refused is not None:
+                raise refused from exc
             outage = tracking_outage(exc, store.uri)
             if outage:
                 raise outage from exc

@@ -79,6 +79,7 @@ from pipelines.store import (
 )
 from pipelines.store import contract as c
 from pipelines.store.audit import record as record_audit
+from pipelines.store.auth import require_permission
 from pipelines.store.models import metric_text, type_tags
 from pipelines.store.searches import labelled_batch_runs
 from pipelines.workflows import importance
@@ -770,9 +771,9 @@ def retrain(settings: Settings, *, store: Store | None = None,
     after the parent run opened marks it FAILED; the champion alias only ever moves last.
     """
     now = _utc(now)
-    job = dataclasses.replace(
-        _prepare(settings, store or connect(settings.tracking), now, reason, extra_tags),
-        fence=fence)
+    store = store or connect(settings.tracking)
+    require_permission(store, "retrain")  # before training: a refusal changes nothing
+    job = dataclasses.replace(_prepare(settings, store, now, reason, extra_tags), fence=fence)
     problems = validate_training_data(job.frame, job.champion.schema, settings.retraining)
     parts: _Parts | None = None
     if not problems:

@@ -30,6 +30,7 @@ from pipelines.store import (
     tag_version,
 )
 from pipelines.store.audit import record as record_audit
+from pipelines.store.auth import require_permission
 from pipelines.store.registry import note_fallback
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def rollback(settings: Settings, store: Store | None = None, *,
     no store (a SQLite file is never created by a rollback).
     """
     store = store or connect(settings.tracking, create=False, purpose="roll back")
+    require_permission(store, "rollback")  # before anything moves: a refusal changes nothing
     tracking = settings.tracking
     name = tracking.registered_model_name
     current = _require_alias(store, tracking.champion_alias,
