@@ -5,6 +5,7 @@ read from ``s3://`` by every engine, and two orchestrators at once on one S3 inb
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -105,6 +106,12 @@ def test_direct_s3_root_every_engine_and_two_orchestrators_on_one_inbox(
         time.sleep(0.01)
     s3.put("inbox/b0-again.parquet", _parquet(generate_batch("no_drift", 600, seed=40)))
     s3.put("inbox/broken.csv", b"not,a\nbatch,file\n")
+    # b1 was claimed by an orchestrator that died under the lock's epoch 0: its marker would
+    # hold for ages, but the next holder of the lock takes it over at once
+    lock = c.lock_name(settings.tracking.registered_model_name)
+    s3.put("inbox/.claims/b1.parquet.claim", json.dumps({
+        "token": f"{lock}.0", "claimed_at": "2026-01-01T00:00:00+00:00",
+        "expires_at": "2999-01-01T00:00:00+00:00", "object": "inbox/b1.parquet"}).encode())
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV, **s3.env}
     command = [sys.executable, "-m", "pipelines.run_monitoring", "--source", "inbox", *common]
     procs = [subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE,
