@@ -87,3 +87,22 @@ def test_a_database_that_goes_away_mid_step_is_an_outage(reason: str) -> None:
     assert str(outage).startswith("The MLflow tracking server postgresql+psycopg://churnmon:***@")
     assert reason.split("\n")[0].split(": ")[-1].lower() in str(outage)
     assert SECRET not in str(outage)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("password", "database", "reason"), [
+    ("wrong-pw", "postgres", 'password authentication failed for user "churnmon"'),
+    (None, "no_such_db", 'database "no_such_db" does not exist'),
+])
+def test_a_refused_login_is_named_at_once_without_the_password(
+        pg_cluster, password: str | None, database: str, reason: str) -> None:
+    from tests.postgres_cluster import PASSWORD
+
+    uri = pg_cluster.uri(database, **({"password": password} if password else {}))
+    settings = load_settings(env={}, overrides={"tracking.uri": uri})
+    with pytest.raises(TrackingError, match=rf"127\.0\.0\.1:{pg_cluster.port} refused the "
+                       r"MLflow store postgresql\+psycopg://churnmon:\*\*\*@") as raised:
+        connect(settings.tracking)
+    assert reason in str(raised.value)
+    assert PASSWORD not in str(raised.value)
+    assert (password or PASSWORD) not in str(raised.value)
