@@ -7,9 +7,10 @@ migrations on both sides, then copies table by table in one transaction
     python scripts/sqlite_to_postgres.py --source sqlite:///mlflow.db \\
         --target postgresql+psycopg://mlflow@db.internal:5432/mlflow
 
-The password comes from PGPASSWORD (or is in --target; it is never printed). Stop every writer
-(orchestrator, cron, `mlflow server`) first. Artifacts stay where they are; to move them, copy
-the folder first and pass --artifacts OLD NEW to rewrite the locations in the copied rows.
+Leave the password out of --target and set PGPASSWORD (libpq reads it); it is never printed.
+Stop every writer (orchestrator, cron, `mlflow server`) first. Artifacts stay where they are;
+to move them, copy the folder first and pass --artifacts OLD NEW to rewrite the locations in
+the copied rows.
 Exit codes: 0 copied, 1 refused or failed (nothing committed).
 """
 
@@ -17,20 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import urllib.parse
-
-
-def _with_password(uri: str) -> str:
-    """``uri`` with PGPASSWORD as its password when it has none."""
-    password = os.environ.get("PGPASSWORD")
-    parts = urllib.parse.urlsplit(uri)
-    if not password or "@" not in parts.netloc or ":" in parts.netloc.rsplit("@", 1)[0]:
-        return uri
-    user, host = parts.netloc.rsplit("@", 1)
-    quoted = urllib.parse.quote(password, safe="")
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:{quoted}@{host}"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.store.migrate import migrate
 
     try:
-        result = migrate(args.source, _with_password(args.target),
+        result = migrate(args.source, args.target,
                          artifacts=tuple(args.artifacts) if args.artifacts else None)
     except TrackingError as exc:
         logging.getLogger("sqlite_to_postgres").error("%s", exc)

@@ -1,5 +1,6 @@
 """The lease lock under real faults: holders killed with SIGKILL, contenders racing to take
-over a stale lock (real processes on a real SQLite store)."""
+over a stale lock (real processes on a real SQLite store; the race also behind a server and on
+PostgreSQL)."""
 
 from __future__ import annotations
 

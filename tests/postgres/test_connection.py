@@ -10,9 +10,9 @@ import pytest
 
 from pipelines.cli import run_cli
 from pipelines.config import load_settings
-from pipelines.errors import TrackingError
+from pipelines.errors import TrackingError, TrackingUnavailable
 from pipelines.history import main as history_main
-from pipelines.store import connect
+from pipelines.store import connect, tracking_outage
 from pipelines.store.database import artifact_root_uri, database_kind, driver_uri, masked
 from tests.conftest import free_port
 
@@ -63,3 +63,46 @@ def test_a_server_that_is_down_is_named_at_once_without_the_password(
     assert len(errors) == 1
     assert f"127.0.0.1:{port}" in errors[0]
     assert SECRET not in caplog.text + out.out + out.err
+
+
+@pytest.mark.parametrize("reason", [
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: Connection '
+    "refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+    "server closed the connection unexpectedly\n\tThis probably means the server terminated "
+    "abnormally",
+    "terminating connection due to administrator command",
+])
+def test_a_database_that_goes_away_mid_step_is_an_outage(reason: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    uri = f"postgresql+psycopg://churnmon:{SECRET}@127.0.0.1:5432/mlflow"
+    try:
+        try:
+            raise RuntimeError(f"(psycopg.OperationalError) {reason}")
+        except RuntimeError as cause:
+            raise MlflowException(f"SQLAlchemy database error: {cause}") from cause
+    except MlflowException as exc:
+        outage = tracking_outage(exc, uri)
+    assert isinstance(outage, TrackingUnavailable)
+    assert str(outage).startswith("The MLflow tracking server postgresql+psycopg://churnmon:***@")
+    assert reason.split("\n")[0].split(": ")[-1].lower() in str(outage)
+    assert SECRET not in str(outage)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("password", "database", "reason"), [
+    ("wrong-pw", "postgres", 'password authentication failed for user "churnmon"'),
+    (None, "no_such_db", 'database "no_such_db" does not exist'),
+])
+def test_a_refused_login_is_named_at_once_without_the_password(
+        pg_cluster, password: str | None, database: str, reason: str) -> None:
+    from tests.postgres_cluster import PASSWORD
+
+    uri = pg_cluster.uri(database, **({"password": password} if password else {}))
+    settings = load_settings(env={}, overrides={"tracking.uri": uri})
+    with pytest.raises(TrackingError, match=rf"127\.0\.0\.1:{pg_cluster.port} refused the "
+                       r"MLflow store postgresql\+psycopg://churnmon:\*\*\*@") as raised:
+        connect(settings.tracking)
+    assert reason in str(raised.value)
+    assert PASSWORD not in str(raised.value)
+    assert (password or PASSWORD) not in str(raised.value)

@@ -1,12 +1,15 @@
 """Moving a SQLite store to PostgreSQL (scripts/sqlite_to_postgres.py): the session's trained
-SQLite store is copied into a new, empty PostgreSQL database; the product then reads the
-champion, the runs and the audit trail from PostgreSQL and monitors a batch there (new ids
-continue after the copied ones). A second copy into the same database is refused."""
+SQLite store is copied into a new, empty PostgreSQL database, its artifact folder moved too
+(``--artifacts OLD NEW``; the old folder is gone afterwards); the product then reads the
+champion, the runs and the audit trail from PostgreSQL and monitors a batch there with the
+champion from the new folder (new ids continue after the copied ones). A second copy into the
+same database is refused."""
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import shutil
 import warnings
 from pathlib import Path
 
@@ -45,8 +48,14 @@ def test_a_trained_sqlite_store_moves_to_postgresql(
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     caplog.set_level(logging.INFO)
 
+    old = Path(sqlite_settings.tracking.uri.removeprefix("sqlite:///")).parent / "mlartifacts"
+    new = tmp_path / "moved-artifacts"
+    shutil.copytree(old, new)
+
     script = _script()
-    assert script.main(["--source", sqlite_settings.tracking.uri, "--target", no_password]) == 0
+    assert script.main(["--source", sqlite_settings.tracking.uri, "--target", no_password,
+                        "--artifacts", str(old), str(new)]) == 0
+    shutil.move(old, tmp_path / "old-artifacts-out-of-the-way")
     assert "rows copied" in caplog.text
     assert PASSWORD not in caplog.text
 
@@ -67,6 +76,7 @@ def test_a_trained_sqlite_store_moves_to_postgresql(
         warnings.simplefilter("ignore")
         outcome = Monitor(settings, store=store).run(Batch(frame, "after-move", "test"))
     run = store.client.get_run(outcome.run_id)
+    assert store.client.get_run(baseline.run_id).info.artifact_uri.startswith(new.as_uri())
     ids = [int(e.experiment_id) for e in store.client.search_experiments()]
     assert int(run.info.experiment_id) == max(ids)
     assert len(ids) == len(set(ids))
