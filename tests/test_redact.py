@@ -91,3 +91,14 @@ def test_the_actor_is_the_authenticated_user(monkeypatch: pytest.MonkeyPatch) ->
     assert default_actor("ops-team") == "approver"
     assert default_actor() == "approver"
 
+
+
+def test_a_server_uri_with_credentials_is_refused(tmp_path: Path) -> None:
+    from pipelines.store import connect
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, tracking__uri="http://bob:pw-in-uri@127.0.0.1:9")
+    with pytest.raises(ConfigError, match="carries credentials: .* set MLFLOW_TRACKING_USERNAME"
+                       ) as refused:
+        connect(settings.tracking)
+    assert "pw-in-uri" not in str(refused.value)
