@@ -91,3 +91,34 @@ def test_the_actor_is_the_authenticated_user(monkeypatch: pytest.MonkeyPatch) ->
     assert default_actor("ops-team") == "approver"
     assert default_actor() == "approver"
 
+
+
+def test_a_server_uri_with_credentials_is_refused(tmp_path: Path) -> None:
+    from pipelines.store import connect
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, tracking__uri="http://bob:pw-in-uri@127.0.0.1:9")
+    with pytest.raises(ConfigError, match="carries credentials: .* set MLFLOW_TRACKING_USERNAME"
+                       ) as refused:
+        connect(settings.tracking)
+    assert "pw-in-uri" not in str(refused.value)
+
+
+def test_a_refusal_met_midway_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
+
+    from pipelines.cli import EXIT_BAD_INPUT, run_cli
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")
+
+    def step(argv: object) -> int:
+        raise MlflowException("API request to endpoint /api/2.0/mlflow/runs/create failed with "
+                              "error code 403 != 200. Response body: 'Permission denied'",
+                              error_code=PERMISSION_DENIED)
+
+    assert run_cli(step, []) == EXIT_BAD_INPUT
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.startswith("PermissionDenied: the tracking server refused user 'reader' "
+                           "(HTTP 403 on /api/2.0/mlflow/runs/create): ask an admin for EDIT")

@@ -3,7 +3,9 @@ champion ``@previous-champion``.
 
 ``python -m pipelines.approve [--version N] [--reason R]`` or ``mlflow run . -e approve``.
 Refused (exit 2) when the champion changed since the candidate was compared with it, or when
-``--version`` is not the challenger; 75 when a cycle holds the lock. The work is
+``--version`` is not the challenger, or when the tracking server's user
+(``MLFLOW_TRACKING_USERNAME``) lacks MANAGE on the registered model; 75 when a cycle holds the
+lock. The work is
 :func:`pipelines.workflows.approval.approve`.
 """
 

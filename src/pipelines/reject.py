@@ -2,7 +2,8 @@
 registered, tagged with who rejected it and why; the champion keeps serving.
 
 ``python -m pipelines.reject [--version N] [--reason R]`` or ``mlflow run . -e reject``.
-Exit 2 when nothing waits or ``--version`` is not the challenger; 75 when a cycle holds the
+Exit 2 when nothing waits, ``--version`` is not the challenger or the tracking server's user
+(``MLFLOW_TRACKING_USERNAME``) lacks MANAGE on the registered model; 75 when a cycle holds the
 lock. The work is :func:`pipelines.workflows.approval.reject`.
 """
 

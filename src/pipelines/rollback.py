@@ -1,7 +1,9 @@
 """Undo a promotion: point ``champion`` back at ``previous-champion``.
 
 ``python -m pipelines.rollback`` or ``mlflow run . -e rollback``. The two aliases swap, so a
-second rollback undoes the first. The work is :func:`pipelines.workflows.rollback.rollback`.
+second rollback undoes the first. Exit 2 when the tracking server's user
+(``MLFLOW_TRACKING_USERNAME``) lacks EDIT on the registered model (nothing moves). The work
+is :func:`pipelines.workflows.rollback.rollback`.
 """
 
 from __future__ import annotations

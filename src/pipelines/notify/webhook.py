@@ -17,6 +17,7 @@ from pipelines.redact import redact_value, remember_url
 
 logger = logging.getLogger(__name__)
 
+_ANNOUNCED: set[str] = set()
 _ICONS = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
 
 
@@ -42,6 +43,10 @@ class WebhookNotifier:
         self.url, self.format, self.min_severity = url, format, min_severity
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         remember_url(url)  # its path and query never appear in what is written or sent
+        if url not in _ANNOUNCED:  # once per process; the log filter masks the secret part
+            _ANNOUNCED.add(url)
+            logger.debug("Notifications at or above %s go to the webhook %s (%s)",
+                         min_severity, url, format)
 
     @classmethod
     def from_settings(cls, config: Any) -> WebhookNotifier:

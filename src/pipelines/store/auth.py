@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mlflow.exceptions import MlflowException
 
 from pipelines.errors import PermissionDenied, TrackingError
 from pipelines.redact import without_secrets
-from pipelines.store.client import Store
+from pipelines.store.client import Store, _chain
 
 logger = logging.getLogger(__name__)
 
@@ -144,15 +143,6 @@ def _unauthenticated(uri: str) -> str:
             + " (HTTP 401): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
             "MLFLOW_TRACKING_TOKEN) in the environment; they are never read from the "
             "configuration file")
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def permission_refusal(exc: BaseException, model: str | None = None) -> PermissionDenied | None:

@@ -38,6 +38,7 @@ from mlflow.tracking import MlflowClient
 from pipelines.config import TrackingSettings
 from pipelines.data.io import json_text
 from pipelines.errors import (
+    ConfigError,
     StoreLocked,
     StoreWriteFailed,
     TrackingError,
@@ -245,6 +246,12 @@ def connect(tracking: TrackingSettings, *, create: bool = True, purpose: str = "
     :class:`StoreLocked` when the store stays locked beyond the busy timeout.
     """
     uri = tracking.uri
+    if uri.startswith(("http://", "https://")) and urllib.parse.urlsplit(uri).username:
+        raise ConfigError(
+            f"tracking.uri {uri} carries credentials: give the server's address alone and "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+            "MLFLOW_TRACKING_TOKEN) in the environment (a URI ends up in shell history, "
+            "process lists and logs)")
     db = _sqlite_path(uri)
     if db is not None:
         if not create and not db.is_file():
