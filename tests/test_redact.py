@@ -25,8 +25,8 @@ def _forget() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("postgresql://mlflow:pg-pa55@db:5432/mlflow", "postgresql://***@db:5432/mlflow"),
-    ("http://alice:hunter2@127.0.0.1:5000/api", "http://***@127.0.0.1:5000/api"),
+    ("postgresql://mlflow:pg-pa55@db:5432/mlflow", "postgresql://mlflow:***@db:5432/mlflow"),
+    ("http://alice:hunter2@127.0.0.1:5000/api", "http://alice:***@127.0.0.1:5000/api"),
     ("GET /runs?token=abc123&limit=5", "GET /runs?token=***&limit=5"),
     ("s3://b/k?X-Amz-Credential=AK%2F1&X-Amz-Signature=f00d",
      "s3://b/k?X-Amz-Credential=***&X-Amz-Signature=***"),

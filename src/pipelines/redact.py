@@ -45,7 +45,9 @@ _QUERY_KEYS = ("token", "access_token", "refresh_token", "id_token", "api_key", 
                "x-amz-security-token", "awsaccesskeyid", "sv", "se")
 _QUERY_TOKEN = re.compile(r"(?i)([?&](?:" + "|".join(re.escape(k) for k in _QUERY_KEYS)
                           + r")=)[^&#\s\"'<>]*")
-_USERINFO = re.compile(r"(?<=://)[^/@\s\"'<>]+@")
+#: ``user:password@`` keeps the user (who it is helps; the password is the secret); a bare
+#: ``token@`` is masked whole.
+_USERINFO = re.compile(r"(?<=://)(?:([^/@:\s\"'<>]+):)?[^/@\s\"'<>]+@")
 _AUTH_HEADER = re.compile(r"(?i)\b((?:authorization|proxy-authorization)\s*[:=]\s*"
                           r"(?:bearer|basic|token)?\s*)[^\s\"',}]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
@@ -119,7 +121,8 @@ def without_secrets(text: str) -> str:
             text = text.replace(secret, HIDDEN)
     text = _WEBHOOK.sub(rf"\g<1>{HIDDEN}", text)
     text = _QUERY_TOKEN.sub(rf"\g<1>{HIDDEN}", text)
-    text = _USERINFO.sub(f"{HIDDEN}@", text)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}:{HIDDEN}@" if m.group(1) else f"{HIDDEN}@",
+                         text)
     text = _AUTH_HEADER.sub(rf"\g<1>{HIDDEN}", text)
     text = _BEARER.sub(rf"\g<1>{HIDDEN}", text)
     return _ASSIGNMENT.sub(rf"\g<1>{HIDDEN}", text)
