@@ -24,16 +24,13 @@ from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext, output_columns
 from pipelines.monitoring.report import MonitoringReport, report_metrics
+from pipelines.monitoring.slice_specs import SliceSpec, check_slices, parse_slice, parse_slices
 from pipelines.monitoring.slices import (
     SliceSet,
-    SliceSpec,
     auc_standard_error,
-    check_slices,
     count_slices,
     evaluate_slices,
     evaluate_slices_from_counts,
-    parse_slice,
-    parse_slices,
     resolve_slices,
     slice_masks,
     with_slices,
