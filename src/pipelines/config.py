@@ -261,7 +261,7 @@ class MonitoringSettings(_Section):
         try:
             parse_slices(value)
         except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(f"column names or comparisons ({exc})") from None
         return value
 
     @field_validator("numeric_statistics", "categorical_statistics")
