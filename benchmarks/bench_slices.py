@@ -35,7 +35,8 @@ from pipelines.monitoring.counts import CountsProfile, count_chunk
 from pipelines.monitoring.engine import evaluate_batch
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext, output_columns
-from pipelines.monitoring.slices import SliceSet, count_slices, evaluate_slices, parse_slices
+from pipelines.monitoring.slice_specs import parse_slices
+from pipelines.monitoring.slices import SliceSet, count_slices, evaluate_slices
 
 SCHEMA = FeatureSchema(target="churn", numeric=NUMERIC_FEATURES,
                        categorical=CATEGORICAL_FEATURES)

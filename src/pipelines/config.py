@@ -258,12 +258,12 @@ class MonitoringSettings(_Section):
     def _slice_syntax(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """Every slice parses now (its column is checked against the model's features when
         the champion is loaded)."""
-        from pipelines.monitoring.slices import parse_slices
+        from pipelines.monitoring.slice_specs import parse_slices
 
         try:
             parse_slices(value)
         except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(f"column names or comparisons ({exc})") from None
         return value
 
     @field_validator("numeric_statistics", "categorical_statistics")

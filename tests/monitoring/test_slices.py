@@ -24,16 +24,13 @@ from pipelines.monitoring.engine import evaluate_batch, evaluate_counts
 from pipelines.monitoring.policy import MonitoringPolicy
 from pipelines.monitoring.reference import ReferenceContext, output_columns
 from pipelines.monitoring.report import MonitoringReport, report_metrics
+from pipelines.monitoring.slice_specs import SliceSpec, check_slices, parse_slice, parse_slices
 from pipelines.monitoring.slices import (
     SliceSet,
-    SliceSpec,
     auc_standard_error,
-    check_slices,
     count_slices,
     evaluate_slices,
     evaluate_slices_from_counts,
-    parse_slice,
-    parse_slices,
     resolve_slices,
     slice_masks,
     with_slices,
@@ -340,3 +337,62 @@ def test_a_monitored_batch_logs_its_slices_and_the_counted_engines_agree(
             assert (c.key, c.rows, c.drifted_features) == (m.key, m.rows, m.drifted_features)
             assert c.metric == pytest.approx(m.metric, abs=1e-3)
         assert client.get_run(outcome.run_id).data.tags[TAG_SLICES_IN_ALERT] == in_alert
+
+
+@pytest.mark.slow  # fits the regression reference's loss estimator (XGBoost)
+def test_regression_and_multiclass_slices() -> None:
+    """The other model types get their slices with their own primary metric: a regression
+    slice whose errors grow alerts on RMSE while the batch stays under its ceiling."""
+    def frame(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                             "plan": rng.choice(["a", "b", "c"], n)})
+
+    categories = {"plan": ("a", "b", "c")}
+    regression = FeatureSchema(target="y", numeric=("x1", "x2"), categorical=("plan",),
+                               categories=categories, problem_type="regression")
+    ref = frame(3_000, 0)
+    ref["y"] = 3 * ref.x1 + np.random.default_rng(1).normal(size=3_000)
+    pred = 3 * ref.x1.to_numpy()
+    ctx = ReferenceContext.fit(ref, regression, pred, n_bins=10, decision_threshold=0.5)
+    slices = SliceSet.fit(parse_slices(["plan"]), ref.assign(**output_columns(
+        regression, pred)), ctx, max_values=10, min_rows=200)
+    policy = MonitoringPolicy.from_settings(MonitoringSettings(), 0.5,
+                                            problem_type="regression")
+    batch = frame(3_000, 2)
+    noise = np.random.default_rng(3).normal(size=3_000)
+    batch["y"] = 3 * batch.x1 + noise * np.where(batch.plan == "b", 1.6, 1.0)
+    prepared = prepare_batch(Batch(batch, "r", "r"), regression)
+    outputs = 3 * batch.x1.to_numpy()
+    whole = evaluate_batch(prepared, outputs, ctx, policy)
+    assert not [a for a in whole.alerts if a.rule == "performance"]
+    report = with_slices(whole, evaluate_slices(prepared, outputs, slices, policy, whole),
+                         policy)
+    (alert,) = [a for a in report.alerts if a.rule == "slice_performance"]
+    assert alert.columns == ("plan=b",)
+    assert alert.message.startswith("RMSE 1.")
+    assert {"slice/plan_eq_a/rmse", "slice/plan_eq_b/estimated_rmse"} <= set(
+        report_metrics(report))
+
+    multiclass = FeatureSchema(target="k", numeric=("x1", "x2"), categorical=("plan",),
+                               categories=categories, problem_type="multiclass",
+                               classes=("p", "q", "r"))
+    ref = frame(3_000, 5)
+    logits = np.c_[ref.x1, ref.x2, -ref.x1]
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    rng = np.random.default_rng(6)
+    ref["k"] = np.array(["p", "q", "r"])[[rng.choice(3, p=p) for p in proba]]
+    ctx = ReferenceContext.fit(ref, multiclass, proba, n_bins=10, decision_threshold=0.5)
+    slices = SliceSet.fit(parse_slices(["plan"]), ref.assign(**output_columns(
+        multiclass, proba)), ctx, max_values=10, min_rows=200)
+    policy = MonitoringPolicy.from_settings(MonitoringSettings(), 0.5,
+                                            problem_type="multiclass")
+    prepared = prepare_batch(Batch(ref, "m", "m"), multiclass)
+    whole = evaluate_batch(prepared, proba, ctx, policy)
+    report = with_slices(whole, evaluate_slices(prepared, proba, slices, policy, whole),
+                         policy)
+    assert report.slices.in_alert == ()
+    rows = report.slices.table()
+    assert sorted(r["slice"] for r in rows) == ["plan=a", "plan=b", "plan=c"]
+    assert all(0.5 < r["macro_f1"] < 0.7 for r in rows)
+    assert all(abs(r["macro_f1"] - r["estimated_macro_f1"]) < 0.05 for r in rows)

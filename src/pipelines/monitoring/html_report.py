@@ -414,9 +414,11 @@ def _slices_section(report: MonitoringReport) -> str:
     numeric = {primary, f"estimated_{primary}", f"reference_{primary}", "drift_share",
                "score drift p (adj.)", "score PSI"}
     notes = "".join(f"<p>{html.escape(n)}</p>" for n in slices.notes)
+    correction = report.settings.get("correction")
+    method = f" ({html.escape(str(correction))})" if correction else ""
     return (f'<section id="slices"><h2>Slices</h2><p>Each slice against the reference rows '
             f"of the same slice; feature p-values adjusted across features and slices "
-            f"together ({html.escape(str(report.settings.get('correction', '')))}), the same "
+            f"together{method}, the same "
             f"effect floor; {html.escape(primary)} realized with labels, estimated without. "
             f"Slices in alert: {html.escape(', '.join(slices.in_alert) or 'none')}.</p>"
             f"{notes}{_table(frame, numeric, 'drifted', 'in_alert')}</section>\n")

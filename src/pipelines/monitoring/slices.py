@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.data.batch import Batch, PreparedBatch
-from pipelines.data.schema import FeatureSchema, target_array
+from pipelines.data.schema import target_array
 from pipelines.errors import ConfigError
 from pipelines.monitoring.alerts import Alert, HealthVerdict, ScoreDrift
 from pipelines.monitoring.policy import MonitoringPolicy
@@ -45,6 +45,10 @@ from pipelines.monitoring.reference import (
     ReferenceContext,
     check_outputs,
     outputs_from_frame,
+)
+from pipelines.monitoring.slice_specs import (
+    SliceSpec,
+    check_slices,
 )
 from pipelines.problems import problem
 from pipelines.stats import FeatureDrift, fit_categorical_reference, fit_reference_profile
@@ -56,80 +60,13 @@ from pipelines.stats.profile import DriftThresholds, _adjust
 #: The pooled slice of a column's less frequent values, and the label of missing values.
 OTHER = "other"
 MISSING = "<missing>"
-OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
 #: Alert rules of slices; ``slice_performance`` recommends retraining like ``performance``.
 SLICE_RULES = ("slice_performance", "slice_performance_estimated", "slice_drift")
 SLICE_RETRAINING_RULES = ("slice_performance",)
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_COLUMN = re.compile(rf"^\s*({_NAME})\s*$")
-_COMPARISON = re.compile(
-    rf"""^\s*({_NAME})\s*(==|!=|<=|>=|<|>)\s*
-    (?:"([^"]*)"|'([^']*)'|([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))\s*$""", re.VERBOSE)
-
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
     ">": np.greater, ">=": np.greater_equal}
-
-
-@dataclass(frozen=True)
-class SliceSpec:
-    """One parsed entry of ``monitoring.slices``: a column (``op`` None: one slice per value)
-    or a comparison of a column with a number or a string."""
-
-    text: str
-    column: str
-    op: str | None = None
-    literal: float | str | None = None
-
-
-def parse_slice(text: str) -> SliceSpec:
-    """``text`` parsed, or a :class:`ConfigError` saying what a slice may be."""
-    if not isinstance(text, str):
-        raise ConfigError(f"a slice must be a string, got {text!r}")
-    match = _COLUMN.match(text)
-    if match:
-        return SliceSpec(text=match.group(1), column=match.group(1))
-    match = _COMPARISON.match(text)
-    if match is None:
-        raise ConfigError(
-            f"slice {text!r} is neither a column name nor '<column> <op> <literal>' with op "
-            f"one of {' '.join(OPERATORS)} and a number or a quoted string, e.g. "
-            "\"tenure_months > 24\" or \"contract_type == 'monthly'\"")
-    column, op, dq, sq, number = match.groups()
-    literal: float | str = float(number) if number is not None else (dq if dq is not None
-                                                                     else sq)
-    shown = f"{literal:g}" if isinstance(literal, float) else repr(literal)
-    return SliceSpec(text=f"{column} {op} {shown}", column=column, op=op, literal=literal)
-
-
-def parse_slices(texts: Sequence[str]) -> tuple[SliceSpec, ...]:
-    """Every entry parsed; the same slice listed twice is refused."""
-    specs = tuple(parse_slice(t) for t in texts)
-    seen = [s.text for s in specs]
-    twice = sorted({t for t in seen if seen.count(t) > 1})
-    if twice:
-        raise ConfigError(f"slice(s) listed twice in monitoring.slices: {', '.join(twice)}")
-    return specs
-
-
-def check_slices(specs: Sequence[SliceSpec], schema: FeatureSchema) -> None:
-    """Each slice's column is a feature of the model and its literal of the feature's kind."""
-    for spec in specs:
-        if spec.column not in schema.features:
-            raise ConfigError(
-                f"slice {spec.text!r}: column {spec.column!r} is not a feature of the model "
-                f"(its features: {', '.join(schema.features)})")
-        if spec.op is None:
-            continue
-        numeric = spec.column in schema.numeric
-        if numeric and not isinstance(spec.literal, float):
-            raise ConfigError(f"slice {spec.text!r}: {spec.column!r} is numeric; compare it "
-                              "with a number")
-        if not numeric and (isinstance(spec.literal, float) or spec.op not in ("==", "!=")):
-            raise ConfigError(f"slice {spec.text!r}: {spec.column!r} is categorical; use == "
-                              "or != with a quoted string, e.g. "
-                              f"\"{spec.column} == 'value'\"")
 
 
 # --------------------------------------------------------------------------- slices
@@ -155,6 +92,19 @@ def _labels(column: Any) -> np.ndarray:
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     return series.astype(object).where(series.notna(), MISSING).astype(str).to_numpy(
         dtype=object)
+
+
+def _value_mask(column: Any, values: tuple[Any, ...]) -> np.ndarray:
+    """The rows whose label (:func:`_labels`) is one of ``values``; text columns compared
+    as they are (no conversion of every row to a Python string)."""
+    series = column if isinstance(column, pd.Series) else pd.Series(np.asarray(column))
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if not numeric and pd.api.types.is_string_dtype(series):
+        text = [v for v in values if v != MISSING]
+        mask = series.isin(text).to_numpy(dtype=bool)
+        return mask | series.isna().to_numpy(dtype=bool) if MISSING in values else mask
+    labels = _labels(series)
+    return np.isin(labels, np.array(values, dtype=labels.dtype))
 
 
 def _shown(value: Any) -> str:
@@ -185,17 +135,12 @@ def resolve_slices(specs: Sequence[SliceSpec], reference: Mapping[str, Any],
 
 
 def slice_masks(slices: Sequence[Slice], columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Each slice's rows of ``columns`` (a batch or the reference) as a boolean mask; a
-    column's labels are computed once for all its slices."""
-    labels: dict[str, np.ndarray] = {}
+    """Each slice's rows of ``columns`` (a batch or the reference) as a boolean mask."""
     masks: dict[str, np.ndarray] = {}
     for s in slices:
         spec = s.spec
         if spec.op is None:
-            if spec.column not in labels:
-                labels[spec.column] = _labels(columns[spec.column])
-            col = labels[spec.column]
-            inside = np.isin(col, np.array(s.values, dtype=col.dtype))
+            inside = _value_mask(columns[spec.column], s.values)
             masks[s.key] = ~inside if s.other else inside
             continue
         raw = columns[spec.column]

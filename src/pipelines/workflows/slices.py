@@ -16,7 +16,8 @@ from pipelines.config import Settings
 from pipelines.monitoring.counts import BatchCounts
 from pipelines.monitoring.reference import ReferenceContext
 from pipelines.monitoring.report import MonitoringReport
-from pipelines.monitoring.slices import SliceSet, parse_slices
+from pipelines.monitoring.slice_specs import parse_slices
+from pipelines.monitoring.slices import SliceSet
 from pipelines.store import Champion, Store
 from pipelines.store import contract as c
 from pipelines.store.reference import load_reference_frame
