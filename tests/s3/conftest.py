@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,19 +45,39 @@ class S3:
         return sorted(found)
 
 
+def one_request_at_a_time(app: Any) -> Any:
+    """``app`` answering one request at a time. moto checks a conditional write's condition
+    and then writes, with other requests free to run in between: two ``If-None-Match: *``
+    PUTs of one key can both succeed under load. S3 and MinIO decide such a write atomically;
+    serialising moto's requests gives the tests the same guarantee."""
+    lock = threading.Lock()
+
+    def serialised(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialised
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto's S3 server on a free port of 127.0.0.1 (skipped, saying why, without moto)."""
     server_module = pytest.importorskip(
         "moto.server", reason="moto[server] is not installed: pip install -e '.[test]'")
+    from werkzeug.serving import make_server
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     port = free_port()
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    app = server_module.DomainDispatcherApplication(server_module.create_backend_app)
+    server = make_server("127.0.0.1", port, one_request_at_a_time(app), threaded=True,
+                         request_handler=server_module.MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 @pytest.fixture
