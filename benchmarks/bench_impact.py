@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -38,14 +39,20 @@ from typing import Any
 from pipelines.config import Settings, load_settings
 from pipelines.data.batch import Batch
 from pipelines.data.generator import generate_batch
-from pipelines.monitoring import summary
+from pipelines.monitoring import consecutive, summary
+from pipelines.monitoring.counts import count_features
 from pipelines.monitoring.impact import format_shift
+from pipelines.store.matters import previous_feature_counts
 from pipelines.workflows.baseline import train_baseline
 from pipelines.workflows.monitor import Monitor
 
 #: Small, quick training for a store made here (the champion's quality is beside the point).
 TRAINING = {"data.demo_rows": 20_000, "training.rf_n_estimators": 100,
             "training.xgb_n_estimators": 200}
+
+
+def _out(*parts: object) -> None:
+    sys.stdout.write(" ".join(str(p) for p in parts) + "\n")
 
 
 def settings_for(store: Path, **overrides: Any) -> Settings:
@@ -61,9 +68,33 @@ def cycle(settings: Settings, frame: Any, batch_id: str) -> tuple[float, dict[st
     """One monitor cycle (champion loaded beforehand, as a cycle of many batches has it)."""
     monitor = Monitor(settings)
     batch = Batch(frame, batch_id, "bench")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     outcome = monitor.run(batch)
-    return time.perf_counter() - start, dict(outcome.timings), outcome.report
+    timings = {**outcome.timings, "cpu": time.process_time() - cpu}
+    return time.perf_counter() - start, timings, outcome.report
+
+
+def phases_alone(settings: Settings, frame: Any) -> dict[str, tuple[float, float]]:
+    """Wall and CPU seconds of the impact ranking, the batch's counting and the comparison
+    with the previous batch, each alone on an evaluated batch (CPU time is steadier than
+    wall time on a shared machine)."""
+    monitor = Monitor(settings)
+    report, prepared, _ = monitor.evaluate(Batch(frame, "phases", "bench"))
+    profile = monitor.counts_profile
+    out: dict[str, tuple[float, float]] = {}
+
+    def timed(name: str, work: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        out[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+        return result
+
+    timed("impact ranking", lambda: monitor._impact(report, prepared))
+    counts = timed("counting the batch (1,000 bins)", lambda: count_features(profile, prepared))
+    timed("previous counts + comparison", lambda: consecutive.consecutive_drift(
+        previous_feature_counts(monitor.store, monitor.experiment)[0], counts, profile,
+        monitor.policy.drift, report.feature_drift))
+    return out
 
 
 def drift_table(report: Any) -> str:
@@ -94,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as tmp:
         store = args.store or Path(tmp) / "store"
-        if args.store is None:
-            store.mkdir(parents=True)
+        if not (store / "mlflow.db").exists():  # train one (kept when --store names a folder)
+            store.mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
             train_baseline(settings_for(store))
-            print(f"trained the demo champion in {time.perf_counter() - started:.1f} s")
+            _out(f"trained the demo champion in {time.perf_counter() - started:.1f} s")
         plain = settings_for(store, **{"monitoring.impact_ranking": False,
                                        "monitoring.consecutive_drift": False})
         full = settings_for(store)
@@ -106,30 +137,43 @@ def main(argv: list[str] | None = None) -> int:
         shifted = generate_batch("covariate_shift", args.rows, seed=102)
         cycle(full, calm, "warm-up")  # imports, profiles; leaves counts for the comparison
         times: dict[str, list[float]] = {"plain": [], "with impact": []}
+        cpu: dict[str, list[float]] = {"plain": [], "with impact": []}
         phases: dict[str, list[float]] = {"impact": [], "consecutive drift": []}
         report = None
         for i in range(args.repeats):
-            seconds, _, _ = cycle(plain, shifted, f"plain-{i}")
+            seconds, timings, _ = cycle(plain, shifted, f"plain-{i}")
             times["plain"].append(seconds)
+            cpu["plain"].append(timings["cpu"])
             cycle(full, calm, f"calm-{i}")  # the previous batch of the measured one
             seconds, timings, report = cycle(full, shifted, f"full-{i}")
             times["with impact"].append(seconds)
+            cpu["with impact"].append(timings["cpu"])
             for name in phases:
                 phases[name].append(timings.get(name, float("nan")))
         med = {k: statistics.median(v) for k, v in times.items()}
         ph = {k: statistics.median(v) for k, v in phases.items()}
-        print(f"\n{args.rows:,} rows, covariate shift, champion scoring, median of "
+        med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+        _out(f"\n{args.rows:,} rows, covariate shift, champion scoring, median of "
               f"{args.repeats}:")
-        print(f"  plain cycle             {med['plain']:.2f} s")
-        print(f"  with impact + previous  {med['with impact']:.2f} s "
+        _out(f"  plain cycle             {med['plain']:.2f} s")
+        _out(f"  with impact + previous  {med['with impact']:.2f} s "
               f"(x{med['with impact'] / med['plain']:.2f})")
-        print(f"    impact ranking phase  {ph['impact']:.2f} s")
-        print(f"    consecutive drift     {ph['consecutive drift']:.2f} s")
-        assert report is not None and report.impact is not None
-        print(f"\n{report.impact.summary()}\n")
-        print(drift_table(report))
+        _out(f"  CPU seconds: plain {med_cpu['plain']:.2f}, with impact + previous "
+             f"{med_cpu['with impact']:.2f} (x{med_cpu['with impact'] / med_cpu['plain']:.2f})")
+        _out(f"    impact ranking phase  {ph['impact']:.2f} s")
+        _out(f"    consecutive drift     {ph['consecutive drift']:.2f} s")
+        alone = phases_alone(full, shifted)
+        _out(f"  the two phases alone (wall / CPU seconds, load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+        for name, (wall, cpu) in alone.items():
+            _out(f"    {name:<32} {wall:.2f} / {cpu:.2f}")
+        assert report is not None
+        assert report.impact is not None
+        _out(f"\n{report.impact.summary()}\n")
+        _out(drift_table(report))
         if args.json:
             args.json.write_text(json.dumps({"rows": args.rows, "seconds": med, "phases": ph,
+                                             "cpu": med_cpu, "alone": alone,
                                              "impact": report.impact.to_dict()}, indent=1))
     return 0
 

@@ -18,7 +18,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def test_bench_impact_runs_and_ranks(trained_store, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     spec = importlib.util.spec_from_file_location("bench_impact", BENCHMARKS / "bench_impact.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("bench_impact", bench)
     spec.loader.exec_module(bench)
@@ -26,7 +27,8 @@ def test_bench_impact_runs_and_ranks(trained_store, tmp_path: Path,
     assert bench.main(["--rows", "4000", "--store", str(tmp_path / "store"),
                        "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "plain cycle" in printed and "with impact + previous" in printed
+    assert "plain cycle" in printed
+    assert "with impact + previous" in printed
     assert "| monthly_charges | numeric |" in printed
     data = json.loads(out.read_text())
     assert set(data["seconds"]) == {"plain", "with impact"}

@@ -59,10 +59,13 @@ def test_impact_ranks_the_feature_the_model_relies_on_first() -> None:
                           reference_mean=reference_output_mean("binary", score_ref),
                           max_rows=10_000, seed=3)
     order = [f.feature for f in ranking.features]
-    assert order[0] == "a" and order[1] == "plan"
+    assert order[0] == "a"
+    assert order[1] == "plan"
     impacts = ranking.by_feature()
-    assert impacts["a"].shift > 0.15 and not impacts["a"].harmless
-    assert impacts["b"].shift == 0.0 and impacts["b"].harmless  # ignored by the model
+    assert impacts["a"].shift > 0.15
+    assert not impacts["a"].harmless
+    assert impacts["b"].shift == 0.0
+    assert impacts["b"].harmless
     assert impacts["calls"].harmless
     assert impacts["plan"].shift > 0.02
     # a's drift explains most of the score drift; together they explain about all of it
@@ -95,13 +98,15 @@ def test_impact_for_regression_and_multiclass_outputs() -> None:
                           scale=ref_pred.std, harmless_below=0.02)
     assert ranking.features[0].feature == "a"
     assert ranking.features[0].shift == pytest.approx(0.8, abs=0.05)  # in sd units
-    assert "by +0.8" in ranking.sentence("a") and ranking.by_feature()["b"].harmless
+    assert "by +0.8" in ranking.sentence("a")
+    assert ranking.by_feature()["b"].harmless
     p_ref = multiclass(reference)
     class_refs = [fit_numeric_reference(f"__proba__{j}", p_ref[:, j]) for j in range(2)]
     ranking = rank_impact(batch, drift, profile, multiclass, problem_type="multiclass",
                           reference_mean=reference_output_mean("multiclass", ref_pred,
                                                                class_refs))
-    assert ranking.features[0].feature == "a" and ranking.features[0].shift > 0.15
+    assert ranking.features[0].feature == "a"
+    assert ranking.features[0].shift > 0.15
     assert ranking.by_feature()["b"].harmless
     assert "mean class probabilities" in ranking.unit
 
@@ -148,13 +153,18 @@ def test_consecutive_drift_tells_sudden_from_gradual() -> None:
 
     sudden = step(shifted(0.0), shifted(1.0))  # a jumps from the reference to +1 sd
     gradual = step(shifted(0.45), shifted(0.55))  # a creeps on: +0.45 sd, then +0.55 sd
-    assert sudden.computed and gradual.computed
-    assert sudden.label == "sudden" and sudden.labelled("sudden") == ("a",)
-    assert gradual.label == "gradual" and gradual.labelled("gradual") == ("a",)
+    assert sudden.computed
+    assert gradual.computed
+    assert sudden.label == "sudden"
+    assert sudden.labelled("sudden") == ("a",)
+    assert gradual.label == "gradual"
+    assert gradual.labelled("gradual") == ("a",)
     a_sudden = next(f for f in sudden.features if f.feature == "a")
     a_gradual = next(f for f in gradual.features if f.feature == "a")
-    assert a_sudden.drifted and a_sudden.psi > 0.3
-    assert not a_gradual.drifted and a_gradual.psi < 0.05
+    assert a_sudden.drifted
+    assert a_sudden.psi > 0.3
+    assert not a_gradual.drifted
+    assert a_gradual.psi < 0.05
     assert a_gradual.baseline_psi > a_gradual.previous_baseline_psi
     assert sudden.metrics()["consecutive/n_sudden"] == 1.0
     assert gradual.metrics()["consecutive/n_gradual"] == 1.0
@@ -165,7 +175,8 @@ def test_consecutive_drift_tells_sudden_from_gradual() -> None:
     kept = FeatureCounts.of(count_features(_counts_profile(other), reference),
                             _counts_profile(other), [], "old")
     refused = consecutive_drift(kept, count_features(bins, reference), bins, thresholds, [])
-    assert not refused.computed and "another reference" in refused.note
+    assert not refused.computed
+    assert "another reference" in refused.note
     assert refused.metrics() == {}
 
 
@@ -212,10 +223,12 @@ def test_alerts_follow_the_impact_order_with_their_sentence() -> None:
     assert messages[0].startswith("drift in a moves the mean score by +0.070 (80% of")
     assert messages[1].startswith("drift in calls moves the mean score by +0.004 (harmless)")
     assert messages[2].startswith("drift in b moves the mean score by +0.001 (harmless)")
-    assert out.verdict.retraining_recommended and out.status == "critical"
+    assert out.verdict.retraining_recommended
+    assert out.status == "critical"
     with_alert = attach(report, consecutive=cons, consecutive_alerts=True)
     assert with_alert.alerts[-1].rule == "consecutive_drift"
     assert "sudden drift since batch b0001: a (PSI 0.50" in with_alert.alerts[-1].message
     page = html_section(out)
-    assert "Drift that matters" in page and "<b>sudden</b>" in page
+    assert "Drift that matters" in page
+    assert "<b>sudden</b>" in page
     assert page.index(">a<") < page.index(">b<")

@@ -33,7 +33,8 @@ def test_impact_order_metrics_and_consecutive_drift_through_the_monitor(
         second = monitor_batch(settings, generate_batch("covariate_shift", 4000, seed=62),
                                batch_id="shifted", source="test")
     # the first batch: nothing to compare with, its counts kept for the next
-    assert first.report.consecutive is not None and not first.report.consecutive.computed
+    assert first.report.consecutive is not None
+    assert not first.report.consecutive.computed
     assert "first monitored batch" in first.report.consecutive.note
     assert {a.path for a in client.list_artifacts(first.run_id, "consecutive")} == {
         "consecutive/feature_counts.json"}
@@ -42,18 +43,22 @@ def test_impact_order_metrics_and_consecutive_drift_through_the_monitor(
     drifted = set(report.drifted_features)
     assert drifted == {"monthly_charges", "support_calls", "contract"}
     ranking = report.impact
-    assert ranking is not None and ranking.computed and ranking.rows_scored == 4000
+    assert ranking is not None
+    assert ranking.computed
+    assert ranking.rows_scored == 4000
     order = [f.feature for f in ranking.features]
     assert set(order) == drifted
     shifts = [abs(f.shift) for f in ranking.features]
-    assert shifts == sorted(shifts, reverse=True) and shifts[0] > 0.005
+    assert shifts == sorted(shifts, reverse=True)
+    assert shifts[0] > 0.005
     # the alerts follow the ranking, each saying what the drift does to the score
     feature_alerts = [a for a in report.alerts if a.rule == "feature_drift"]
     assert [a.columns[0] for a in feature_alerts] == order
     assert feature_alerts[0].message.startswith(f"drift in {order[0]} moves the mean score by ")
     # against the previous (calm) batch: a sudden change of the shifted features
     consecutive = report.consecutive
-    assert consecutive is not None and consecutive.computed
+    assert consecutive is not None
+    assert consecutive.computed
     assert consecutive.previous_batch_id == "calm"
     assert consecutive.label == "sudden"
     assert set(consecutive.labelled("sudden")) == drifted
@@ -68,7 +73,8 @@ def test_impact_order_metrics_and_consecutive_drift_through_the_monitor(
     assert set(report_metrics(report)) <= set(m)
     # the champion's importances (recorded at training) against its importance on the batch
     stability = report.tables["importance_stability"]
-    assert stability["champion_top"] and -1.0 <= m["importance/spearman"] <= 1.0
+    assert stability["champion_top"]
+    assert -1.0 <= m["importance/spearman"] <= 1.0
     assert m["importance/top_k_overlap"] == pytest.approx(stability["top_k_overlap"])
     table = json.loads(Path(client.download_artifacts(second.run_id,
                                                       "drift_table.json")).read_text())
@@ -80,7 +86,8 @@ def test_impact_order_metrics_and_consecutive_drift_through_the_monitor(
     assert [f["feature"] for f in local["impact"]["features"]] == order
     assert local["consecutive_drift"]["label"] == "sudden"
     page = second.report_path.with_suffix(".html").read_text()
-    assert 'id="matters"' in page and f"drift in {order[0]}" in page
+    assert 'id="matters"' in page
+    assert f"drift in {order[0]}" in page
 
     # the chunked engine: no ranking (it says why), consecutive drift from its counts
     path = tmp_path / "shifted-again.parquet"
@@ -88,9 +95,12 @@ def test_impact_order_metrics_and_consecutive_drift_through_the_monitor(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         counted = monitor_counted(settings, str(path), "chunked")
-    assert counted.report.impact is not None and not counted.report.impact.computed
+    assert counted.report.impact is not None
+    assert not counted.report.impact.computed
     assert "counts engine" in counted.report.impact.note
     again = counted.report.consecutive
-    assert again is not None and again.computed and again.previous_batch_id == "shifted"
+    assert again is not None
+    assert again.computed
+    assert again.previous_batch_id == "shifted"
     assert again.labelled("sudden") == ()  # the same shift as the batch before
     assert "not computed: counts engine" in counted.report_path.with_suffix(".html").read_text()

@@ -45,12 +45,15 @@ def test_importance_stability_same_model_and_permuted_features() -> None:
     frame = _data()
     model = _forest(frame)
     native = native_importances(model, SCHEMA.features)
-    assert native is not None and set(native) == set(SCHEMA.features)  # one-hot summed back
+    assert native is not None
+    assert set(native) == set(SCHEMA.features)
     mine = model_importances(model, lambda f: model.predict_proba(f)[:, 1], frame, SCHEMA)
-    assert mine.method == "native" and sum(mine.values.values()) == pytest.approx(1.0)
+    assert mine.method == "native"
+    assert sum(mine.values.values()) == pytest.approx(1.0)
     assert mine.ranked()[:2] == ["x0", "x1"]
     same = compare_importances(mine, Importances.from_dict(mine.to_dict()), top_k=2)
-    assert same.spearman == pytest.approx(1.0) and same.top_k_overlap == 1.0
+    assert same.spearman == pytest.approx(1.0)
+    assert same.top_k_overlap == 1.0
     assert same.entered == same.left == ()
     # a model trained with the features' columns permuted: x3's values where x0's were, ...
     permuted = frame.rename(columns={"x0": "x3", "x3": "x0", "x1": "x2", "x2": "x1"})
@@ -58,7 +61,8 @@ def test_importance_stability_same_model_and_permuted_features() -> None:
     theirs = model_importances(other, lambda f: other.predict_proba(f)[:, 1], permuted, SCHEMA)
     changed = compare_importances(mine, theirs, top_k=2)
     assert changed.spearman < 0.5  # 0.0 here: x0 and x1 fell to the bottom
-    assert set(changed.entered) == {"x3", "x2"} and set(changed.left) == {"x0", "x1"}
+    assert set(changed.entered) == {"x3", "x2"}
+    assert set(changed.left) == {"x0", "x1"}
     assert changed.metrics() == {"importance/spearman": changed.spearman,
                                  "importance/top_k_overlap": 0.0}
     assert "entered the top 2" in changed.sentence()
@@ -70,6 +74,7 @@ def test_permutation_importance_without_native_importances() -> None:
     model = LogisticRegression().fit(frame[list(NUMERIC)], frame["y"])
     result = model_importances(model, lambda f: model.predict_proba(f[list(NUMERIC)])[:, 1],
                                frame, numeric_only, seed=3)
-    assert result.method == "permutation" and result.metric == "roc_auc"
+    assert result.method == "permutation"
+    assert result.metric == "roc_auc"
     assert result.ranked()[:3] == ["x0", "x1", "x2"]
     assert result.values["x3"] < 0.02

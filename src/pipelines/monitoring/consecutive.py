@@ -150,15 +150,13 @@ class ConsecutiveDrift:
                 "features": [f.to_dict() for f in self.features]}
 
     def metrics(self) -> dict[str, float]:
-        """``consecutive/...`` metrics (none when not computed)."""
+        """Three ``consecutive/...`` metrics (none when not computed): every metric key is
+        one more chart in MLflow's chart view; the rest is in the report."""
         if not self.computed:
             return {}
         return {"consecutive/drift_share": self.drift_share,
-                "consecutive/n_drifted_features": float(len(self.drifted_features)),
                 "consecutive/n_sudden": float(len(self.labelled("sudden"))),
-                "consecutive/n_gradual": float(len(self.labelled("gradual"))),
-                "consecutive/max_psi": max((f.psi for f in self.features), default=0.0),
-                "consecutive/label_level": float(len(LABELS) - 1 - LABELS.index(self.label))}
+                "consecutive/n_gradual": float(len(self.labelled("gradual")))}
 
 
 def not_computed(reason: str) -> ConsecutiveDrift:
