@@ -12,8 +12,8 @@ def test_query_tokens_and_uri_credentials_are_hidden() -> None:
         '"GET /?token=***&refresh=5 HTTP/1.1"')
     assert without_secrets("/alerts?limit=2&access_token=abc") == "/alerts?limit=2&access_token=***"
     assert without_secrets("store http://alice:hunter2@127.0.0.1:9/ refused") == (
-        "store http://***@127.0.0.1:9/ refused")
-    assert without_secrets("postgresql://u:p@db/mlflow") == "postgresql://***@db/mlflow"
+        "store http://alice:***@127.0.0.1:9/ refused")
+    assert without_secrets("postgresql://u:p@db/mlflow") == "postgresql://u:***@db/mlflow"
     assert without_secrets("/batches?since=3&status=ok") == "/batches?since=3&status=ok"
 
 
