@@ -14,7 +14,8 @@ ENTRY_POINTS = {"pipelines.monitor_performance", "pipelines.run_monitoring",
                 "pipelines.trigger_retraining", "pipelines.train_baseline",
                 "pipelines.rollback", "pipelines.simulate", "pipelines.approve",
                 "pipelines.reject", "pipelines.history", "pipelines.register_labels",
-                "pipelines.register_reference", "pipelines.serve"}
+                "pipelines.register_reference", "pipelines.serve",
+                "pipelines.migrate_store"}
 #: Packages of pure computation and local files: they know nothing of MLflow or workflows.
 PURE = ("pipelines.stats", "pipelines.monitoring", "pipelines.retraining", "pipelines.data",
         "pipelines.notify", "pipelines.constraints", "pipelines.config", "pipelines.errors")

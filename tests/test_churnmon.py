@@ -34,7 +34,7 @@ def test_every_entry_point_is_a_subcommand() -> None:
     assert {module for module, _ in churnmon.COMMANDS.values()} == ENTRY_POINTS
     assert list(churnmon.COMMANDS) == [
         "monitor", "run", "retrain", "rollback", "approve", "reject", "history",
-        "register-reference", "register-labels", "simulate", "train", "serve"]
+        "register-reference", "register-labels", "simulate", "train", "serve", "migrate-store"]
 
 
 def test_pyproject_declares_the_console_script() -> None:

@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("pipelines.train_baseline", "train the baseline and register it as champion"),
     "serve": ("pipelines.serve",
               "the read-only service: REST API, dashboard and Prometheus /metrics"),
+    "migrate-store": ("pipelines.migrate_store",
+                      "move the MLflow store from SQLite to PostgreSQL (rows, ids unchanged)"),
 }
 
 
