@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,31 +116,41 @@ def free_port() -> int:
 class MlflowServer:
     """A real `mlflow server` on 127.0.0.1 (port fixed for its life, so it can be killed and
     started again at the same URI) in front of the SQLite file ``db``, artifacts under
-    ``folder``."""
+    ``folder``; or in front of ``backend`` (a database URI), artifacts in ``artifacts`` (a
+    folder or ``s3://``), with more ``args`` (``--app-name basic-auth``) and its own ``env``
+    (default: this process's). Its output goes to ``folder/server.log``."""
 
-    def __init__(self, folder: Path, db: Path | None = None) -> None:
+    def __init__(self, folder: Path, db: Path | None = None, *, backend: str | None = None,
+                 artifacts: str | None = None, args: Sequence[str] = (),
+                 env: dict[str, str] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder, self.db = folder, db or folder / "server.db"
+        self.backend = backend or f"sqlite:///{self.db}"
+        self.artifacts = artifacts or str(folder / "artifacts")
+        self.args, self.env = tuple(args), env
+        self.log = folder / "server.log"
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> str:
+    def start(self, timeout: float = 180) -> str:
         """Start it; returns its URI once it answers /health."""
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
-             "--port", str(self.port), "--backend-store-uri", f"sqlite:///{self.db}",
-             "--artifacts-destination", str(self.folder / "artifacts"), "--workers", "1"],
-            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        deadline = time.monotonic() + 120
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--backend-store-uri", self.backend,
+                 "--artifacts-destination", self.artifacts, "--workers", "1", *self.args],
+                cwd=self.folder, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(self.uri + "/health", timeout=2):
                     return self.uri
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    pytest.fail("mlflow server did not start")
+                    pytest.fail("mlflow server did not start:\n"
+                                + self.log.read_text(errors="replace")[-3000:])
                 time.sleep(0.5)
 
     def kill(self) -> None:
@@ -159,10 +169,11 @@ class MlflowServer:
 
 
 @contextmanager
-def mlflow_server(folder: Path, db: Path | None = None) -> Iterator[str]:
+def mlflow_server(folder: Path, db: Path | None = None, **options: Any) -> Iterator[str]:
     """A real `mlflow server` on 127.0.0.1 in front of its own SQLite file under ``folder``
-    (or ``db``); yields its URI once it answers /health, stops it afterwards."""
-    server = MlflowServer(folder, db)
+    (or ``db``; ``options`` as :class:`MlflowServer`'s); yields its URI once it answers
+    /health, stops it afterwards."""
+    server = MlflowServer(folder, db, **options)
     try:
         yield server.start()
     finally:

@@ -3,6 +3,7 @@ the audit actor is the authenticated user."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -122,3 +123,28 @@ def test_a_refusal_met_midway_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyP
     (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert line.startswith("PermissionDenied: the tracking server refused user 'reader' "
                            "(HTTP 403 on /api/2.0/mlflow/runs/create): ask an admin for EDIT")
+
+
+def test_a_remembered_uri_hides_its_password_not_the_server() -> None:
+    redact.remember("http://alice:pa55word-xyz@mlflow.internal:5000")
+    redact.remember("sqlite:///mlflow.db")
+    assert without_secrets("server http://mlflow.internal:5000 stopped answering") == (
+        "server http://mlflow.internal:5000 stopped answering")
+    assert without_secrets("store sqlite:///mlflow.db cannot be used") == (
+        "store sqlite:///mlflow.db cannot be used")
+    assert "pa55word-xyz" not in without_secrets("it said pa55word-xyz")
+    # a database URI's bare user (the password in PGPASSWORD) is a name, not a secret
+    assert without_secrets("postgresql+psycopg://mlflow@db:5432/mlflow") == (
+        "postgresql+psycopg://mlflow@db:5432/mlflow")
+    assert without_secrets("https://ghp_tokenvalue@example.com/x") == "https://***@example.com/x"
+
+
+def test_json_reports_stay_json_and_short_secrets_mask_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "churn")  # too short to mask by value
+    text = json_text({"tables": {"rank_changes": {"device_token": 0.31}},
+                      "model": "churn-model", "note": "password=hunter2-long"})
+    data = json.loads(text)
+    assert data["tables"]["rank_changes"] == {"device_token": 0.31}
+    assert data["model"] == "churn-model"
+    assert data["note"] == "password=***"

@@ -36,8 +36,9 @@ SECRET_ENV_VARS = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
                    "AWS_SESSION_TOKEN", "PGPASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD",
                    "MLFLOW_FLASK_SERVER_SECRET_KEY", "CHURNMON_NOTIFICATIONS__WEBHOOK_URL",
                    "CHURNMON_SERVICE__TOKEN")
-#: A remembered or environment value shorter than this is not masked (it would mask words).
-MIN_SECRET_LENGTH = 4
+#: A remembered or environment value shorter than this is not masked: a short value would
+#: mask words, names and numbers everywhere (a password ``churn`` in ``churn-model``).
+MIN_SECRET_LENGTH = 8
 
 _QUERY_KEYS = ("token", "access_token", "refresh_token", "id_token", "api_key", "apikey",
                "key", "secret", "client_secret", "password", "passwd", "pwd", "sig",
@@ -46,8 +47,19 @@ _QUERY_KEYS = ("token", "access_token", "refresh_token", "id_token", "api_key", 
 _QUERY_TOKEN = re.compile(r"(?i)([?&](?:" + "|".join(re.escape(k) for k in _QUERY_KEYS)
                           + r")=)[^&#\s\"'<>]*")
 #: ``user:password@`` keeps the user (who it is helps; the password is the secret); a bare
-#: ``token@`` is masked whole.
-_USERINFO = re.compile(r"(?<=://)(?:([^/@:\s\"'<>]+):)?[^/@\s\"'<>]+@")
+#: ``token@`` is masked whole, but a database URI's bare ``user@`` (the password given in
+#: PGPASSWORD) is a user name and stays.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://(?:([^/@:\s\"'<>]+):)?([^/@\s\"'<>]+)@")
+_DATABASE_SCHEMES = ("postgres", "mysql", "mssql", "oracle", "sqlite")
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    scheme, user = match.group(1), match.group(2)
+    if user:
+        return f"{scheme}://{user}:{HIDDEN}@"
+    if scheme.lower().startswith(_DATABASE_SCHEMES):
+        return match.group(0)
+    return f"{scheme}://{HIDDEN}@"
 _AUTH_HEADER = re.compile(r"(?i)\b((?:authorization|proxy-authorization)\s*[:=]\s*"
                           r"(?:bearer|basic|token)?\s*)[^\s\"',}]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
@@ -89,13 +101,15 @@ def forget_all() -> None:
 
 
 def _parts(value: str) -> Iterable[str]:
-    """The value, and the password of a URI's user-info (``scheme://user:password@host``)."""
-    yield value
-    if "://" in value and "@" in value:
-        parts = urllib.parse.urlsplit(value)
-        if parts.password:
-            yield parts.password
-            yield urllib.parse.unquote(parts.password)
+    """The secret parts of ``value``: a URI's password (``scheme://user:password@host``; the
+    rest of the URI names a server, which messages must keep); any other value whole."""
+    if "://" not in value:
+        yield value
+        return
+    parts = urllib.parse.urlsplit(value)
+    if parts.password:
+        yield parts.password
+        yield urllib.parse.unquote(parts.password)
 
 
 def _known() -> list[str]:
@@ -121,8 +135,7 @@ def without_secrets(text: str) -> str:
             text = text.replace(secret, HIDDEN)
     text = _WEBHOOK.sub(rf"\g<1>{HIDDEN}", text)
     text = _QUERY_TOKEN.sub(rf"\g<1>{HIDDEN}", text)
-    text = _USERINFO.sub(lambda m: f"{m.group(1)}:{HIDDEN}@" if m.group(1) else f"{HIDDEN}@",
-                         text)
+    text = _USERINFO.sub(_userinfo, text)
     text = _AUTH_HEADER.sub(rf"\g<1>{HIDDEN}", text)
     text = _BEARER.sub(rf"\g<1>{HIDDEN}", text)
     return _ASSIGNMENT.sub(rf"\g<1>{HIDDEN}", text)

@@ -13,11 +13,6 @@ approve, reject and rollback would each move an alias if they were allowed to.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import copy_store, free_port
+from tests.conftest import MlflowServer, copy_store
 
 pytest.importorskip("flask_wtf", reason="mlflow's basic-auth app needs Flask-WTF "
                     "(pip install -e '.[auth]')")
@@ -65,7 +60,8 @@ class AuthServer:
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
 
-def _start(root: Path, port: int, log: Path) -> subprocess.Popen:
+def _server(root: Path) -> MlflowServer:
+    """The basic-auth server over the store in ``root`` (not started)."""
     ini = root / "basic_auth.ini"
     ini.write_text("[mlflow]\ndefault_permission = READ\n"
                    f"database_uri = sqlite:///{root / 'auth.db'}\n"
@@ -76,26 +72,8 @@ def _start(root: Path, port: int, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CHURNMON_"))}
     env |= {"MLFLOW_AUTH_CONFIG_PATH": str(ini),
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-flask-key"}
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
-             "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-             "--artifacts-destination", str(root / "server-artifacts"), "--workers", "1"],
-            cwd=root, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-
-def _wait(uri: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(uri + "/health", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("basic-auth mlflow server did not start:\n"
-                            + log.read_text(errors="replace")[-3000:])
-            time.sleep(0.5)
+    return MlflowServer(root, root / "mlflow.db", artifacts=str(root / "server-artifacts"),
+                        args=("--app-name", "basic-auth"), env=env)
 
 
 def _grant(uri: str) -> None:
@@ -128,19 +106,10 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory,
     template, _result = trained_template
     root = tmp_path_factory.mktemp("auth") / "store"
     copy_store(template, root)
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    proc = _start(root, port, log)
+    server = _server(root)
     try:
-        _wait(uri, proc, log)
+        uri = server.start()
         _grant(uri)
-        yield AuthServer(uri, root, log)
+        yield AuthServer(uri, root, server.log)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        server.stop()

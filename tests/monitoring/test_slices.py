@@ -396,3 +396,15 @@ def test_regression_and_multiclass_slices() -> None:
     assert sorted(r["slice"] for r in rows) == ["plan=a", "plan=b", "plan=c"]
     assert all(0.5 < r["macro_f1"] < 0.7 for r in rows)
     assert all(abs(r["macro_f1"] - r["estimated_macro_f1"]) < 0.05 for r in rows)
+
+
+def test_missing_numeric_values_are_in_no_value_slice_not_in_other() -> None:
+    from pipelines.monitoring.slice_specs import parse_slice
+    from pipelines.monitoring.slices import resolve_slices, slice_masks
+
+    reference = {"n": pd.Series([1.0, 1.0, 2.0, 3.0, np.nan])}
+    slices = resolve_slices([parse_slice("n")], reference, max_values=1)
+    assert [s.key for s in slices] == ["n=1", "n=other"]
+    masks = slice_masks(slices, {"n": pd.Series([1.0, 2.0, np.nan, 3.0])})
+    assert masks["n=1"].tolist() == [True, False, False, False]
+    assert masks["n=other"].tolist() == [False, True, False, True]

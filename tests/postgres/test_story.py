@@ -12,15 +12,7 @@ One test, so that the retraining (the slow part) is done once for both ways in.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +29,7 @@ from pipelines.workflows.labels import register_labels
 from pipelines.workflows.monitor import Monitor
 from pipelines.workflows.orchestrate import run_cycle
 from pipelines.workflows.rollback import rollback
-from tests.conftest import PASSTHROUGH_ENV, free_port
+from tests.conftest import PASSTHROUGH_ENV, mlflow_server
 from tests.postgres_cluster import PASSWORD
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.server,
@@ -78,7 +70,9 @@ def test_the_whole_loop_on_postgresql_directly_and_behind_mlflow_server(
     assert run.data.tags["orchestrator.decision"] == "retrain"
 
     # behind `mlflow server` on the same database: a cycle, then the approval
-    with _server(settings.tracking.uri, tmp_path / "server") as uri:
+    server_env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV}
+    with mlflow_server(tmp_path / "server", backend=settings.tracking.uri,
+                       env=server_env) as uri:
         served = with_overrides(settings, {"tracking.uri": uri, "promotion.actor": "bob"})
         through = connect(served.tracking)
         assert _aliases(through) == {"champion": "1", "previous-champion": None,
@@ -126,40 +120,3 @@ def test_the_whole_loop_on_postgresql_directly_and_behind_mlflow_server(
     for path in [*tmp_path.rglob("*"), *local.parent.parent.rglob("*")]:
         if path.is_file() and path.stat().st_size < 5_000_000:
             assert PASSWORD.encode() not in path.read_bytes(), path
-
-
-@contextmanager
-def _server(backend: str, folder: Path) -> Iterator[str]:
-    """`mlflow server` on 127.0.0.1 with ``backend`` as its backend store and proxied
-    artifacts under ``folder``; yields its URI once it answers /health."""
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", backend, "--artifacts-destination", str(folder / "artifacts"),
-         "--workers", "1"],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV})
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(uri + "/health", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None, (folder / "server.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "mlflow server did not start"
-                time.sleep(0.5)
-        yield uri
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-        log.close()
-

@@ -4,15 +4,7 @@ champion) speaks ``mlflow-artifacts:/`` to it with no AWS variable at all."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -25,52 +17,20 @@ from pipelines.store import connect
 from pipelines.store import contract as c
 from pipelines.workflows.baseline import train_baseline
 from pipelines.workflows.monitor import monitor_source
-from tests.conftest import PASSTHROUGH_ENV, free_port, make_settings
+from tests.conftest import PASSTHROUGH_ENV, make_settings, mlflow_server
 from tests.s3.conftest import S3
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow, pytest.mark.server]
 
 
-@contextmanager
-def s3_backed_server(folder: Path, destination: str, env: dict[str, str]) -> Iterator[str]:
-    """`mlflow server` on 127.0.0.1, its artifacts in ``destination`` (s3://), the AWS
-    environment given to it alone; yields its URI once it answers /health."""
-    folder.mkdir(parents=True)
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-         "--artifacts-destination", destination, "--workers", "1"],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV, **env})
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(uri + "/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("mlflow server did not start: "
-                                + (folder / "server.log").read_text()[-2000:])
-                time.sleep(0.5)
-        yield uri
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-        log.close()
 
 
 def test_artifacts_through_a_server_on_s3_need_no_credentials_on_the_client(
         s3: S3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with s3_backed_server(tmp_path / "server", s3.uri("mlartifacts"), s3.env) as uri:
+    # the AWS environment is the server's alone
+    server_env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), **PASSTHROUGH_ENV, **s3.env}
+    with mlflow_server(tmp_path / "server", artifacts=s3.uri("mlartifacts"),
+                       env=server_env) as uri:
         for var in s3.env:  # the client has no AWS credentials, no endpoint
             monkeypatch.delenv(var)
         settings = make_settings(tmp_path / "client", **{"tracking.uri": uri})

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import DataError
-from pipelines.redact import without_secrets
+from pipelines.redact import redact_value
 
 logger = logging.getLogger(__name__)
 
@@ -186,9 +186,10 @@ def to_jsonable(value: Any) -> Any:
 
 
 def json_text(data: Any) -> str:
-    """``data`` as indented strict JSON (see :func:`to_jsonable`), secrets masked
-    (:func:`pipelines.redact.without_secrets`): every JSON report is written from this."""
-    return without_secrets(json.dumps(to_jsonable(data), indent=2, allow_nan=False))
+    """``data`` as indented strict JSON (see :func:`to_jsonable`), secrets masked in its
+    strings (:func:`pipelines.redact.redact_value`: never over the JSON text, which a key
+    such as ``device_token`` would break): every JSON report is written from this."""
+    return json.dumps(redact_value(to_jsonable(data)), indent=2, allow_nan=False)
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -141,6 +141,11 @@ def slice_masks(slices: Sequence[Slice], columns: Mapping[str, Any]) -> dict[str
         spec = s.spec
         if spec.op is None:
             inside = _value_mask(columns[spec.column], s.values)
+            labels = _labels(columns[spec.column]) if s.other else None
+            if labels is not None and labels.dtype == np.float64:
+                # a numeric column's missing values are in no value's slice, "other" included
+                # (a categorical column's are the value <missing>)
+                inside = inside | np.isnan(labels)
             masks[s.key] = ~inside if s.other else inside
             continue
         raw = columns[spec.column]
@@ -397,8 +402,8 @@ def slice_alerts(results: Sequence[SliceResult], *, batch_metric: float,
     ``slice_performance`` (critical, recommends retraining): the slice's realized primary
     metric breaches the performance limit, the batch's does not, the slice's own reference
     value did not (a slice always below the floor is reported, not alerted every batch),
-    and, for ROC-AUC, the drop from the slice's reference is significant (the value's 95 %
-    upper bound, Hanley-McNeil, below the reference value). ``slice_performance_estimated``
+    and, for ROC-AUC, the drop from the slice's reference is significant (the difference's 95 %
+    bound, Hanley-McNeil standard errors of both values combined, below zero). ``slice_performance_estimated``
     (warning): no realized metric, and the estimate's whole 95 % band breaches the limit
     while the batch's estimate does not. ``slice_drift`` (warning): more than the
     ``drift_share`` limit of the slice's features drifted, while the batch's share did not.
@@ -416,8 +421,14 @@ def slice_alerts(results: Sequence[SliceResult], *, batch_metric: float,
         if r.performance_judged:
             significant = True
             if primary == "roc_auc":
+                # both values are estimates: the batch slice's and the reference slice's
+                # standard errors (Hanley-McNeil; the reference's classes sized by the
+                # batch slice's positive rate) add up
                 n_pos = round(r.positive_rate * r.rows)
-                se = auc_standard_error(r.metric, n_pos, r.rows - n_pos)
+                n_ref_pos = round(r.positive_rate * r.reference_rows)
+                se = math.hypot(
+                    auc_standard_error(r.metric, n_pos, r.rows - n_pos),
+                    auc_standard_error(r.reference, n_ref_pos, r.reference_rows - n_ref_pos))
                 significant = math.isfinite(se) and r.metric + Z95 * se < r.reference
             if (limit.breached(r.metric) and not batch_limit.breached(batch_metric)
                     and not limit.breached(r.reference) and significant):

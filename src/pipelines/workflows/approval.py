@@ -102,8 +102,8 @@ def approve(settings: Settings, *, reason: str = "", version: str | None = None,
     """Promote the challenger; None when a cycle holds the lock. Raises
     :class:`ApprovalRefused` when the champion changed since the comparison."""
     store = store or connect(settings.tracking, create=False, purpose="approve")
-    require_permission(store, "approve")  # before the lock: a refusal changes nothing
-    actor = default_actor(settings.promotion.actor)
+    # before the lock: a refusal changes nothing; the server's user is the actor
+    actor = require_permission(store, "approve") or default_actor(settings.promotion.actor)
     with _decision(settings, store, version, "Approval") as held:
         if held is None:
             return None
@@ -140,8 +140,8 @@ def reject(settings: Settings, *, reason: str = "", version: str | None = None,
     """Discard the challenger (its alias goes; the version stays, tagged with the reason);
     None when a cycle holds the lock."""
     store = store or connect(settings.tracking, create=False, purpose="reject")
-    require_permission(store, "reject")  # before the lock: a refusal changes nothing
-    actor = default_actor(settings.promotion.actor)
+    # before the lock: a refusal changes nothing; the server's user is the actor
+    actor = require_permission(store, "reject") or default_actor(settings.promotion.actor)
     with _decision(settings, store, version, "Rejection") as held:
         if held is None:
             return None

@@ -18,7 +18,7 @@ from pipelines.retraining.importance import (
     model_importances,
     permutation_importances,
 )
-from pipelines.store import Champion, Store
+from pipelines.store import Champion, Store, load_reference_frame
 from pipelines.store import contract as c
 from pipelines.store.matters import load_importances, log_importances
 
@@ -56,12 +56,32 @@ def champion_importances(store: Store, champion: Champion, frame: pd.DataFrame,
     return importances_of(champion.estimator, champion.flavor, frame, champion.schema, seed)
 
 
+def reference_importances(store: Store, champion: Champion,
+                          seed: int = 0) -> Importances | None:
+    """The champion's permutation importance on its stored reference rows: what a labelled
+    batch's permutation importance is compared with. Like with like: the importances
+    recorded at registration are a tree's own (gain, impurity), which no batch changes and
+    which rank features differently from permutation importance even when nothing moved."""
+    if champion.external:
+        return None
+    try:
+        frame = load_reference_frame(store, champion.run_id)
+    except Exception as exc:  # noqa: BLE001 (an add-on to the verdict)
+        logger.warning("The champion's reference rows could not be read: %s", exc)
+        return None
+    return batch_importances(champion, frame, seed)
+
+
 def log_stability(store: Store, champion: Importances | None, other: Importances | None,
                   top_k: int, prefix: str = "importance/") -> ImportanceComparison | None:
     """Compare and log on the active run: ``<prefix>spearman``, ``<prefix>top_k_overlap`` and
     the comparison as ``importance_stability.json``."""
     if champion is None or other is None:
         return None
+    if champion.method != other.method:  # e.g. a tree champion against a linear candidate
+        logger.warning("Importance stability compares the champion's %s importances with %s "
+                       "ones: read the rank correlation with care", champion.method,
+                       other.method)
     comparison = compare_importances(champion, other, top_k)
     store.log_metrics({k: v for k, v in comparison.metrics(prefix).items() if v == v})
     store.log_json({**comparison.to_dict(), "champion": champion.to_dict(),

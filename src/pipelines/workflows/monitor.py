@@ -353,13 +353,19 @@ class Monitor:
         return (attach(report, impact=ranking, consecutive=against,
                        consecutive_alerts=m.consecutive_drift_alerts), kept)
 
+    @cached_property
+    def _reference_importances(self) -> Any:
+        """The champion's permutation importance on its reference rows (once per monitor)."""
+        return importance.reference_importances(self.store, self.champion,
+                                                self.settings.monitoring.impact_seed)
+
     def _batch_importance(self, prepared: PreparedBatch) -> dict[str, Any] | None:
-        """The champion's permutation importance on this labelled batch against its
-        importances at registration (``importance_on_batch``)."""
+        """The champion's permutation importance on this labelled batch against the same
+        on its reference rows (``importance_on_batch``)."""
         seed = self.settings.monitoring.impact_seed
         frame = prepared.frame
         try:
-            recorded = importance.champion_importances(self.store, self.champion, frame, seed)
+            recorded = self._reference_importances
             now = importance.batch_importances(self.champion, frame, seed)
         except Exception as exc:  # noqa: BLE001 (an add-on to the verdict)
             logger.warning("Importance on batch %s: %s", prepared.batch.batch_id, exc)

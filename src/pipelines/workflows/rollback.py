@@ -54,7 +54,8 @@ def rollback(settings: Settings, store: Store | None = None, *,
     no store (a SQLite file is never created by a rollback).
     """
     store = store or connect(settings.tracking, create=False, purpose="roll back")
-    require_permission(store, "rollback")  # before anything moves: a refusal changes nothing
+    # before anything moves: a refusal changes nothing; the server's user is the actor
+    user = require_permission(store, "rollback")
     tracking = settings.tracking
     name = tracking.registered_model_name
     current = _require_alias(store, tracking.champion_alias,
@@ -78,7 +79,8 @@ def rollback(settings: Settings, store: Store | None = None, *,
     note_fallback(store, current, True)
     record_audit(store, "rollback", [AliasMove(tracking.champion_alias, current, previous),
                                      AliasMove(tracking.previous_alias, previous, current)],
-                 actor=default_actor(settings.promotion.actor), reason=reason or "rollback")
+                 actor=user or default_actor(settings.promotion.actor),
+                 reason=reason or "rollback")
     broadcast(notifiers_for(settings), Notification(
         subject=f"rollback: {name}@{tracking.champion_alias} is version {previous} again "
                 f"(version {current} demoted): {reason or 'no reason given'}",
