@@ -402,11 +402,12 @@ def slice_alerts(results: Sequence[SliceResult], *, batch_metric: float,
     ``slice_performance`` (critical, recommends retraining): the slice's realized primary
     metric breaches the performance limit, the batch's does not, the slice's own reference
     value did not (a slice always below the floor is reported, not alerted every batch),
-    and, for ROC-AUC, the drop from the slice's reference is significant (the difference's 95 %
-    bound, Hanley-McNeil standard errors of both values combined, below zero). ``slice_performance_estimated``
-    (warning): no realized metric, and the estimate's whole 95 % band breaches the limit
-    while the batch's estimate does not. ``slice_drift`` (warning): more than the
-    ``drift_share`` limit of the slice's features drifted, while the batch's share did not.
+    and, for ROC-AUC, the drop from the slice's reference is significant (the difference's
+    95 % bound, Hanley-McNeil standard errors of both values combined, below zero).
+    ``slice_performance_estimated`` (warning): no realized metric, and the estimate's whole
+    95 % band breaches the limit while the batch's estimate does not. ``slice_drift``
+    (warning): more than the ``drift_share`` limit of the slice's features drifted, while the
+    batch's share did not.
     """
     kind = problem(policy.problem_type)
     primary = kind.primary_metric
