@@ -81,7 +81,7 @@ def test_run_records_inputs_model_and_reference(trained_store) -> None:
     assert int(run.data.params["n_validation"]) + int(run.data.params["n_test"]) == len(ref)
     arts = {a.path for a in client.list_artifacts(result.run_id, "reference")}
     assert arts == {"reference/reference.parquet", "reference/context.npz",
-                    "reference/feature_schema.json"}
+                    "reference/feature_schema.json", "reference/importance.json"}
     info = mlflow.models.get_model_info(f"models:/churn-model/{result.model_version}")
     assert info.signature.inputs.input_names() == list(FEATURES)
     assert "float64" in str(info.signature.outputs)  # one score per row, P(class 1)
